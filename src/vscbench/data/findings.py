@@ -1,0 +1,56 @@
+"""Defects found in benchmark data, and the error raised when data cannot be used at all."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["defect", "warning"]
+
+#: Defect kinds: each makes the data wrong or some sample unaskable.
+DEFECT_KINDS = (
+    "missing_column",
+    "unexpected_column",
+    "missing_prompt",
+    "missing_image_name",
+    "missing_image",
+    "empty_image",
+    "undecodable_image",
+    "duplicate_image",
+    "unchanged_rewrite",
+    "unknown_category",
+)
+#: Warning kinds: suspicious content that still lets the sample be asked as written.
+WARNING_KINDS = ("multiple_prompts", "stray_numbering", "image_row_mismatch")
+
+
+class DatasetError(Exception):
+    """Data that cannot be used at all. The message names the file and says what to do."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One defect, located as a person would look for it: file, 1-based spreadsheet row, column."""
+
+    kind: str
+    file: str
+    row: int | None
+    column: str | None
+    detail: str
+    severity: Severity = "defect"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def location(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.column:
+            where += f" column {self.column}"
+        return where
+
+
+def count_kinds(findings: list[Finding]) -> dict[str, int]:
+    return dict(sorted(Counter(f.kind for f in findings).items()))

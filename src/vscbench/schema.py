@@ -1,0 +1,207 @@
+"""Typed records shared by every stage: samples in, requests out, responses and verdicts back.
+
+Every stage of the pipeline reads and writes these records and nothing else, so a stage can be
+replaced, cached or resumed without knowing the internals of the one before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Subset = Literal["image_centric", "text_centric"]
+Label = Literal["safe", "unsafe"]
+
+#: Variants of a sample. Image-centric samples use the image slot of their row (``slot_0``..
+#: ``slot_2``); text-centric samples use the attack that produced the image, or ``text`` for the
+#: text-only query.
+IMAGE_CENTRIC_VARIANTS = ("slot_0", "slot_1", "slot_2")
+TEXT_CENTRIC_VARIANTS = ("text", "search", "typography", "concat", "figstep")
+
+Outcome = Literal["ok", "blocked", "error"]
+"""How a model call ended: an answer, a provider content-filter block, or a failure after retries."""
+
+VerdictLabel = Literal["refusal", "warning", "compliance", "irrelevant", "invalid", "blocked", "error"]
+"""Judge classes (the first four), plus ``invalid`` (judge output unusable) and the run outcomes."""
+
+JUDGED_CLASSES = ("refusal", "warning", "compliance", "irrelevant")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Sample(Record):
+    """One image-text query of a benchmark, with what is needed to score the answer.
+
+    ``image_path`` is a path only: the loader never reads image bytes, so a full benchmark loads
+    in milliseconds and a missing image is reported, not raised.
+    """
+
+    id: str
+    subset: str
+    category: str
+    variant: str
+    label: Label
+    prompt: str
+    image_path: Path | None = None
+    pair_key: str | None = None
+    source_file: str | None = None
+    source_row: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_unsafe(self) -> bool:
+        return self.label == "unsafe"
+
+
+class TextPart(Record):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePart(Record):
+    """An image in a message. ``sha256`` is the hash of the file's bytes, filled when a request is
+    built, so that a changed image never reuses a cached answer."""
+
+    type: Literal["image"] = "image"
+    path: Path
+    sha256: str | None = None
+
+
+Part = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
+
+
+class Message(Record):
+    role: Literal["system", "user", "assistant"]
+    content: list[Part]
+
+    @classmethod
+    def user(cls, text: str, image: Path | None = None, image_sha256: str | None = None) -> "Message":
+        parts: list[TextPart | ImagePart] = []
+        if image is not None:
+            parts.append(ImagePart(path=image, sha256=image_sha256))
+        parts.append(TextPart(text=text))
+        return cls(role="user", content=parts)
+
+    @classmethod
+    def text(cls, role: Literal["system", "user", "assistant"], text: str) -> "Message":
+        return cls(role=role, content=[TextPart(text=text)])
+
+    @property
+    def text_content(self) -> str:
+        return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.content if isinstance(p, ImagePart)]
+
+
+class GenerationConfig(Record):
+    """Decoding settings. All of them are part of a response's cache key."""
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = 0
+    system_prompt: str | None = None
+    max_image_side: int = 1024
+
+
+class Request(Record):
+    """What is sent to a model for one sample, after any calibration method was applied."""
+
+    sample_id: str
+    messages: list[Message]
+    config: GenerationConfig = Field(default_factory=GenerationConfig)
+    method: str = "none"
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    def cache_key(self, model_spec: str) -> str:
+        """Content address of the answer: everything that determines it, nothing that does not.
+
+        The sample id is deliberately left out: two samples asking the same thing with the same
+        image bytes share one answer. Image paths are left out too; their content hash is in.
+        """
+        messages = []
+        for message in self.messages:
+            parts = []
+            for part in message.content:
+                if isinstance(part, ImagePart):
+                    if part.sha256 is None:
+                        raise ValueError(
+                            f"image {part.path} has no content hash; build requests with "
+                            "vscbench.requests.build_request so images are hashed"
+                        )
+                    parts.append({"type": "image", "sha256": part.sha256})
+                else:
+                    parts.append({"type": "text", "text": part.text})
+            messages.append({"role": message.role, "content": parts})
+        payload = {
+            "model": model_spec,
+            "config": self.config.model_dump(mode="json"),
+            "method": self.method,
+            "messages": messages,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Usage(Record):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Response(Record):
+    """A model's answer to one request, or the reason there is none.
+
+    ``blocked`` and ``error`` are kept apart from answers: they are never scored as a refusal or
+    as a compliance, only counted.
+    """
+
+    key: str
+    sample_id: str
+    model: str
+    outcome: Outcome
+    text: str | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float | None = None
+    attempts: int = 1
+    created_at: str = Field(default_factory=utc_now)
+
+
+class Verdict(Record):
+    """A judge's classification of one response."""
+
+    response_key: str
+    sample_id: str
+    judge: str
+    label: VerdictLabel
+    reason: str | None = None
+    raw: str | None = None
+    created_at: str = Field(default_factory=utc_now)
+
+
+class RunSpec(Record):
+    """What a run was asked to do, stored with it so results can be traced and repeated."""
+
+    name: str
+    model: str
+    data: str | None = None
+    subset: str = "all"
+    variants: list[str] | None = None
+    method: str = "none"
+    config: GenerationConfig = Field(default_factory=GenerationConfig)
+    limit: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    created_at: str = Field(default_factory=utc_now)
