@@ -20,6 +20,7 @@ def print_json(payload: Any) -> None:
 def fail(message: str, code: int = 2) -> None:
     """Print a one-paragraph error that says what to do, and exit."""
     import typer
+    from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

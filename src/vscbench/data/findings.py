@@ -10,6 +10,7 @@ Severity = Literal["defect", "warning"]
 
 #: Defect kinds: each makes the data wrong or some sample unaskable.
 DEFECT_KINDS = (
+    "unreadable_file",
     "missing_column",
     "unexpected_column",
     "missing_prompt",
@@ -19,6 +20,7 @@ DEFECT_KINDS = (
     "undecodable_image",
     "duplicate_image",
     "unchanged_rewrite",
+    "image_reference_in_original",
     "unknown_category",
 )
 #: Warning kinds: suspicious content that still lets the sample be asked as written.

@@ -86,6 +86,7 @@ DEFAULT_FIGSTEP_INSTRUCTION = (
 )
 
 _STRAY_NUMBER = re.compile(r"\s\d{1,2}\.\s*$")
+_IMAGE_REFERENCE = re.compile(r"\b(in|of) the (image|picture)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -455,6 +456,13 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
         else:
             samples.append(make("text", origin, None))
             text_only += 1
+        key_phrase = meta["object"]
+        if origin and _IMAGE_REFERENCE.search(origin) and key_phrase and key_phrase.casefold() not in origin.casefold():
+            report.findings.append(
+                Finding("image_reference_in_original", file, row, "prompt_origin",
+                        f"the original prompt refers to an image and lacks its key phrase {key_phrase!r}, "
+                        f"so the text-only query cannot be understood: {origin!r}")
+            )  # fmt: skip
         if not rewritten:
             report.findings.append(
                 Finding("missing_prompt", file, row, "prompt_mm",
@@ -499,18 +507,20 @@ def is_release(root: Path) -> bool:
 
 def load_vscbench(
     root: str | os.PathLike[str],
-    subsets: Iterable[str] = ("image_centric", "text_centric"),
+    subsets: Iterable[str] | None = None,
     figstep_instruction: str = DEFAULT_FIGSTEP_INSTRUCTION,
     warn: bool = True,
 ) -> VSCBenchData:
     """Load a VSCBench release folder into samples, without reading any image.
 
-    Defects are logged as warnings (unless ``warn`` is false) and kept in ``data.report``; rows
+    ``subsets`` defaults to every subset whose spreadsheet is present; a subset asked for by
+    name must be present. Defects are logged as warnings (unless ``warn`` is false) and kept in ``data.report``; rows
     that can still be asked are kept. Raises :class:`DatasetError` when the folder is not a
     release or a spreadsheet cannot be read at all.
     """
     root_path = Path(root).expanduser()
-    wanted = list(subsets)
+    explicit = subsets is not None
+    wanted = list(subsets) if explicit else ["image_centric", "text_centric"]
     if not root_path.is_dir():
         raise DatasetError(
             f"{root_path} is not a folder. Point --data at a VSCBench release folder, or create one "
@@ -530,6 +540,8 @@ def load_vscbench(
         if subset not in wanted:
             continue
         if not (root_path / file).is_file():
+            if not explicit:
+                continue
             raise DatasetError(
                 f"{root_path / file} is missing, so the {subset} subset cannot be loaded. "
                 f"Fetch it with `vscbench data fetch --dest {root_path}`, or choose the other subset."
