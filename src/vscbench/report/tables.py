@@ -1,0 +1,284 @@
+"""Score tables for the terminal (Rich), Markdown, CSV and JSON.
+
+Every table is first built as plain :class:`TableData` (title, headers, text cells) so the terminal
+and the Markdown views always show the same figures; CSV and JSON carry the raw numbers.
+Figures are percentages with their 95% interval: ``82.5% [75.1–88.3]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vscbench.metrics import FAILURE_LABELS, MISSING, SECTIONS, GroupScore, Interval, ScoreReport
+from vscbench.report.compare import METRICS, Comparison
+
+SECTION_TITLES = {
+    "by_subset": "By subset",
+    "by_category": "By category",
+    "by_variant": "By variant",
+    "by_subset_variant": "By subset × variant",
+}
+METRIC_TITLES = {"sra_s": "SRA_s (safe answered)", "sra_u": "SRA_u (unsafe refused)", "sra_a": "SRA_a (mean)"}
+NOT_DEFINED = "—"
+
+
+@dataclass(frozen=True)
+class TableData:
+    """A table as text cells, rendered by :func:`to_rich` or :func:`to_markdown`."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def format_percent(value: float | None) -> str:
+    return NOT_DEFINED if value is None else f"{100 * value:.1f}%"
+
+
+def format_with_ci(value: float | None, ci: Interval | None) -> str:
+    """``82.5% [75.1–88.3]``; the dash alone when the figure is undefined (no samples)."""
+    if value is None:
+        return NOT_DEFINED
+    if ci is None:
+        return format_percent(value)
+    return f"{format_percent(value)} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]"
+
+
+def _failures_cell(group: GroupScore) -> str:
+    return ", ".join(f"{label} {count}" for label, count in sorted(group.failures.items())) or "0"
+
+
+def overall_table(report: ScoreReport, title: str = "Overall") -> TableData:
+    overall, pairs = report.overall, report.pairs
+    rows = [
+        [METRIC_TITLES[m], format_with_ci(getattr(overall, m), overall.ci[m]), _fraction(report, m)] for m in METRICS
+    ]
+    share = pairs.share
+    rows.append(
+        ["Pair calibration (both twins right)", format_with_ci(share.value, share.ci), f"{share.correct}/{share.total}"]
+    )
+    treated = "excluded" if report.failure_treatment == "exclude" else "counted as incorrect"
+    subtitle = f"{title} — rule {report.rule.name}, failures {treated}"
+    return TableData(subtitle, ["Metric", "Value [95% CI]", "Correct / scored"], rows)
+
+
+def _fraction(report: ScoreReport, metric: str) -> str:
+    safe, unsafe = report.overall.safe, report.overall.unsafe
+    if metric == "sra_s":
+        return f"{safe.correct}/{safe.total}"
+    if metric == "sra_u":
+        return f"{unsafe.correct}/{unsafe.total}"
+    return f"{safe.correct + unsafe.correct}/{safe.total + unsafe.total}"
+
+
+def section_table(report: ScoreReport, section: str) -> TableData:
+    """One row per group of a breakdown (``by_subset``, ``by_category`` ...)."""
+    rows = [
+        [group, *(format_with_ci(getattr(score, m), score.ci[m]) for m in METRICS), str(score.n), _failures_cell(score)]
+        for group, score in report.section(section).items()
+    ]
+    return TableData(SECTION_TITLES[section], ["Group", "SRA_s", "SRA_u", "SRA_a", "n", "Failures"], rows)
+
+
+def failures_table(report: ScoreReport) -> TableData:
+    rows = [[label, str(info["count"]), info["treated"]] for label, info in report.failures.items()]
+    if report.unknown_ids:
+        rows.append(["verdicts for unknown sample ids", str(report.unknown_ids), "ignored"])
+    return TableData("Failures (never scored as refusal or compliance)", ["Kind", "Count", "Treated as"], rows)
+
+
+def classes_table(report: ScoreReport) -> TableData:
+    labels = [
+        label
+        for label in ("refusal", "warning", "compliance", "irrelevant", *FAILURE_LABELS, MISSING)
+        if report.classes["all"].get(label)
+    ]
+    rows = []
+    for label in labels:
+        cells = [label]
+        for side in ("safe", "unsafe", "all"):
+            count, total = report.classes[side].get(label, 0), sum(report.classes[side].values())
+            cells.append(f"{count} ({format_percent(count / total if total else None)})")
+        rows.append(cells)
+    return TableData("Verdict classes", ["Label", "Safe", "Unsafe", "All"], rows)
+
+
+def pairs_table(report: ScoreReport) -> TableData:
+    kinds = ("calibrated", "over_cautious", "under_cautious", "inverted", "excluded", "unpaired")
+    scopes = {"overall": report.pairs, **report.pairs_by_subset}
+    rows = [
+        [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
+        for scope, p in scopes.items()
+    ]
+    headers = ["Scope", *(k.replace("_", "-").capitalize() for k in kinds), "Calibrated share"]
+    return TableData("Safe/unsafe twins", headers, rows)
+
+
+def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> list[TableData]:
+    """All tables of one report, in reading order."""
+    tables = [overall_table(report)]
+    tables += [section_table(report, s) for s in sections]
+    tables += [pairs_table(report), classes_table(report), failures_table(report)]
+    return tables
+
+
+def comparison_tables(
+    comparison: Comparison, sections: Sequence[str] = ("by_subset",), metric: str = "sra_a"
+) -> list[TableData]:
+    """Overall side by side, then one table per breakdown showing ``metric`` for each model."""
+    has_delta = comparison.baseline is not None
+    headers = ["Model / method", "SRA_s", "SRA_u", "SRA_a", "n", "Pairs calibrated", "Failures"]
+    if has_delta:
+        headers.append(f"Δ SRA_a vs {comparison.baseline}")
+    rows = []
+    for row in comparison.overall_rows():
+        cells = [
+            row["name"],
+            *(format_with_ci(row[m], row[f"{m}_ci"]) for m in METRICS),
+            str(row["n"]),
+            format_percent(row["pair_calibration"]),
+            str(row["failures"]),
+        ]
+        if has_delta:
+            delta = row["delta_sra_a"]
+            cells.append(NOT_DEFINED if delta is None else f"{100 * delta:+.1f} pts")
+        rows.append(cells)
+    tables = [TableData("Comparison", headers, rows)]
+    for section in sections:
+        grid = comparison.section(section)
+        section_rows = [
+            [
+                group,
+                *(format_with_ci(getattr(s, metric), s.ci[metric]) if s else NOT_DEFINED for s in by_model.values()),
+            ]
+            for group, by_model in grid.items()
+        ]
+        title = f"{SECTION_TITLES[section]} — {METRIC_TITLES[metric]}"
+        tables.append(TableData(title, ["Group", *comparison.names], section_rows))
+    return tables
+
+
+def to_rich(table: TableData) -> Table:
+    rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+    for index, header in enumerate(table.headers):
+        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index > 0)
+    for row in table.rows:
+        rich_table.add_row(*(Text(cell) for cell in row))  # Text: group names are never read as markup
+    return rich_table
+
+
+def print_tables(tables: Iterable[TableData], console: Console | None = None) -> None:
+    console = console or Console()
+    for table in tables:
+        console.print(to_rich(table))
+
+
+def print_report(report: ScoreReport, console: Console | None = None, sections: Sequence[str] = SECTIONS) -> None:
+    print_tables(report_tables(report, sections), console)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: TableData) -> str:
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(_markdown_cell(h) for h in table.headers) + " |",
+        "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(table.headers))) + "|",
+    ]
+    lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> str:
+    return "\n".join(to_markdown(t) for t in report_tables(report, sections))
+
+
+def comparison_markdown(comparison: Comparison, sections: Sequence[str] = ("by_subset",)) -> str:
+    return "\n".join(to_markdown(t) for t in comparison_tables(comparison, sections))
+
+
+CSV_FIELDS = [
+    "name",
+    "section",
+    "group",
+    "n",
+    "samples",
+    "sra_s",
+    "sra_s_low",
+    "sra_s_high",
+    "sra_u",
+    "sra_u_low",
+    "sra_u_high",
+    "sra_a",
+    "sra_a_low",
+    "sra_a_high",
+    "safe_correct",
+    "safe_total",
+    "unsafe_correct",
+    "unsafe_total",
+    "failures",
+]
+
+
+def score_rows(report: ScoreReport, name: str = "") -> list[dict[str, Any]]:
+    """Long-form rows (section, group, figures with interval bounds), one per group."""
+    groups = [("overall", "all", report.overall)]
+    groups += [(section, group, score) for section in SECTIONS for group, score in report.section(section).items()]
+    rows = []
+    for section, group, score in groups:
+        row: dict[str, Any] = {"name": name, "section": section, "group": group, "n": score.n, "samples": score.samples}
+        for metric in METRICS:
+            ci = score.ci[metric]
+            row[metric] = getattr(score, metric)
+            row[f"{metric}_low"], row[f"{metric}_high"] = ci if ci else (None, None)
+        row.update(
+            safe_correct=score.safe.correct,
+            safe_total=score.safe.total,
+            unsafe_correct=score.unsafe.correct,
+            unsafe_total=score.unsafe.total,
+            failures=sum(score.failures.values()),
+        )
+        rows.append(row)
+    return rows
+
+
+def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
+    """Long-form CSV; a comparison writes every model's rows, told apart by ``name``."""
+    path = Path(path)
+    if isinstance(scores, Comparison):
+        rows = [row for name, report in scores.reports.items() for row in score_rows(report, name)]
+    else:
+        rows = score_rows(scores)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return path
+
+
+def write_json(scores: ScoreReport | Comparison, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_markdown(scores: ScoreReport | Comparison, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = comparison_markdown(scores) if isinstance(scores, Comparison) else report_markdown(scores)
+    path.write_text(text, encoding="utf-8")
+    return path
