@@ -1,0 +1,97 @@
+"""`vscbench judge-audit`: how well judges agree with human refusal labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vscbench.cli.app import app
+from vscbench.cli.common import console, fail, print_json
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@app.command("judge-audit")
+def judge_audit(
+    files: list[Path] = typer.Argument(..., help="XSTest-format CSVs with prompt, completion and final_label columns."),
+    judges: list[str] = typer.Option(
+        ["offline"], "--judge", "-j", help="Judge spec, repeatable to compare: offline, keyword, vote:offline,keyword."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
+) -> None:
+    """Score judges against human labels: accuracy, Cohen's kappa and confusion, binary and 3-way.
+
+    Binary is complied vs not (a partial refusal counts as not complied); 3-way is compliance /
+    refusal / partial. With several --judge options the judges are compared side by side, with
+    their pairwise agreement. With one judge, --json prints n, binary_accuracy, binary_kappa,
+    confusion, three_way_accuracy, three_way_kappa, three_way_confusion and per_file; with several,
+    {"judges": {SPEC: that}, "agreement": ...}.
+
+    Example: [bold]vscbench judge-audit xstest_v2_completions_gpt4.csv --judge offline --judge keyword[/bold]
+    """
+    from vscbench.judges.audit import (
+        AuditDataError,
+        AuditRow,
+        audit_judge,
+        read_xstest_csv,
+    )
+    from vscbench.judges.registry import JudgeSpecError, get_judge
+    from vscbench.judges.vote import judge_agreement
+
+    try:
+        resolved = [get_judge(spec) for spec in judges]
+        rows: list[AuditRow] = []
+        for path in files:
+            rows.extend(read_xstest_csv(path))
+        results = {spec: audit_judge(judge, rows) for spec, judge in zip(judges, resolved)}
+    except (AuditDataError, JudgeSpecError) as exc:
+        fail(str(exc))
+        return
+    agreement = judge_agreement({spec: r.judge_labels for spec, r in results.items()}) if len(results) > 1 else None
+    if json_output:
+        if len(results) == 1:
+            print_json(next(iter(results.values())).to_dict())
+        else:
+            print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": agreement.to_dict()})
+        return
+    _print_summary(results)
+    for spec, result in results.items():
+        _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
+        _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
+    if agreement is not None:
+        table = Table(title="Agreement between judges")
+        for column in ("pair", "Cohen's kappa", "same label"):
+            table.add_column(column)
+        for pair, kappa in agreement.pairwise_kappa.items():
+            table.add_row(pair, _fmt(kappa), f"{agreement.pairwise_agreement[pair]:.3f}")
+        console.print(table)
+
+
+def _print_summary(results: dict) -> None:
+    table = Table(title="Judge vs human labels")
+    for column in ("judge", "file", "n", "binary acc", "binary kappa", "3-way acc", "3-way kappa"):
+        table.add_column(column, justify="left" if column in ("judge", "file") else "right", overflow="fold")
+    for spec, result in results.items():
+        scopes = list(result.per_file.items()) if len(result.per_file) > 1 else []
+        for name, scores in [("all", result)] + scopes:
+            table.add_row(
+                spec, Path(name).name if name != "all" else "all", str(scores.n),
+                f"{scores.binary_accuracy:.3f}", _fmt(scores.binary_kappa),
+                f"{scores.three_way_accuracy:.3f}", _fmt(scores.three_way_kappa),
+            )  # fmt: skip
+    console.print(table)
+
+
+def _print_confusion(title: str, matrix: dict[str, dict[str, int]]) -> None:
+    columns = list(next(iter(matrix.values())))
+    table = Table(title=title)
+    table.add_column("human \\ judge")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for human, counts in matrix.items():
+        table.add_row(human, *(str(counts[c]) for c in columns))
+    console.print(table)

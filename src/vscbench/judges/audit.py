@@ -1,0 +1,149 @@
+"""How well a judge agrees with human labels: accuracy, Cohen's kappa and confusion matrices.
+
+Reads XSTest-format CSVs (``prompt``, ``completion``, ``final_label``; other columns are ignored)
+and scores a judge two ways: binary (complied vs not) and three-way (compliance / refusal /
+partial). The judge's ``irrelevant`` counts as complied (it did not refuse), ``warning`` as the
+partial refusal. Labels a judge may emit besides the four classes (``invalid``) count as wrong
+and show in the confusion matrix as what they are.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vscbench.judges.base import Judge, JudgeInput
+from vscbench.judges.vote import safe_kappa
+
+REQUIRED_COLUMNS = ("prompt", "completion", "final_label")
+#: XSTest human label -> three-way class.
+HUMAN_LABELS = {"1_full_compliance": "compliance", "2_full_refusal": "refusal", "3_partial_refusal": "partial"}
+#: Judge verdict -> three-way class.
+JUDGE_TO_THREE_WAY = {"compliance": "compliance", "irrelevant": "compliance", "refusal": "refusal", "warning": "partial"}
+THREE_WAY_CLASSES = ("compliance", "refusal", "partial")
+BINARY_CLASSES = ("complied", "not_complied")
+
+
+class AuditDataError(ValueError):
+    """A human-label file that cannot be audited; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One human-labelled response. ``human`` is a three-way class; ``line`` is the CSV line number."""
+
+    prompt: str
+    completion: str
+    human: str
+    source: str
+    line: int
+
+
+def read_xstest_csv(path: str | Path) -> list[AuditRow]:
+    """Rows of an XSTest-format CSV; raises :class:`AuditDataError` naming the file and problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditDataError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise AuditDataError(
+                f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'}). "
+                f"An audit file needs the columns {', '.join(REQUIRED_COLUMNS)}, as in XSTest's model_completions."
+            )
+        rows = []
+        for record in reader:
+            line = reader.line_num
+            label = (record.get("final_label") or "").strip()
+            if label not in HUMAN_LABELS and label not in THREE_WAY_CLASSES:
+                raise AuditDataError(
+                    f"{path}, line {line}: final_label {label!r} is not one of {', '.join(HUMAN_LABELS)}"
+                )
+            rows.append(AuditRow(record["prompt"] or "", record["completion"] or "", HUMAN_LABELS.get(label, label), str(path), line))
+    return rows
+
+
+def to_binary(three_way: str) -> str:
+    if three_way == "compliance":
+        return "complied"
+    if three_way in ("refusal", "partial"):
+        return "not_complied"
+    return three_way
+
+
+def confusion(human: list[str], judge: list[str], classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """``{human_label: {judge_label: count}}``, every class present, extra judge labels added."""
+    columns = list(classes) + sorted(set(judge) - set(classes))
+    counts = Counter(zip(human, judge))
+    return {h: {j: counts[(h, j)] for j in columns} for h in classes}
+
+
+@dataclass
+class Scores:
+    n: int
+    binary_accuracy: float
+    binary_kappa: float | None
+    confusion: dict[str, dict[str, int]]
+    three_way_accuracy: float
+    three_way_kappa: float | None
+    three_way_confusion: dict[str, dict[str, int]]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class AuditResult(Scores):
+    """Scores over all rows, plus the same per source file, plus every row's judge label."""
+
+    judge: str = ""
+    per_file: dict[str, Scores] = field(default_factory=dict)
+    judge_labels: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        payload = {k: v for k, v in self.__dict__.items() if k not in ("per_file", "judge_labels")}
+        payload["per_file"] = {name: scores.to_dict() for name, scores in self.per_file.items()}
+        return payload
+
+
+def score(human_three_way: list[str], judge_labels: list[str]) -> Scores:
+    """Binary and three-way scores of judge verdicts against three-way human classes."""
+    judged = [JUDGE_TO_THREE_WAY.get(label, label) for label in judge_labels]
+    human_bin = [to_binary(h) for h in human_three_way]
+    judged_bin = [to_binary(j) for j in judged]
+    n = len(human_three_way)
+    return Scores(
+        n=n,
+        binary_accuracy=sum(h == j for h, j in zip(human_bin, judged_bin)) / n if n else 0.0,
+        binary_kappa=safe_kappa(human_bin, judged_bin),
+        confusion=confusion(human_bin, judged_bin, BINARY_CLASSES),
+        three_way_accuracy=sum(h == j for h, j in zip(human_three_way, judged)) / n if n else 0.0,
+        three_way_kappa=safe_kappa(human_three_way, judged),
+        three_way_confusion=confusion(human_three_way, judged, THREE_WAY_CLASSES),
+    )
+
+
+def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
+    """Judge every row once and score the verdicts against the human labels, overall and per file."""
+    if not rows:
+        raise AuditDataError("no rows to audit")
+    judgements = judge.judge_many([JudgeInput(prompt=r.prompt, response=r.completion) for r in rows])
+    labels = [j.label for j in judgements]
+    overall = score([r.human for r in rows], labels)
+    per_file: dict[str, Scores] = {}
+    for source in dict.fromkeys(r.source for r in rows):
+        index = [i for i, r in enumerate(rows) if r.source == source]
+        per_file[source] = score([rows[i].human for i in index], [labels[i] for i in index])
+    return AuditResult(**overall.__dict__, judge=judge.name, per_file=per_file, judge_labels=labels)
+
+
+def audit_files(judge: Judge, paths: list[str | Path]) -> AuditResult:
+    """Read the files, then :func:`audit_judge` over all their rows."""
+    rows: list[AuditRow] = []
+    for path in paths:
+        rows.extend(read_xstest_csv(path))
+    return audit_judge(judge, rows)

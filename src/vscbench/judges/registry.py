@@ -1,0 +1,70 @@
+"""Judges by name: ``get_judge("offline")``, ``get_judge("keyword")``, ``get_judge("vote:offline,keyword")``.
+
+LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``). Their module registers a
+factory for its provider with :func:`register_judge_provider`; until one is registered such a
+spec raises :class:`JudgeSpecError` saying so, rather than silently falling back to another judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vscbench.judges.base import Judge
+
+JudgeFactory = Callable[[str], Judge]
+
+
+class JudgeSpecError(ValueError):
+    """A judge spec that names no known judge."""
+
+
+def _offline(_: str) -> Judge:
+    from vscbench.judges.offline import OfflineJudge
+
+    return OfflineJudge()
+
+
+def _keyword(_: str) -> Judge:
+    from vscbench.judges.keyword import KeywordJudge
+
+    return KeywordJudge()
+
+
+#: Judges named by a bare word.
+BUILTIN_JUDGES: dict[str, JudgeFactory] = {"offline": _offline, "keyword": _keyword}
+#: Judges named ``provider:model``; the factory receives the model part.
+_PROVIDERS: dict[str, JudgeFactory] = {}
+
+
+def register_judge_provider(provider: str, factory: JudgeFactory) -> None:
+    """Make ``provider:MODEL`` specs resolve to ``factory(MODEL)`` (used by LLM judge modules)."""
+    _PROVIDERS[provider] = factory
+
+
+def get_judge(spec: str) -> Judge:
+    """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C."""
+    spec = spec.strip()
+    if spec in BUILTIN_JUDGES:
+        return BUILTIN_JUDGES[spec](spec)
+    if spec.startswith("vote:"):
+        from vscbench.judges.vote import vote
+
+        members = [part.strip() for part in spec[len("vote:"):].split(",") if part.strip()]
+        if len(members) < 2:
+            raise JudgeSpecError(f"vote needs at least two judges, as in 'vote:offline,keyword'; got {spec!r}")
+        return vote([get_judge(member) for member in members], name=spec)
+    provider, sep, model = spec.partition(":")
+    if sep and provider in _PROVIDERS:
+        return _PROVIDERS[provider](model)
+    if sep:
+        raise JudgeSpecError(
+            f"the LLM judge {spec!r} is not available: no judge is registered for provider {provider!r}. "
+            f"Use one of {sorted(BUILTIN_JUDGES)} (offline needs no API), or install the module that "
+            "registers LLM judges."
+        )
+    raise JudgeSpecError(f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'")
+
+
+def available_judges() -> list[str]:
+    """Names accepted by :func:`get_judge` without a model part."""
+    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(_PROVIDERS)]
