@@ -1,0 +1,166 @@
+"""Gemini models through the official ``google-genai`` SDK (``generateContent``).
+
+Retries are the SDK's (``HttpRetryOptions``: exponential backoff on 408/429/5xx; this SDK does
+not read ``Retry-After``). A prompt blocked by Gemini's safety filter, or an answer cut off by
+it, comes back as ``blocked``; failures come back as ``error`` with the key redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Any
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from vscbench.images import encode_jpeg_base64, encode_png_base64, load_rgb
+from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.schema import ImagePart, Request, TextPart, Usage
+
+#: Finish reasons that mean a filter stopped the answer, not the model.
+BLOCKING_FINISH_REASONS = frozenset(
+    {
+        "SAFETY",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "RECITATION",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "MODEL_ARMOR",
+    }
+)
+
+#: Inline request data is limited to 20 MB; past this many bytes we send JPEG instead of PNG.
+_PNG_BYTES_LIMIT = 7_000_000
+_RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+
+
+def image_part(part: ImagePart, max_side: int) -> types.Part:
+    """Inline bytes of the prepared (RGB, size-capped) pixels."""
+    image = load_rgb(part.path, max_side)
+    encoded, mime_type = encode_png_base64(image), "image/png"
+    if len(encoded) * 3 // 4 > _PNG_BYTES_LIMIT:
+        encoded, mime_type = encode_jpeg_base64(image), "image/jpeg"
+    return types.Part.from_bytes(data=base64.b64decode(encoded), mime_type=mime_type)
+
+
+def to_gemini(request: Request) -> tuple[str | None, list[types.Content]]:
+    """The system instruction and the ``contents`` for one request (assistant -> ``model``).
+
+    Raises ``OSError``/``ValueError`` (from Pillow) when an image cannot be decoded.
+    """
+    system_texts = [request.config.system_prompt] if request.config.system_prompt else []
+    contents: list[types.Content] = []
+    for message in request.messages:
+        if message.role == "system":
+            system_texts.append(message.text_content)
+            continue
+        parts: list[types.Part] = []
+        for part in message.content:
+            if isinstance(part, ImagePart):
+                parts.append(image_part(part, request.config.max_image_side))
+            elif isinstance(part, TextPart):
+                parts.append(types.Part.from_text(text=part.text))
+        contents.append(types.Content(role="model" if message.role == "assistant" else "user", parts=parts))
+    return ("\n\n".join(system_texts) or None), contents
+
+
+def _enum_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def read_response(response: types.GenerateContentResponse) -> Generation:
+    """Sort a Gemini reply into an answer, a filter block, or an empty-reply error."""
+    metadata = response.usage_metadata
+    usage = Usage(
+        prompt_tokens=metadata.prompt_token_count if metadata else None,
+        completion_tokens=metadata.candidates_token_count if metadata else None,
+    )
+    feedback = response.prompt_feedback
+    block_reason = _enum_name(feedback.block_reason) if feedback else None
+    if block_reason:
+        detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+        return Generation(outcome="blocked", error=f"prompt blocked ({block_reason}){detail}", usage=usage)
+    if not response.candidates:
+        return Generation(outcome="error", error="the reply has no candidates", usage=usage)
+    candidate = response.candidates[0]
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    finish = _enum_name(candidate.finish_reason)
+    if finish in BLOCKING_FINISH_REASONS:
+        return Generation(outcome="blocked", text=text or None, error=f"finish_reason={finish}", usage=usage)
+    return Generation(outcome="ok", text=text, usage=usage)
+
+
+class GoogleModel:
+    """One Gemini model. ``spec.base_url`` points the SDK at a gateway or a test server.
+
+    The key comes from ``api_key``, ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. ``max_retries``
+    retries follow the first try, waiting ``retry_initial_delay`` seconds and doubling.
+    """
+
+    max_batch_size = 1
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        api_key: str | None = None,
+        max_retries: int = 4,
+        retry_initial_delay: float = 1.0,
+        timeout: float = 120.0,
+    ) -> None:
+        key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        if not key:
+            raise ModelSpecError(f"{spec} needs a Gemini API key: set GEMINI_API_KEY in the environment")
+        self.spec = spec
+        self._api_key = key
+        retry = types.HttpRetryOptions(
+            attempts=max_retries + 1,
+            initial_delay=retry_initial_delay,
+            max_delay=max(30.0, retry_initial_delay),
+            jitter=min(1.0, retry_initial_delay),
+            http_status_codes=_RETRY_STATUS_CODES,
+        )
+        http_options = types.HttpOptions(
+            base_url=spec.base_url, timeout=int(timeout * 1000), retry_options=retry
+        )
+        self.client = genai.Client(api_key=key, http_options=http_options)
+
+    async def generate(self, requests: list[Request]) -> list[Generation]:
+        return list(await asyncio.gather(*(self._generate_one(r) for r in requests)))
+
+    async def aclose(self) -> None:
+        await self.client.aio.aclose()
+
+    async def _generate_one(self, request: Request) -> Generation:
+        try:
+            system, contents = to_gemini(request)
+        except Exception as exc:
+            return Generation(outcome="error", error=f"cannot read image: {type(exc).__name__}: {exc}")
+        config = types.GenerateContentConfig(
+            system_instruction=system,
+            max_output_tokens=request.config.max_tokens,
+            temperature=request.config.temperature,
+            top_p=request.config.top_p,
+            seed=request.config.seed,
+        )
+        try:
+            response = await self.client.aio.models.generate_content(
+                model=self.spec.name, contents=contents, config=config
+            )
+        except genai_errors.APIError as exc:
+            reason = f"HTTP {exc.code} {exc.status}: {exc.message}"
+            return Generation(outcome="error", error=_redact(reason, self._api_key))
+        except Exception as exc:  # connection failures after retries, SDK surprises
+            return Generation(outcome="error", error=_redact(f"{type(exc).__name__}: {exc}", self._api_key))
+        return read_response(response)
