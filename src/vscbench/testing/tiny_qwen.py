@@ -10,6 +10,7 @@ without downloaded weights. Its answers are random tokens; only the mechanics ar
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vscbench.testing.tiny_vlm import _WORDS
 
@@ -36,6 +37,26 @@ QWEN_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def _processor_class():
+    """Qwen2-VL's processor without the video processor.
+
+    transformers 5.x builds ``Qwen2VLProcessor`` only with a video processor, which needs
+    torchvision; the tiny model is image-only, so this subclass drops that requirement. Load it
+    with :func:`load_tiny_qwen2_vl` (``AutoProcessor`` does not know the subclass).
+    """
+    from transformers import ProcessorMixin, Qwen2VLProcessor
+
+    class TinyQwen2VLProcessor(Qwen2VLProcessor):
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            self.image_token = "<|image_pad|>"
+            self.video_token = "<|video_pad|>"
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    return TinyQwen2VLProcessor
 
 
 def build_qwen_tokenizer():
@@ -82,7 +103,6 @@ def build_tiny_qwen2_vl(
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
         Qwen2VLImageProcessorPil,
-        Qwen2VLProcessor,
     )
 
     out = Path(path)
@@ -135,9 +155,19 @@ def build_tiny_qwen2_vl(
         merge_size=merge,
         temporal_patch_size=2,
     )
-    processor = Qwen2VLProcessor(
+    processor = _processor_class()(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_CHAT_TEMPLATE
     )
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def load_tiny_qwen2_vl(path: str | Path) -> tuple[Any, Any]:
+    """Load a model saved by :func:`build_tiny_qwen2_vl`: ``(model in eval mode, processor)``."""
+    from transformers import Qwen2VLForConditionalGeneration
+
+    model = Qwen2VLForConditionalGeneration.from_pretrained(path).eval()
+    processor = _processor_class().from_pretrained(path)
+    processor.tokenizer.padding_side = "left"
+    return model, processor

@@ -1,0 +1,136 @@
+"""Contrastive items for steering-vector extraction, from a user JSONL or built by the caller.
+
+An item is one query (with an optional image) and two answers to it: the calibrated ("safe")
+answer and the miscalibrated ("unsafe") one. The steering vector is the mean activation shift
+from unsafe to safe answers. ``query_label`` says whether the query itself is unsafe (the IAR
+setting: refuse vs comply) or safe; a probe for gated steering is fitted on those labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from vscbench.images import file_sha256
+
+QueryLabel = Literal["safe", "unsafe"]
+
+_REQUIRED = ("query", "safe_response", "unsafe_response")
+_KNOWN = {"id", "image", "image_path", "query_label", *_REQUIRED}
+
+
+class ContrastiveDataError(ValueError):
+    """A contrastive file or item that cannot be used; the message names the line and the fix."""
+
+
+@dataclass(frozen=True)
+class ContrastiveItem:
+    """One query with a safe and an unsafe answer. ``id`` is checked against evaluated samples."""
+
+    id: str
+    query: str
+    safe_response: str
+    unsafe_response: str
+    image_path: Path | None = None
+    query_label: QueryLabel = "unsafe"
+
+
+def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
+    """Read contrastive items, one JSON object a line.
+
+    Fields: ``query``, ``safe_response``, ``unsafe_response`` (required), ``image`` (path,
+    relative to the file's folder), ``id`` (default ``line-N``) and ``query_label``
+    (``unsafe``, the default, or ``safe``). Blank lines are skipped. Any problem raises
+    :class:`ContrastiveDataError` naming the file and line.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ContrastiveDataError(f"contrastive file {source} does not exist")
+    items: list[ContrastiveItem] = []
+    seen_ids: dict[str, int] = {}
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ContrastiveDataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise ContrastiveDataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        missing = [key for key in _REQUIRED if not isinstance(row.get(key), str) or not row[key].strip()]
+        if missing:
+            raise ContrastiveDataError(
+                f"{where}: missing or empty {', '.join(missing)}; every line needs "
+                '{"query": ..., "safe_response": ..., "unsafe_response": ..., "image": optional path}'
+            )
+        unknown = sorted(set(row) - _KNOWN)
+        if unknown:
+            raise ContrastiveDataError(
+                f"{where}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(_KNOWN))}"
+            )
+        label = row.get("query_label", "unsafe")
+        if label not in ("safe", "unsafe"):
+            raise ContrastiveDataError(f"{where}: query_label must be 'safe' or 'unsafe', got {label!r}")
+        image_value = row.get("image", row.get("image_path"))
+        image_path: Path | None = None
+        if image_value is not None:
+            if not isinstance(image_value, str) or not image_value:
+                raise ContrastiveDataError(f"{where}: image must be a path string")
+            image_path = Path(image_value).expanduser()
+            if not image_path.is_absolute():
+                image_path = source.parent / image_path
+            if not image_path.is_file():
+                raise ContrastiveDataError(f"{where}: image {image_path} does not exist")
+        item_id = str(row.get("id", f"line-{number}"))
+        if item_id in seen_ids:
+            raise ContrastiveDataError(f"{where}: id {item_id!r} repeats line {seen_ids[item_id]}")
+        seen_ids[item_id] = number
+        items.append(
+            ContrastiveItem(
+                id=item_id,
+                query=row["query"],
+                safe_response=row["safe_response"],
+                unsafe_response=row["unsafe_response"],
+                image_path=image_path,
+                query_label=label,
+            )
+        )
+    if not items:
+        raise ContrastiveDataError(f"contrastive file {source} holds no items")
+    return items
+
+
+def check_no_overlap(items: Iterable[ContrastiveItem], exclude_ids: Iterable[str] | None) -> None:
+    """Refuse items that are also evaluated: a vector fitted on test items inflates its score."""
+    if not exclude_ids:
+        return
+    excluded = set(exclude_ids)
+    overlap = sorted(item.id for item in items if item.id in excluded)
+    if overlap:
+        shown = ", ".join(overlap[:5]) + (f" and {len(overlap) - 5} more" if len(overlap) > 5 else "")
+        raise ContrastiveDataError(
+            f"{len(overlap)} contrastive item(s) are also evaluated items: {shown}. "
+            "Build the steering data from held-out samples (or a different split)."
+        )
+
+
+def contrastive_sha256(items: Iterable[ContrastiveItem]) -> str:
+    """Content hash of the data (texts, labels and image bytes, not paths): recorded with a vector."""
+    digest = hashlib.sha256()
+    for item in items:
+        record = {
+            "id": item.id,
+            "query": item.query,
+            "safe": item.safe_response,
+            "unsafe": item.unsafe_response,
+            "label": item.query_label,
+            "image": file_sha256(item.image_path) if item.image_path is not None else None,
+        }
+        digest.update(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
