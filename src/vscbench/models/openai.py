@@ -1,0 +1,182 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, SGLang, Ollama, TGI, LM Studio, ...).
+
+Retries are the SDK's own (``max_retries``): it honours ``Retry-After``, backs off with jitter
+and retries 408/409/429/5xx, timeouts and dropped connections. This backend only turns a
+Request into a chat completion and maps how the call ended: an answer (``ok``), a provider
+content filter (``blocked``), or anything else after retries (``error``, with a short reason
+that never contains the API key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import re
+from typing import Any
+
+from vscbench.images import data_url
+
+_encode_image = data_url.__wrapped__
+from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.schema import ImagePart, Request, Usage
+
+#: Error codes with which OpenAI (``content_policy_violation``) and Azure OpenAI
+#: (``content_filter``) refuse an input; such a call is ``blocked``, not failed.
+CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation"})
+
+#: Local servers accept any key; the SDK insists on one.
+PLACEHOLDER_KEY = "EMPTY"
+
+_SECRET_LIKE = re.compile(r"(sk-|key-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}")
+
+# The HTTP attempts made by the current generate() call; the SDK's retries each pass the
+# client's request hook, which runs in the calling task, so a context variable isolates calls.
+_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("vscbench_openai_attempts", default=None)
+
+
+async def _count_attempt(request: Any) -> None:
+    counter = _attempts.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+class OpenAIModel:
+    """Chat completions through the official ``AsyncOpenAI`` client; one request per call."""
+
+    max_batch_size = 1
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        base_url: str | None = None,
+        default_headers: dict[str, str] | None = None,
+    ) -> None:
+        import openai
+
+        self.spec = ModelSpec(spec.provider, spec.name, (base_url or spec.base_url))
+        self.timeout = timeout
+        self.max_retries = max_retries
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if self.spec.base_url is None:
+                raise ModelSpecError(
+                    "OPENAI_API_KEY is not set. Export it (export OPENAI_API_KEY=...), or point the "
+                    "model at a local OpenAI-compatible server: openai:MODEL@http://localhost:8000/v1"
+                )
+            key = PLACEHOLDER_KEY
+        self._secret = key
+        http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_count_attempt]})
+        self._client = openai.AsyncOpenAI(
+            api_key=key,
+            base_url=self.spec.base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            http_client=http_client,
+        )
+
+    async def generate(self, requests: list[Request]) -> list[Generation]:
+        return [await self._generate_one(request) for request in requests]
+
+    async def _generate_one(self, request: Request) -> Generation:
+        import openai
+
+        try:
+            body = await self.request_body(request)
+        except OSError as exc:
+            return Generation("error", error=f"image could not be read: {exc}", attempts=0)
+        counter = [0]
+        token = _attempts.set(counter)
+        try:
+            completion = await self._client.chat.completions.create(**body)
+        except openai.APIStatusError as exc:
+            code = _error_code(exc)
+            reason = self._redact(f"HTTP {exc.status_code}{f' {code}' if code else ''}: {_message(exc)}")
+            outcome = "blocked" if code in CONTENT_FILTER_CODES else "error"
+            return Generation(outcome, error=reason, attempts=max(counter[0], 1))
+        except openai.APITimeoutError:
+            return Generation("error", error=f"timed out after {self.timeout:g} s per attempt", attempts=max(counter[0], 1))
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            reason = self._redact(f"connection failed: {type(cause).__name__}: {cause}")
+            return Generation("error", error=reason[:300], attempts=max(counter[0], 1))
+        except openai.OpenAIError as exc:  # e.g. a 200 reply whose body is not a completion
+            reason = self._redact(f"{type(exc).__name__}: {exc}")
+            return Generation("error", error=reason[:300], attempts=max(counter[0], 1))
+        except ValueError as exc:  # a body the SDK could not decode as JSON
+            return Generation("error", error=f"unreadable reply: {str(exc)[:200]}", attempts=max(counter[0], 1))
+        finally:
+            _attempts.reset(token)
+        return self._to_generation(completion, max(counter[0], 1))
+
+    def _to_generation(self, completion: Any, attempts: int) -> Generation:
+        usage = Usage()
+        if getattr(completion, "usage", None) is not None:
+            usage = Usage(prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens)
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            return Generation("error", error="the reply holds no choices", usage=usage, attempts=attempts)
+        choice = choices[0]
+        message = choice.message
+        text = message.content if message.content is not None else getattr(message, "refusal", None)
+        if choice.finish_reason == "content_filter":
+            return Generation("blocked", text=text, error="finish_reason content_filter", usage=usage, attempts=attempts)
+        if text is None:
+            return Generation("error", error=f"empty reply (finish_reason {choice.finish_reason})", usage=usage, attempts=attempts)
+        return Generation("ok", text=text, usage=usage, attempts=attempts)
+
+    async def request_body(self, request: Request) -> dict[str, Any]:
+        """The chat completion arguments for a request (images encoded off the event loop)."""
+        config = request.config
+        messages = []
+        for message in request.messages:
+            if not message.images:
+                messages.append({"role": message.role, "content": message.text_content})
+                continue
+            parts: list[dict[str, Any]] = []
+            for part in message.content:
+                if isinstance(part, ImagePart):
+                    # uncached: every key is sent once, and 256 cached full-size images would cost ~1 GB
+                    url = await asyncio.to_thread(_encode_image, str(part.path), config.max_image_side)
+                    parts.append({"type": "image_url", "image_url": {"url": url}})
+                else:
+                    parts.append({"type": "text", "text": part.text})
+            messages.append({"role": message.role, "content": parts})
+        body: dict[str, Any] = {"model": self.spec.name, "messages": messages, "temperature": config.temperature}
+        # OpenAI's newer models accept only max_completion_tokens; compatible servers know max_tokens
+        body["max_completion_tokens" if self.spec.base_url is None else "max_tokens"] = config.max_tokens
+        if config.top_p is not None:
+            body["top_p"] = config.top_p
+        if config.seed is not None:
+            body["seed"] = config.seed
+        return body
+
+    def _redact(self, text: str) -> str:
+        if self._secret and self._secret != PLACEHOLDER_KEY:
+            text = text.replace(self._secret, "***")
+        return _SECRET_LIKE.sub(lambda m: m.group(1) + "***", text)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _error_code(exc: Any) -> str | None:
+    """The provider's error code, from the SDK's parse or the raw body (Azure nests it)."""
+    code = getattr(exc, "code", None)
+    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    code = code or inner.get("code")
+    nested = inner.get("innererror") if isinstance(inner.get("innererror"), dict) else {}
+    if nested.get("code") in CONTENT_FILTER_CODES:
+        return nested["code"]
+    return str(code) if code else None
+
+
+def _message(exc: Any) -> str:
+    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(inner.get("message") or getattr(exc, "message", "") or "")[:200]

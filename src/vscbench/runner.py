@@ -1,0 +1,263 @@
+"""Fan requests out to a model with bounded concurrency, and write every answer to the store.
+
+The runner owns scheduling, not retries: API backends retry inside their SDK, and the runner
+adds only an overall per-call deadline as a safety net. What it guarantees:
+
+- a request whose key already has a final answer (``ok`` or ``blocked``) is never sent again,
+  while an ``error`` is retried on the next run;
+- samples that ask the same thing (same key) are sent once;
+- each answer is committed as soon as it arrives, so a killed run loses only calls in flight;
+- a failure is stored as an ``error`` with its reason, never as an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from vscbench.models.base import Generation, Model
+from vscbench.requests import ImageHashCache, RequestTransform, build_requests
+from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample, Usage
+from vscbench.store import Store
+
+
+@dataclass
+class RunProgress:
+    """Counts passed to the progress callback after every finished call."""
+
+    to_send: int
+    done: int = 0
+    ok: int = 0
+    blocked: int = 0
+    error: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Finished calls per second so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressCallback = Callable[[RunProgress], None]
+
+
+@dataclass
+class RunSummary:
+    """What one invocation did: ``sent`` calls ended ``ok``/``blocked``/``error``; ``cached``
+    keys were answered by an earlier run and not sent."""
+
+    run: str
+    model: str
+    samples: int
+    unique: int
+    sent: int
+    cached: int
+    ok: int = 0
+    blocked: int = 0
+    error: int = 0
+    elapsed_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    top_errors: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunPlan:
+    """The requests of a run, their keys, and which of them still need a call."""
+
+    model: str
+    samples: list[Sample]
+    requests: list[Request]
+    keys: list[str]
+    todo: dict[str, Request]
+    """Unique keys without a final answer -> the request to send (first sample asking it)."""
+    cached: int
+    """Unique keys that already have a final answer."""
+
+    @property
+    def unique(self) -> int:
+        return len(set(self.keys))
+
+
+def default_run_name(model_spec: str) -> str:
+    """A readable run name from a model spec: ``openai:gpt-4o-mini@http://h/v1`` -> ``gpt-4o-mini``."""
+    name = model_spec.partition(":")[2].rpartition("@")[0] or model_spec.partition(":")[2]
+    name = name.rstrip("/").rsplit("/", 1)[-1] if "/" in name and not model_spec.startswith("openai:") else name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+
+
+def free_run_name(store: Store, base: str, model_spec: str, config: GenerationConfig, method: str = "none") -> str:
+    """``base`` if it is free or names a run of the same model, config and method; otherwise
+    ``base`` with a short hash of those settings, so changed settings start a separate run."""
+    existing = store.get_run(base)
+    if existing is None or (existing.model, existing.config, existing.method) == (model_spec, config, method):
+        return base
+    blob = json.dumps([model_spec, config.model_dump(mode="json"), method], sort_keys=True)
+    return f"{base}-{hashlib.sha256(blob.encode()).hexdigest()[:6]}"
+
+
+def plan_run(
+    model_spec: str,
+    samples: Sequence[Sample],
+    store: Store,
+    config: GenerationConfig | None = None,
+    transform: RequestTransform | None = None,
+    hashes: ImageHashCache | None = None,
+) -> RunPlan:
+    """Build the requests and split their keys into answered (cached) and still to send.
+
+    Needs no model, so ``--dry-run`` works without an API key.
+    """
+    hashes = hashes if hashes is not None else _hash_cache_from(store)
+    requests = build_requests(samples, config, transform=transform, hashes=hashes)
+    keys = [request.cache_key(model_spec) for request in requests]
+    answered = store.answered_keys(keys)
+    todo: dict[str, Request] = {}
+    for key, request in zip(keys, requests):
+        if key not in answered and key not in todo:
+            todo[key] = request
+    return RunPlan(model_spec, list(samples), requests, keys, todo, cached=len(answered))
+
+
+def _hash_cache_from(store: Store) -> ImageHashCache:
+    cache = ImageHashCache()
+    cache.update(store.image_hashes())
+    return cache
+
+
+async def run_samples(
+    model: Model,
+    samples: Sequence[Sample],
+    store: Store,
+    run_name: str | None = None,
+    config: GenerationConfig | None = None,
+    concurrency: int = 8,
+    transform: RequestTransform | None = None,
+    request_timeout: float | None = None,
+    progress: ProgressCallback | None = None,
+    spec: RunSpec | None = None,
+) -> RunSummary:
+    """Ask ``model`` every sample not answered yet, storing each answer as it arrives.
+
+    ``concurrency`` bounds the calls in flight; a backend with ``max_batch_size`` > 1 gets
+    batches of up to that many requests per call. ``request_timeout`` is an overall deadline for
+    one call (retries included); a call past it is stored as an ``error``. ``spec`` (optional)
+    records how the samples were chosen; its name, model, config and method are filled here.
+    """
+    started = time.perf_counter()
+    config = config or GenerationConfig()
+    model_spec = str(model.spec)
+    hashes = _hash_cache_from(store)
+    plan = plan_run(model_spec, samples, store, config, transform, hashes)
+    if hashes.hashed:  # remember new hashes so the next run reads no image to compute its keys
+        store.put_image_hashes(hashes.entries())
+    method = plan.requests[0].method if plan.requests else "none"
+    name = run_name or (spec.name if spec else None) or default_run_name(model_spec)
+    base = spec or RunSpec(name=name, model=model_spec)
+    run_spec = base.model_copy(update={"name": name, "model": model_spec, "config": config, "method": method})
+    store.start_run(run_spec, zip(plan.samples, plan.keys))
+
+    summary = RunSummary(name, model_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached)
+    state = RunProgress(to_send=len(plan.todo))
+    errors: Counter = Counter()
+    batch_size = max(1, int(getattr(model, "max_batch_size", 1) or 1))
+    batches = _batches(list(plan.todo.items()), batch_size)
+
+    async def worker() -> None:
+        for batch in batches:  # one shared iterator: each batch goes to exactly one worker
+            call_started = time.perf_counter()
+            generations = await _call(model, [request for _, request in batch], request_timeout)
+            latency = round(time.perf_counter() - call_started, 4)
+            responses = [
+                _response(key, request.sample_id, model_spec, generation, latency)
+                for (key, request), generation in zip(batch, generations)
+            ]
+            store.put_responses(responses)
+            for response in responses:
+                setattr(state, response.outcome, getattr(state, response.outcome) + 1)
+                summary.prompt_tokens += response.usage.prompt_tokens or 0
+                summary.completion_tokens += response.usage.completion_tokens or 0
+                if response.outcome == "error":
+                    errors[response.error or "unknown error"] += 1
+            state.done += len(responses)
+            state.elapsed_s = time.perf_counter() - started
+            if progress is not None:
+                progress(state)
+
+    status = "interrupted"
+    try:
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(plan.todo))))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        final = store.answered_keys(plan.keys)
+        status = "complete" if len(final) == plan.unique else "incomplete"
+    finally:
+        store.finish_run(name, status)
+    summary.ok, summary.blocked, summary.error = state.ok, state.blocked, state.error
+    summary.elapsed_s = round(time.perf_counter() - started, 3)
+    summary.top_errors = errors.most_common(5)
+    return summary
+
+
+def run_samples_sync(model: Model, samples: Sequence[Sample], store: Store, **options: Any) -> RunSummary:
+    """:func:`run_samples` for scripts and notebooks without an event loop of their own."""
+
+    async def run_and_close() -> RunSummary:
+        try:
+            return await run_samples(model, samples, store, **options)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(run_and_close())
+
+
+def _batches(items: list[tuple[str, Request]], size: int) -> Iterator[list[tuple[str, Request]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def _call(model: Model, requests: list[Request], timeout: float | None) -> list[Generation]:
+    """One backend call that always returns one Generation per request, never raises for a
+    failed call and never turns a failure into an answer."""
+    try:
+        generations = await asyncio.wait_for(model.generate(requests), timeout)
+    except asyncio.TimeoutError:
+        return [Generation("error", error=f"no reply within {timeout:g} s") for _ in requests]
+    except Exception as exc:  # a backend bug must not kill the run; it is recorded as a failure
+        reason = f"backend raised {type(exc).__name__}: {str(exc)[:200]}"
+        return [Generation("error", error=reason) for _ in requests]
+    if len(generations) != len(requests):
+        reason = f"backend returned {len(generations)} answers for {len(requests)} requests"
+        return [Generation("error", error=reason) for _ in requests]
+    return generations
+
+
+def _response(key: str, sample_id: str, model_spec: str, generation: Generation, latency: float) -> Response:
+    outcome = generation.outcome if generation.outcome in ("ok", "blocked", "error") else "error"
+    if outcome == "ok" and generation.text is None:
+        outcome, generation.error = "error", generation.error or "backend returned no text"
+    return Response(
+        key=key,
+        sample_id=sample_id,
+        model=model_spec,
+        outcome=outcome,
+        text=generation.text,
+        error=generation.error,
+        usage=generation.usage if isinstance(generation.usage, Usage) else Usage(),
+        latency_s=latency,
+        attempts=generation.attempts,
+    )

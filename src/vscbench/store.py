@@ -1,0 +1,342 @@
+"""The SQLite store in the middle of the pipeline: runs, responses and verdicts.
+
+Responses are content-addressed: their key is :meth:`Request.cache_key`, so a re-run never
+repeats a finished call and a changed setting never reuses a stale answer. Each response is
+committed on its own as it arrives (WAL, ``synchronous=NORMAL``: a commit survives ``kill -9``
+of the writer), and several processes may share one file (``busy_timeout``, short ``BEGIN
+IMMEDIATE`` transactions, inserts that never duplicate a key).
+
+A run is a named set of samples asked of one model with one config and method; ``run_items``
+keeps each sample's JSON, so later stages score a run without the data folder. Outcomes
+``blocked`` and ``error`` are stored as what they are; an ``error`` is replaced by the next
+attempt, an ``ok`` or ``blocked`` answer never is. API keys are never written here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from vscbench.schema import Response, RunSpec, Sample, Usage, Verdict, utc_now
+
+DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
+FINAL_OUTCOMES = ("ok", "blocked")
+"""Outcomes that end a request for good; ``error`` is retried on the next run."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY, spec TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_items (
+    run TEXT NOT NULL, sample_id TEXT NOT NULL, response_key TEXT NOT NULL, sample TEXT NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (run, sample_id)
+);
+CREATE INDEX IF NOT EXISTS run_items_key ON run_items (response_key);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, model TEXT NOT NULL, sample_id TEXT NOT NULL, outcome TEXT NOT NULL,
+    text TEXT, error TEXT, usage TEXT NOT NULL, latency REAL, attempts INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    response_key TEXT NOT NULL, judge TEXT NOT NULL, sample_id TEXT NOT NULL, label TEXT NOT NULL,
+    reason TEXT, raw TEXT, created TEXT NOT NULL, PRIMARY KEY (response_key, judge)
+);
+CREATE TABLE IF NOT EXISTS image_hashes (
+    path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+"""
+
+#: Insert a response unless a final one is stored under its key; an error may be replaced.
+_PUT_RESPONSE = """
+INSERT INTO responses (key, model, sample_id, outcome, text, error, usage, latency, attempts, created)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    model = excluded.model, sample_id = excluded.sample_id, outcome = excluded.outcome,
+    text = excluded.text, error = excluded.error, usage = excluded.usage,
+    latency = excluded.latency, attempts = excluded.attempts, created = excluded.created
+WHERE responses.outcome = 'error'
+"""
+
+
+class RunConflictError(ValueError):
+    """A run name reused for a different model, config or method."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run and how far it got."""
+
+    name: str
+    spec: RunSpec
+    status: str
+    created: str
+    updated: str
+    items: int
+    counts: dict[str, int]
+
+    @property
+    def missing(self) -> int:
+        return self.items - sum(self.counts.values())
+
+
+class Store:
+    """One SQLite file. Safe to share between threads of a process and between processes."""
+
+    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        # isolation_level=None: no implicit transactions; every write below says BEGIN IMMEDIATE
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 60000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ------------------------------------------------------------------------------------
+    def start_run(self, spec: RunSpec, items: Iterable[tuple[Sample, str]]) -> None:
+        """Create a run, or add samples to an existing one with the same model, config and method.
+
+        Items are (sample, response key). Raises :class:`RunConflictError` when the name is
+        taken by a run that asks a different model, config or method.
+        """
+        now = utc_now()
+        with self._write() as db:
+            row = db.execute("SELECT spec FROM runs WHERE name = ?", (spec.name,)).fetchone()
+            if row is not None:
+                old = RunSpec.model_validate_json(row[0])
+                differences = [f for f in ("model", "method", "config") if getattr(old, f) != getattr(spec, f)]
+                if differences:
+                    raise RunConflictError(
+                        f"run {spec.name!r} already exists with a different {', '.join(differences)} "
+                        f"({_describe(old, differences)}); choose another name with --run NAME"
+                    )
+                db.execute("UPDATE runs SET spec = ?, updated = ?, status = 'running' WHERE name = ?",
+                           (spec.model_dump_json(), now, spec.name))  # fmt: skip
+            else:
+                db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'running')", (spec.name, spec.model_dump_json(), now, now))
+            start = db.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM run_items WHERE run = ?", (spec.name,)).fetchone()[0]
+            db.executemany(
+                "INSERT INTO run_items VALUES (?, ?, ?, ?, ?) ON CONFLICT (run, sample_id) DO UPDATE SET "
+                "response_key = excluded.response_key, sample = excluded.sample",
+                ((spec.name, sample.id, key, sample.model_dump_json(), start + i) for i, (sample, key) in enumerate(items)),
+            )
+
+    def finish_run(self, name: str, status: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET status = ?, updated = ? WHERE name = ?", (status, utc_now(), name))
+
+    def get_run(self, name: str) -> RunSpec | None:
+        rows = self._query("SELECT spec FROM runs WHERE name = ?", (name,))
+        return RunSpec.model_validate_json(rows[0][0]) if rows else None
+
+    def list_runs(self) -> list[RunInfo]:
+        """Every run with its per-outcome counts, oldest first."""
+        counts: dict[str, Counter] = {}
+        items: Counter = Counter()
+        for run, outcome, n in self._query(
+            "SELECT i.run, r.outcome, COUNT(*) FROM run_items i LEFT JOIN responses r ON r.key = i.response_key "
+            "GROUP BY i.run, r.outcome"
+        ):
+            items[run] += n
+            if outcome is not None:
+                counts.setdefault(run, Counter())[outcome] = n
+        return [
+            RunInfo(name, RunSpec.model_validate_json(spec), status, created, updated, items[name],
+                    dict(counts.get(name, {})))  # fmt: skip
+            for name, spec, created, updated, status in self._query(
+                "SELECT name, spec, created, updated, status FROM runs ORDER BY created, name"
+            )
+        ]
+
+    def run_info(self, name: str) -> RunInfo | None:
+        return next((info for info in self.list_runs() if info.name == name), None)
+
+    def run_items(self, run: str) -> Iterator[tuple[Sample, Response | None]]:
+        """Each sample of a run with its stored response (``None`` when not answered yet).
+
+        A response shared by samples that asked the same thing is given each sample's id.
+        """
+        rows = self._query(
+            "SELECT i.sample, i.sample_id, r.key, r.model, r.outcome, r.text, r.error, r.usage, r.latency, "
+            "r.attempts, r.created FROM run_items i LEFT JOIN responses r ON r.key = i.response_key "
+            "WHERE i.run = ? ORDER BY i.position",
+            (run,),
+        )
+        for sample_json, sample_id, key, *rest in rows:
+            sample = Sample.model_validate_json(sample_json)
+            yield sample, (_response(key, sample_id, *rest) if key is not None else None)
+
+    def run_keys(self, run: str) -> dict[str, str]:
+        """sample id -> response key for a run."""
+        return dict(self._query("SELECT sample_id, response_key FROM run_items WHERE run = ?", (run,)))
+
+    # -- responses -------------------------------------------------------------------------------
+    def put_response(self, response: Response) -> None:
+        """Commit one response now (an ``error`` never replaces an ``ok`` or ``blocked``)."""
+        self.put_responses([response])
+
+    def put_responses(self, responses: Iterable[Response]) -> None:
+        rows = [
+            (r.key, r.model, r.sample_id, r.outcome, r.text, r.error, r.usage.model_dump_json(), r.latency_s,
+             r.attempts, r.created_at)  # fmt: skip
+            for r in responses
+        ]
+        if rows:
+            with self._write() as db:
+                db.executemany(_PUT_RESPONSE, rows)
+
+    def get_response(self, key: str) -> Response | None:
+        rows = self._query(
+            "SELECT key, sample_id, model, outcome, text, error, usage, latency, attempts, created "
+            "FROM responses WHERE key = ?",
+            (key,),
+        )
+        return _response(*rows[0]) if rows else None
+
+    def outcomes(self, keys: Iterable[str]) -> dict[str, str]:
+        """key -> stored outcome, for the keys that have a response."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._query(f"SELECT key, outcome FROM responses WHERE key IN ({marks})", chunk))
+        return found
+
+    def answered_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys whose answer is final (``ok`` or ``blocked``): these are never sent again."""
+        return {key for key, outcome in self.outcomes(keys).items() if outcome in FINAL_OUTCOMES}
+
+    # -- verdicts --------------------------------------------------------------------------------
+    def put_verdicts(self, verdicts: Iterable[Verdict], replace: bool = True) -> int:
+        """Store verdicts, one per (response, judge); ``replace=False`` keeps existing ones."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        rows = [(v.response_key, v.judge, v.sample_id, v.label, v.reason, v.raw, v.created_at) for v in verdicts]
+        if rows:
+            with self._write() as db:
+                db.executemany(f"{verb} INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def get_verdicts(self, judge: str, run: str | None = None) -> dict[str, Verdict]:
+        """response key -> verdict of one judge (only the responses of ``run`` when given)."""
+        sql = "SELECT response_key, judge, sample_id, label, reason, raw, created FROM verdicts WHERE judge = ?"
+        params: list[Any] = [judge]
+        if run is not None:
+            sql += " AND response_key IN (SELECT response_key FROM run_items WHERE run = ?)"
+            params.append(run)
+        return {
+            row[0]: Verdict(response_key=row[0], judge=row[1], sample_id=row[2], label=row[3], reason=row[4],
+                            raw=row[5], created_at=row[6])  # fmt: skip
+            for row in self._query(sql, params)
+        }
+
+    def judges(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT DISTINCT judge FROM verdicts ORDER BY judge")]
+
+    # -- image hashes ----------------------------------------------------------------------------
+    def image_hashes(self) -> list[tuple[str, int, int, str]]:
+        return self._query("SELECT path, mtime_ns, size, sha256 FROM image_hashes")
+
+    def put_image_hashes(self, entries: Iterable[tuple[str, int, int, str]]) -> None:
+        rows = list(entries)
+        if rows:
+            with self._write() as db:
+                db.executemany("INSERT OR REPLACE INTO image_hashes VALUES (?, ?, ?, ?)", rows)
+
+    # -- export ----------------------------------------------------------------------------------
+    def export_rows(self, run: str) -> Iterator[dict[str, Any]]:
+        """One flat record per sample of a run: the sample, its response and every verdict."""
+        verdicts = {judge: self.get_verdicts(judge, run) for judge in self.judges()}
+        for sample, response in self.run_items(run):
+            row: dict[str, Any] = {
+                "run": run, "sample_id": sample.id, "subset": sample.subset, "category": sample.category,
+                "variant": sample.variant, "label": sample.label, "prompt": sample.prompt,
+                "image_path": str(sample.image_path) if sample.image_path else None, "pair_key": sample.pair_key,
+            }  # fmt: skip
+            if response is None:
+                row.update(response_key=None, model=None, outcome="missing", text=None, error=None)
+            else:
+                row.update(
+                    response_key=response.key, model=response.model, outcome=response.outcome, text=response.text,
+                    error=response.error, prompt_tokens=response.usage.prompt_tokens,
+                    completion_tokens=response.usage.completion_tokens, latency_s=response.latency_s,
+                    attempts=response.attempts,
+                )  # fmt: skip
+            for judge, by_key in verdicts.items():
+                verdict = by_key.get(row["response_key"])
+                row[f"verdict:{judge}"] = verdict.label if verdict else None
+            yield row
+
+    def export(self, run: str, out: str | Path, format: str = "jsonl") -> int:
+        """Write a run to a JSONL or CSV file; returns the number of rows."""
+        if self.get_run(run) is None:
+            raise KeyError(run)
+        rows = list(self.export_rows(run))
+        out_path = Path(out)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        if format == "jsonl":
+            with out_path.open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif format == "csv":
+            columns = list(dict.fromkeys(column for row in rows for column in row))
+            with out_path.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+        else:
+            raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
+        return len(rows)
+
+
+def _response(key, sample_id, model, outcome, text, error, usage, latency, attempts, created) -> Response:
+    return Response(
+        key=key, sample_id=sample_id, model=model, outcome=outcome, text=text, error=error,
+        usage=Usage.model_validate_json(usage), latency_s=latency, attempts=attempts, created_at=created,
+    )  # fmt: skip
+
+
+def _describe(spec: RunSpec, fields: list[str]) -> str:
+    parts = []
+    for name in fields:
+        value = getattr(spec, name)
+        parts.append(f"{name}={value.model_dump() if hasattr(value, 'model_dump') else value}")
+    return "; ".join(parts)
