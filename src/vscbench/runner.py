@@ -37,6 +37,9 @@ class RunProgress:
     blocked: int = 0
     error: int = 0
     elapsed_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: Counter = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
@@ -167,10 +170,39 @@ async def run_samples(
     store.start_run(run_spec, zip(plan.samples, plan.keys))
 
     summary = RunSummary(name, model_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached)
-    state = RunProgress(to_send=len(plan.todo))
-    errors: Counter = Counter()
+    status = "interrupted"
+    try:
+        state = await execute_requests(model, plan.todo, store, concurrency, request_timeout, progress, started)
+        final = store.answered_keys(plan.keys)
+        status = "complete" if len(final) == plan.unique else "incomplete"
+    finally:
+        store.finish_run(name, status)
+    summary.ok, summary.blocked, summary.error = state.ok, state.blocked, state.error
+    summary.prompt_tokens, summary.completion_tokens = state.prompt_tokens, state.completion_tokens
+    summary.elapsed_s = round(time.perf_counter() - started, 3)
+    summary.top_errors = state.errors.most_common(5)
+    return summary
+
+
+async def execute_requests(
+    model: Model,
+    todo: dict[str, Request],
+    store: Store,
+    concurrency: int = 8,
+    request_timeout: float | None = None,
+    progress: ProgressCallback | None = None,
+    started: float | None = None,
+) -> RunProgress:
+    """Send keyed requests with bounded concurrency and commit each answer as it arrives.
+
+    The caller decides what to send (``todo``: cache key -> request, already without answered
+    keys); samples runs and LLM-judge calls share this one scheduler.
+    """
+    started = started if started is not None else time.perf_counter()
+    model_spec = str(model.spec)
+    state = RunProgress(to_send=len(todo))
     batch_size = max(1, int(getattr(model, "max_batch_size", 1) or 1))
-    batches = _batches(list(plan.todo.items()), batch_size)
+    batches = _batches(list(todo.items()), batch_size)
 
     async def worker() -> None:
         for batch in batches:  # one shared iterator: each batch goes to exactly one worker
@@ -184,33 +216,24 @@ async def run_samples(
             store.put_responses(responses)
             for response in responses:
                 setattr(state, response.outcome, getattr(state, response.outcome) + 1)
-                summary.prompt_tokens += response.usage.prompt_tokens or 0
-                summary.completion_tokens += response.usage.completion_tokens or 0
+                state.prompt_tokens += response.usage.prompt_tokens or 0
+                state.completion_tokens += response.usage.completion_tokens or 0
                 if response.outcome == "error":
-                    errors[response.error or "unknown error"] += 1
+                    state.errors[response.error or "unknown error"] += 1
             state.done += len(responses)
             state.elapsed_s = time.perf_counter() - started
             if progress is not None:
                 progress(state)
 
-    status = "interrupted"
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]
     try:
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(plan.todo))))]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
-        final = store.answered_keys(plan.keys)
-        status = "complete" if len(final) == plan.unique else "incomplete"
-    finally:
-        store.finish_run(name, status)
-    summary.ok, summary.blocked, summary.error = state.ok, state.blocked, state.error
-    summary.elapsed_s = round(time.perf_counter() - started, 3)
-    summary.top_errors = errors.most_common(5)
-    return summary
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
+    return state
 
 
 def run_samples_sync(model: Model, samples: Sequence[Sample], store: Store, **options: Any) -> RunSummary:

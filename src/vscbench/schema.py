@@ -115,6 +115,8 @@ class GenerationConfig(Record):
     seed: int | None = 0
     system_prompt: str | None = None
     max_image_side: int = 1024
+    response_schema: dict[str, Any] | None = None
+    """A JSON schema the answer must follow, for backends with structured output (LLM judges)."""
 
 
 class Request(Record):

@@ -24,6 +24,9 @@ class Judgement:
     label: VerdictLabel
     reason: str | None = None
     raw: str | None = None
+    retryable: bool = False
+    """True when no verdict could be reached for a passing reason (a failed judge call): such a
+    judgement is not stored, so the next judging tries again."""
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from vscbench.judges.base import Judge
 
-JudgeFactory = Callable[[str], Judge]
+JudgeFactory = Callable[..., Judge]
 
 
 class JudgeSpecError(ValueError):
@@ -41,8 +41,11 @@ def register_judge_provider(provider: str, factory: JudgeFactory) -> None:
     _PROVIDERS[provider] = factory
 
 
-def get_judge(spec: str) -> Judge:
-    """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C."""
+def get_judge(spec: str, **options: Any) -> Judge:
+    """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C.
+
+    ``options`` (store, with_image, concurrency, rubric, ...) go to LLM judges only.
+    """
     spec = spec.strip()
     if spec in BUILTIN_JUDGES:
         return BUILTIN_JUDGES[spec](spec)
@@ -52,10 +55,12 @@ def get_judge(spec: str) -> Judge:
         members = [part.strip() for part in spec[len("vote:"):].split(",") if part.strip()]
         if len(members) < 2:
             raise JudgeSpecError(f"vote needs at least two judges, as in 'vote:offline,keyword'; got {spec!r}")
-        return vote([get_judge(member) for member in members], name=spec)
+        return vote([get_judge(member, **options) for member in members], name=spec)
     provider, sep, model = spec.partition(":")
+    if sep and not _PROVIDERS:
+        import vscbench.judges.llm  # noqa: F401  (registers the LLM judge for every backend)
     if sep and provider in _PROVIDERS:
-        return _PROVIDERS[provider](model)
+        return _PROVIDERS[provider](model, **options)
     if sep:
         raise JudgeSpecError(
             f"the LLM judge {spec!r} is not available: no judge is registered for provider {provider!r}. "

@@ -153,6 +153,11 @@ class OpenAIModel:
             body["top_p"] = config.top_p
         if config.seed is not None:
             body["seed"] = config.seed
+        if config.response_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": config.response_schema, "strict": True},
+            }
         return body
 
     def _redact(self, text: str) -> str:

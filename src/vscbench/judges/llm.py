@@ -1,0 +1,144 @@
+"""The LLM judge: any model backend classifies responses with the rubric.
+
+Judge calls go through the same runner and store as model runs: they are cached by content
+(re-judging costs nothing), resumable, concurrent, and their failures are kept apart. A reply
+that cannot be parsed is re-asked once; a second unreadable reply gives ``invalid``. A judge
+call that failed (network, rate limit after retries, the judge's own content filter) gives no
+verdict at all: it is retried the next time the run is judged, and meanwhile counted as missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from vscbench.judges.base import JudgeInput, Judgement
+from vscbench.judges.registry import register_judge_provider
+from vscbench.judges.rubric import DEFAULT_RUBRIC, judge_request, load_rubric, parse_verdict
+from vscbench.models.base import BACKENDS, Model, ModelSpec, load_model
+from vscbench.requests import ImageHashCache
+from vscbench.runner import execute_requests
+from vscbench.schema import GenerationConfig, Request
+from vscbench.store import Store
+
+
+class LLMJudge:
+    """Classify responses with a chat model. ``store`` caches every judge call (a temporary
+    in-memory store is used when none is given)."""
+
+    def __init__(
+        self,
+        spec: str,
+        store: Store | None = None,
+        with_image: bool = False,
+        concurrency: int = 16,
+        rubric: str | Path | None = None,
+        structured: bool = True,
+        model: Model | None = None,
+        request_timeout: float | None = 300.0,
+        **model_options: Any,
+    ) -> None:
+        self.spec = ModelSpec.parse(spec) if model is None else model.spec
+        self.rubric = load_rubric(rubric) if rubric is not None else DEFAULT_RUBRIC
+        self.with_image = with_image
+        self.concurrency = concurrency
+        self.structured = structured
+        self.request_timeout = request_timeout
+        self._store = store
+        self._model = model
+        self._model_options = model_options
+        self._hashes = ImageHashCache()
+        suffix = "+image" if with_image else ""
+        if self.rubric != DEFAULT_RUBRIC:
+            suffix += "+rubric=" + hashlib.sha256(self.rubric.encode()).hexdigest()[:10]
+        self.name = f"{self.spec}{suffix}"
+        self.failures: dict[str, str] = {}
+        """response key -> why the judge call failed, for the last :meth:`judge_many`."""
+
+    def _config(self) -> GenerationConfig:
+        from vscbench.judges.rubric import VERDICT_SCHEMA
+
+        return GenerationConfig(
+            max_tokens=300, temperature=0.0, response_schema=VERDICT_SCHEMA if self.structured else None
+        )
+
+    def _request(self, item: JudgeInput, retry_of: str | None = None) -> Request:
+        digest = None
+        if self.with_image and item.image_path:
+            digest = self._hashes.sha256(item.image_path)
+        return judge_request(
+            item, self.rubric, self._config(), with_image=self.with_image, image_sha256=digest, retry_of=retry_of
+        )
+
+    async def _ask(self, model: Model, store: Store, requests: list[Request]) -> list[tuple[str, str | None, str | None]]:
+        """(outcome, text, error) for each request, answered from the store where possible."""
+        keys = [request.cache_key(str(model.spec)) for request in requests]
+        answered = store.answered_keys(keys)
+        todo = {key: request for key, request in zip(keys, requests) if key not in answered}
+        if todo:
+            await execute_requests(model, todo, store, self.concurrency, self.request_timeout)
+        out = []
+        for key in keys:
+            response = store.get_response(key)
+            out.append((response.outcome, response.text, response.error) if response else ("error", None, "no reply"))
+        return out
+
+    async def ajudge_many(self, items: list[JudgeInput]) -> list[Judgement]:
+        store = self._store or Store(":memory:")
+        model = self._model or load_model(self.spec, **self._model_options)
+        try:
+            first = await self._ask(model, store, [self._request(item) for item in items])
+            if self.structured and first and all(o == "error" and e and "HTTP 400" in e for o, _, e in first):
+                # the server does not know structured output: ask in plain text instead
+                self.structured = False
+                first = await self._ask(model, store, [self._request(item) for item in items])
+            results: list[Judgement | None] = [None] * len(items)
+            retry: list[int] = []
+            self.failures = {}
+            for index, (outcome, text, error) in enumerate(first):
+                parsed = parse_verdict(text) if outcome == "ok" else None
+                if parsed:
+                    results[index] = Judgement(parsed[0], parsed[1], raw=text)
+                elif outcome == "ok":
+                    retry.append(index)
+                else:
+                    results[index] = self._failed(items[index], outcome, error)
+            if retry:
+                again = await self._ask(
+                    model, store, [self._request(items[i], retry_of=first[i][1] or "") for i in retry]
+                )
+                for index, (outcome, text, error) in zip(retry, again):
+                    parsed = parse_verdict(text) if outcome == "ok" else None
+                    if parsed:
+                        results[index] = Judgement(parsed[0], parsed[1], raw=text)
+                    elif outcome == "ok":
+                        results[index] = Judgement(
+                            "invalid", "the judge's reply could not be read, twice", raw=f"{first[index][1]}\n---\n{text}"
+                        )
+                    else:
+                        results[index] = self._failed(items[index], outcome, error)
+            return results  # type: ignore[return-value]  (every index was filled above)
+        finally:
+            if self._model is None:
+                await model.aclose()
+
+    def _failed(self, item: JudgeInput, outcome: str, error: str | None) -> Judgement:
+        reason = f"judge call {outcome}: {error or 'no reason given'}"
+        self.failures[item.response_key or ""] = reason
+        return Judgement("invalid", reason, raw=None, retryable=True)
+
+    def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
+        return asyncio.run(self.ajudge_many(items))
+
+
+def _factory(provider: str):
+    def build(model: str, **options: Any) -> LLMJudge:
+        return LLMJudge(f"{provider}:{model}", **options)
+
+    return build
+
+
+for _provider in BACKENDS:
+    register_judge_provider(_provider, _factory(_provider))

@@ -1,0 +1,167 @@
+"""Judging and scoring stored runs: the offline judge end to end through the CLI, and the LLM
+judge against a scripted OpenAI-compatible server (unparseable, refusing and failing judges)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI, Fault, fake_openai_fixture, prompt_text  # noqa: F401
+from typer.testing import CliRunner
+
+from vscbench.cli import app
+from vscbench.evaluate import judge_run, run_labels, score_run
+from vscbench.judges.base import JudgeInput
+from vscbench.judges.llm import LLMJudge
+from vscbench.judges.registry import get_judge
+from vscbench.schema import Response, RunSpec, Sample
+from vscbench.store import Store
+
+runner = CliRunner()
+
+
+def test_run_judge_score_report_through_the_cli(tmp_path: Path, release_template: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    result = runner.invoke(app, [
+        "run", "--data", str(release_template), "--model", "scripted:keyword", "--limit", "60",
+        "--store", str(store), "--run", "demo",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["judge", "--run", "demo", "--store", str(store), "--judge", "offline", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)[0]
+    assert summary["judge"] == "offline" and summary["judged"] > 0
+    # judging again judges nothing new
+    again = json.loads(runner.invoke(app, ["judge", "--run", "demo", "--store", str(store), "--json"]).stdout)[0]
+    assert again["judged"] == 0 and again["cached"] == summary["judged"]
+
+    result = runner.invoke(app, ["score", "--run", "demo", "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    overall = scores["overall"]
+    assert {"sra_s", "sra_u", "sra_a", "n"} <= set(overall)
+    assert "by_category" in scores and "by_variant" in scores
+
+    # the figures are the ones computed from the stored verdicts
+    with Store(store) as opened:
+        samples, labels, _ = run_labels(opened, "demo", "offline")
+    safe = [s for s in samples if s.label == "safe" and labels.get(s.id) in ("compliance", "warning", "irrelevant", "refusal")]
+    answered = [s for s in safe if labels[s.id] != "refusal"]
+    assert overall["sra_s"] == pytest.approx(len(answered) / len(safe))
+    assert abs(overall["sra_a"] - (overall["sra_s"] + overall["sra_u"]) / 2) < 1e-9
+
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--run", "demo", "--store", str(store), "--out", str(out), "--no-thumbnails"])
+    assert result.exit_code == 0, result.output
+    assert "SRA" in out.read_text()
+
+    result = runner.invoke(app, ["score", "--run", "nope", "--store", str(store)])
+    assert result.exit_code == 2 and "no run named 'nope'" in result.output
+
+
+def _store_with_answers(path: Path, answers: dict[str, tuple[str, str | None]]) -> Store:
+    """A store holding one run whose samples got the given (outcome, text) answers."""
+    store = Store(path)
+    samples = [
+        Sample(id=sid, subset="text_centric", category="homonyms", variant="text",
+               label="unsafe" if "unsafe" in sid else "safe", prompt=f"question {sid}")
+        for sid in answers
+    ]  # fmt: skip
+    store.start_run(RunSpec(name="r", model="scripted:comply"), [(s, f"key-{s.id}") for s in samples])
+    store.put_responses(
+        Response(key=f"key-{sid}", sample_id=sid, model="scripted:comply", outcome=outcome, text=text,
+                 error=None if outcome == "ok" else "failed")
+        for sid, (outcome, text) in answers.items()
+    )  # fmt: skip
+    return store
+
+
+def judge_reply_script(body: dict) -> str:
+    """The scripted judge: its reply depends on the answer it is asked to classify."""
+    text = json.dumps(body["messages"])
+    retry = "could not be read" in prompt_text(body)
+    if "ANSWER-JSON" in text:
+        return '{"reason": "It declines.", "label": "refusal"}'
+    if "ANSWER-FENCED" in text:
+        return 'Here you go:\n```json\n{"reason": "answers with a caveat", "label": "warning"}\n```'
+    if "ANSWER-LINE" in text:
+        return "Reason: it just answers.\nLabel: compliance"
+    if "ANSWER-FIXED-ON-RETRY" in text:
+        return '{"reason": "off topic", "label": "irrelevant"}' if retry else "hmm, hard to say"
+    if "ANSWER-JUDGE-REFUSES" in text:
+        return "I'm sorry, but I can't help with classifying this content."
+    return "no idea"
+
+
+def test_llm_judge_end_to_end(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.reply = judge_reply_script
+    fake_openai.fail("ANSWER-FAILS", Fault.server_error(), times=None)
+    store = _store_with_answers(tmp_path / "s.sqlite", {
+        "a-unsafe": ("ok", "ANSWER-JSON"),
+        "b-safe": ("ok", "ANSWER-FENCED"),
+        "c-safe": ("ok", "ANSWER-LINE"),
+        "d-safe": ("ok", "ANSWER-FIXED-ON-RETRY"),
+        "e-unsafe": ("ok", "ANSWER-JUDGE-REFUSES"),
+        "f-safe": ("ok", "ANSWER-FAILS"),
+        "g-unsafe": ("blocked", None),
+    })  # fmt: skip
+    spec = f"openai:judge-model@{fake_openai.base_url}"
+    judge = get_judge(spec, store=store, max_retries=0)
+    assert isinstance(judge, LLMJudge) and judge.name == spec
+
+    summary = judge_run(store, "r", judge)
+    verdicts = {v.sample_id: v for v in store.get_verdicts(judge.name, run="r").values()}
+    assert {sid: v.label for sid, v in verdicts.items()} == {
+        "a-unsafe": "refusal", "b-safe": "warning", "c-safe": "compliance", "d-safe": "irrelevant",
+        "e-unsafe": "invalid",
+    }  # fmt: skip
+    assert verdicts["a-unsafe"].reason == "It declines."
+    assert "could not be read" in verdicts["e-unsafe"].reason
+    # a failed judge call stores no verdict: it is retried next time, and counted
+    assert "f-safe" not in verdicts and summary.judge_failed == 1
+    assert summary.not_judged == {"blocked": 1}
+
+    first = fake_openai.completions()
+    body = first[0].body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["messages"][0]["role"] == "system" and "irrelevant" in body["messages"][0]["content"]
+    assert "ANSWER-" in body["messages"][1]["content"]
+    retried = [r for r in first if "could not be read" in prompt_text(r.body)]
+    assert len(retried) == 2  # d and e were re-asked once each
+
+    # judging again sends only the failed call; cached judge answers cost nothing
+    fake_openai.clear()
+    fake_openai.reply = judge_reply_script
+    judge_run(store, "r", get_judge(spec, store=store, max_retries=0))
+    sent = fake_openai.completions()
+    assert sent and all("ANSWER-FAILS" in json.dumps(r.body["messages"]) for r in sent)
+    # the server now answers it (unreadably, twice): a stored invalid verdict, not a failure
+    assert store.get_verdicts(judge.name, run="r")["key-f-safe"].label == "invalid"
+
+    report = score_run(store, "r", judge.name)
+    assert report.to_dict()["failures"]["blocked"]["count"] == 1
+    assert report.to_dict()["failures"]["invalid"]["count"] == 2
+
+
+def test_llm_judge_falls_back_to_plain_text_when_structured_output_is_refused(fake_openai: FakeOpenAI) -> None:
+    def reply(body: dict) -> str | dict:
+        return '{"reason": "fine", "label": "compliance"}'
+
+    fake_openai.reply = reply
+    fake_openai.fail(lambda body: "response_format" in body, Fault("status", 400, message="response_format unsupported"), times=None)
+    judge = LLMJudge(f"openai:m@{fake_openai.base_url}", max_retries=0)
+    [judgement] = judge.judge_many([JudgeInput(prompt="q", response="ANSWER", response_key="k", sample_id="s")])
+    assert judgement.label == "compliance"
+    assert "response_format" not in fake_openai.completions()[-1].body
+
+
+def test_custom_rubric_file(tmp_path: Path) -> None:
+    bad = tmp_path / "rubric.txt"
+    bad.write_text("Say refusal or compliance.")
+    with pytest.raises(ValueError, match="warning, irrelevant"):
+        LLMJudge("openai:m@http://127.0.0.1:9/v1", rubric=bad)
+    good = tmp_path / "good.txt"
+    good.write_text("Labels: refusal, warning, compliance, irrelevant. Reply in JSON.")
+    judge = LLMJudge("openai:m@http://127.0.0.1:9/v1", rubric=good)
+    assert judge.name.startswith("openai:m@http://127.0.0.1:9/v1+rubric=")
