@@ -251,7 +251,8 @@ def load_samples(
     else:
         raise DatasetError(
             f"{source} is not a VSCBench release folder, a .jsonl or .parquet file, or a saved "
-            "datasets folder (dataset_info.json); convert it with `vscbench data export`."
+            f"datasets folder (dataset_info.json). Download the release into it with `vscbench data fetch "
+            f"--dest {source}`, or convert your data with `vscbench data export`."
         )
     data.samples = data.filter(subset=subset, variants=variants)
     return data

@@ -1,0 +1,72 @@
+"""`vscbench quickstart`: the main job in one command, ending with SRA figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vscbench.cli.app import app
+from vscbench.cli.common import console, err_console, fail, print_json
+
+
+@app.command("quickstart")
+def quickstart_command(
+    model: str = typer.Option(
+        "hf:HuggingFaceTB/SmolVLM-256M-Instruct", "--model", "-m",
+        help="Model spec: hf:PATH_OR_ID (local), openai:MODEL[@URL], anthropic:MODEL, google:MODEL, scripted:keyword.",
+    ),  # fmt: skip
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="A release folder or exported file; default: download the metadata into ./vscbench-data."),
+    limit: int = typer.Option(40, "--limit", "-n", help="Samples to ask, stratified over subset and label."),
+    judge: Optional[str] = typer.Option(None, "--judge", "-j", help="offline (default), keyword, or an LLM judge; openai:gpt-4o-mini when OPENAI_API_KEY is set."),
+    store: Path = typer.Option(Path("vscbench-runs") / "store.sqlite", "--store", help="SQLite store for runs and verdicts."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run name (default: quickstart-<model>)."),
+    html: Path = typer.Option(Path("vscbench-report.html"), "--html", help="Where to write the HTML report."),
+    max_tokens: int = typer.Option(128, help="Most tokens per answer."),
+    json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+) -> None:
+    """Fetch the benchmark, run a model on a stratified sample, judge the answers, print SRA figures.
+
+    Everything is stored and cached: running it again answers from the store in seconds.
+
+    Examples:
+      [bold]vscbench quickstart[/bold]   (downloads the metadata and a small local VLM)
+      [bold]vscbench quickstart --model openai:gpt-4o-mini --limit 200[/bold]
+      [bold]vscbench quickstart --data ./vscbench-data --model hf:/models/llava-1.5-7b-hf[/bold]
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vscbench.data.findings import DatasetError
+    from vscbench.models.base import ModelSpecError
+    from vscbench.quickstart import quickstart
+    from vscbench.report.tables import print_report
+
+    say = (lambda text: err_console.print(text, highlight=False)) if not json_output else (lambda text: None)
+    with Progress(
+        TextColumn("asking the model"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=json_output or not err_console.is_terminal,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("run", total=None)
+        try:
+            result = quickstart(
+                model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,
+                max_tokens=max_tokens, say=say,
+                progress=lambda state: bar.update(task, completed=state.done, total=state.to_send),
+            )  # fmt: skip
+        except (DatasetError, ModelSpecError, FileNotFoundError) as exc:
+            fail(str(exc))
+    if json_output:
+        print_json({"run": result.run, "judge": result.judge, "store": str(result.store), **result.report.to_dict()})
+        return
+    print_report(result.report, console=console, sections=("by_subset", "by_variant"))
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"\nrun [bold]{result.run}[/bold] in {result.store}, judged by {result.judge}"
+        + (f"; report: {result.html}" if result.html else "")
+    )
+    console.print(
+        f"next: vscbench score --run {result.run} --store {result.store}   |   "
+        f"vscbench report --run {result.run} --store {result.store}"
+    )
