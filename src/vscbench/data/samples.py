@@ -251,8 +251,9 @@ def load_samples(
     else:
         raise DatasetError(
             f"{source} is not a VSCBench release folder, a .jsonl or .parquet file, or a saved "
-            f"datasets folder (dataset_info.json). Download the release into it with `vscbench data fetch "
-            f"--dest {source}`, or convert your data with `vscbench data export`."
+            "datasets folder (dataset_info.json); "
+            + (f"download the release into it with `vscbench data fetch --dest {source}`, or " if source.is_dir() else "")
+            + "convert it with `vscbench data export`."
         )
     data.samples = data.filter(subset=subset, variants=variants)
     return data
