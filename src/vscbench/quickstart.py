@@ -17,7 +17,9 @@ from typing import Any, Callable
 from vscbench.data.findings import DatasetError
 from vscbench.metrics import ScoreReport
 
-DEFAULT_MODEL = "hf:HuggingFaceTB/SmolVLM-256M-Instruct"
+#: Small enough for a CPU (0.9 B parameters), and its processor needs no torchvision, unlike
+#: SmolVLM's, whose video processor does.
+DEFAULT_MODEL = "hf:llava-hf/llava-interleave-qwen-0.5b-hf"
 DEFAULT_DATA = Path("vscbench-data")
 DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
 LLM_JUDGE_WHEN_KEYED = "openai:gpt-4o-mini"

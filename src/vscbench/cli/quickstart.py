@@ -9,13 +9,14 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.quickstart import DEFAULT_MODEL
 
 
 @app.command("quickstart")
 def quickstart_command(
     model: str = typer.Option(
-        "hf:HuggingFaceTB/SmolVLM-256M-Instruct", "--model", "-m",
-        help="Model spec: hf:PATH_OR_ID (local), openai:MODEL[@URL], anthropic:MODEL, google:MODEL, scripted:keyword.",
+        DEFAULT_MODEL, "--model", "-m",
+        help="Model spec: hf:PATH_OR_ID (local), openai:MODEL\\[@URL], anthropic:MODEL, google:MODEL, scripted:keyword.",
     ),  # fmt: skip
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="A release folder or exported file; default: download the metadata into ./vscbench-data."),
     limit: int = typer.Option(40, "--limit", "-n", help="Samples to ask, stratified over subset and label."),
