@@ -103,5 +103,7 @@ def test_cli_errors_are_clear(tmp_path: Path, tiny_csv: Path) -> None:
     result = CliRunner().invoke(app, ["judge-audit", str(bad)])
     assert result.exit_code == 2
     assert "nocompletion.csv" in result.output and "completion" in result.output
-    llm = CliRunner().invoke(app, ["judge-audit", str(tiny_csv), "--judge", "openai:gpt-4o-mini"])
-    assert llm.exit_code == 2 and "not available" in llm.output
+    unknown = CliRunner().invoke(app, ["judge-audit", str(tiny_csv), "--judge", "nosuchprovider:model"])
+    assert unknown.exit_code == 2 and "not available" in unknown.output
+    llm = CliRunner(env={"OPENAI_API_KEY": ""}).invoke(app, ["judge-audit", str(tiny_csv), "--judge", "openai:gpt-4o-mini"])
+    assert llm.exit_code == 2 and "OPENAI_API_KEY is not set" in llm.output

@@ -40,6 +40,7 @@ def judge_audit(
         read_xstest_csv,
     )
     from vscbench.judges.registry import JudgeSpecError, get_judge
+    from vscbench.models.base import ModelSpecError
     from vscbench.judges.vote import judge_agreement
 
     try:
@@ -48,7 +49,7 @@ def judge_audit(
         for path in files:
             rows.extend(read_xstest_csv(path))
         results = {spec: audit_judge(judge, rows) for spec, judge in zip(judges, resolved)}
-    except (AuditDataError, JudgeSpecError) as exc:
+    except (AuditDataError, JudgeSpecError, ModelSpecError) as exc:
         fail(str(exc))
         return
     agreement = judge_agreement({spec: r.judge_labels for spec, r in results.items()}) if len(results) > 1 else None
