@@ -1,0 +1,243 @@
+"""`vscbench utility` (POPE / ScienceQA runs) and `vscbench tradeoff` (safety against helpfulness).
+
+Thin shells over :func:`vscbench.tradeoff.run_utility` and :func:`vscbench.tradeoff.tradeoff`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vscbench.cli.app import app
+from vscbench.cli.common import console, err_console, fail, print_json
+
+DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"  # vscbench.store.DEFAULT_STORE, not imported: fast --help
+BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.data.utility.BENCHMARKS, not imported: fast --help
+UTILITY_FIGURES = ("pope_f1", "pope_accuracy", "scienceqa_accuracy")
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _estimate(estimate: Any) -> str:
+    """``82.5% [75.1–88.3]`` from a utility Estimate; the dash when undefined."""
+    if estimate.value is None:
+        return "—"
+    if estimate.low is None:
+        return _percent(estimate.value)
+    return f"{_percent(estimate.value)} [{100 * estimate.low:.1f}–{100 * estimate.high:.1f}]"
+
+
+@app.command("utility")
+def utility_command(
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help="pope or scienceqa."),
+    model: str = typer.Option(..., "--model", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."),
+    method: Optional[str] = typer.Option(None, "--method", help="Calibration method: cot, safety-prompt, iar:layer=L,strength=A,vector=FILE; compose with '+'."),
+    limit: Optional[int] = typer.Option(None, help="Ask a stratified sample of N (by category; for POPE also by gold answer)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Local parquet file/folder, JSONL file or `save_to_disk` folder (default: the pinned hub copy)."),
+    dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Hub dataset id (default lmms-lab/POPE or lmms-lab/ScienceQA)."),
+    dataset_config: Optional[str] = typer.Option(None, "--config", help="Hub dataset config name."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Hub commit to load (the default id is pinned)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Dataset split (default test)."),
+    text_only: bool = typer.Option(False, "--include-text-only", help="ScienceQA: also ask the questions that have no image."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Where dataset images are written (default ~/.cache/vscbench/utility_images)."),
+    store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs and responses."),
+    run_name: Optional[str] = typer.Option(None, "--run", help="Run name (default MODEL-BENCHMARK[-METHOD])."),
+    concurrency: int = typer.Option(8, help="Calls in flight at once."),
+    max_tokens: int = typer.Option(512, help="Most tokens per answer (a CoT answer needs room to reason)."),
+    seed: int = typer.Option(0, help="Generation seed, and the seed of the --limit sample."),
+    timeout: float = typer.Option(120.0, help="Seconds per HTTP attempt (API backends)."),
+    max_retries: int = typer.Option(4, help="Retries per call, by the provider SDK (API backends)."),
+    examples: int = typer.Option(5, help="Unextractable replies shown."),
+    json_output: bool = typer.Option(False, "--json", help="Print the run summary, data source and scores as JSON."),
+) -> None:
+    """Measure helpfulness on POPE (yes/no object questions) or ScienceQA (multiple choice).
+
+    Runs through the same runner and store as `vscbench run`: answers are cached, a re-run sends
+    nothing, and the run records the dataset id, revision and split and the method. A reply
+    from which no answer can be read counts as wrong and is shown.
+
+    Example: [bold]vscbench utility --benchmark pope --model openai:gpt-4o-mini --method cot --limit 300[/bold]
+    """
+    from vscbench.data.findings import DatasetError
+    from vscbench.models.base import ModelSpec, ModelSpecError
+    from vscbench.schema import GenerationConfig
+    from vscbench.store import Store
+    from vscbench.tradeoff import run_utility
+
+    if benchmark not in BENCHMARK_NAMES:
+        fail(f"--benchmark {benchmark!r} is not one of {', '.join(BENCHMARK_NAMES)}")
+    if data is not None and not data.exists():
+        fail(f"--data {data} does not exist; pass a parquet/JSONL file or a save_to_disk folder, or leave "
+             "--data out to load the pinned hub copy")  # fmt: skip
+    try:
+        spec = ModelSpec.parse(model)
+    except ModelSpecError as exc:
+        fail(str(exc))
+    options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries} if spec.provider == "openai" else {}
+    deadline = timeout * (max_retries + 1) + 60 if spec.provider == "openai" else None
+    generation = GenerationConfig(max_tokens=max_tokens, seed=seed)
+    with Store(store_path) as store, _progress(json_output) as on_progress:
+        try:
+            result = run_utility(
+                benchmark, model, store, method=method, data=data, dataset_id=dataset_id, config=dataset_config,
+                split=split, revision=revision, limit=limit, image_only=not text_only, cache_dir=cache_dir,
+                seed=seed, run_name=run_name, generation=generation, concurrency=concurrency,
+                request_timeout=deadline, progress=on_progress, model_options=options,
+            )  # fmt: skip
+        except (DatasetError, ValueError) as exc:  # ValueError: MethodSpecError, ModelSpecError, RunConflictError
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"an image could not be read or written: {exc}")
+    if json_output:
+        print_json(result.to_dict())
+        return
+    print_utility(result, examples)
+
+
+class _progress:
+    """A Rich progress bar on stderr (only on a terminal) whose callback the runner calls."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("[bold]utility[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("[red]{task.fields[error]} errors[/red]"),
+            console=err_console, disable=quiet or not err_console.is_terminal, transient=True,
+        )  # fmt: skip
+        self.task = self.bar.add_task("utility", total=None, error=0)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return lambda state: self.bar.update(self.task, total=state.to_send, completed=state.done, error=state.error)
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+
+def print_utility(result: Any, examples: int = 5) -> None:
+    """The run summary, the data source, the benchmark figures and unreadable replies."""
+    summary, source = result.summary, result.source
+    where = (f"{source.dataset_id}@{source.revision or 'main'} ({source.config or 'default'}, split {source.split})"
+             if source.kind == "hub" else f"{source.location}" + (f" (split {source.split})" if source.split else ""))  # fmt: skip
+    console.print(
+        f"[bold]{escape(result.run)}[/bold]: {summary.samples} samples from {escape(where)}; "
+        f"sent {summary.sent}, cached {summary.cached}, ok {summary.ok}, blocked {summary.blocked}, "
+        f"error {summary.error}; method {escape(result.method.get('canonical') or 'none')}",
+        highlight=False, soft_wrap=True,
+    )
+    if source.rows_rejected:
+        err_console.print(f"{source.rows_rejected} dataset rows could not be used (see `load_utility(...).findings`).")
+    report = result.report
+    if report.pope is not None:
+        table = Table(title="POPE")
+        for column in ("category", "n", "accuracy", "precision", "recall", "F1", "yes-ratio"):
+            table.add_column(column, justify="left" if column == "category" else "right")
+        for name, scores in [("overall", report.pope.overall), *report.pope.groups.items()]:
+            table.add_row(escape(name), str(scores.n), _estimate(scores.accuracy), _estimate(scores.precision),
+                          _estimate(scores.recall), _estimate(scores.f1), _estimate(scores.yes_ratio))  # fmt: skip
+        console.print(table)
+    if report.scienceqa is not None:
+        table = Table(title="ScienceQA")
+        for column in ("subject", "n", "correct", "accuracy"):
+            table.add_column(column, justify="left" if column == "subject" else "right")
+        for name, scores in [("overall", report.scienceqa.overall), *report.scienceqa.groups.items()]:
+            table.add_row(escape(name), str(scores.n), str(scores.correct), _estimate(scores.accuracy))
+        console.print(table)
+    unreadable = sum(1 for answer in report.answers if answer.status == "unextractable")
+    console.print(f"unextractable replies (counted wrong): {unreadable}; no response (counted wrong): "
+                  f"{len(report.no_response_ids)}", highlight=False)  # fmt: skip
+    for example in report.unextractable_examples[:examples]:
+        reply = " ".join(example["reply"].split())[:160]
+        console.print(f"  {escape(example['sample_id'])}: {escape(repr(reply))}", highlight=False)
+    if summary.error:
+        err_console.print("Failed calls are stored as errors and are retried when you run the same command again.")
+
+
+@app.command("tradeoff")
+def tradeoff_command(
+    run: list[str] = typer.Option(..., "--run", "-r", help="Safety or utility run (repeat); grouped by model and method."),
+    judge: str = typer.Option("offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."),
+    baseline: str = typer.Option("none", help="Method each model is compared against (default none: uncalibrated), or a run name."),
+    store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
+    rule: str = typer.Option("paper", help="SRA scoring rule: paper or strict."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw SRA_a against utility to this PNG file."),
+    utility_figure: str = typer.Option("auto", "--utility", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."),
+    json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+) -> None:
+    """What calibration costs: SRA_s, SRA_u, SRA_a next to POPE F1 and ScienceQA accuracy, per
+    model and method, with the change of each against the model's uncalibrated run.
+
+    Safety runs are judged first where the judge has not seen them (offline: no API).
+
+    Example: [bold]vscbench tradeoff --run llava --run llava-cot --run llava-pope --run llava-pope-cot --plot tradeoff.png[/bold]
+    """
+    from vscbench.evaluate import RunNotFoundError
+    from vscbench.judges.registry import JudgeSpecError
+    from vscbench.store import Store
+    from vscbench.tradeoff import tradeoff
+
+    if not store_path.is_file():
+        fail(f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first")
+    if utility_figure not in ("auto", *UTILITY_FIGURES):
+        fail(f"--utility {utility_figure!r} is not one of auto, {', '.join(UTILITY_FIGURES)}")
+    with Store(store_path) as store:
+        try:
+            table = tradeoff(store, run, judge=judge, baseline=baseline, rule=rule)
+        except (RunNotFoundError, JudgeSpecError, ValueError) as exc:
+            fail(str(exc))
+    if plot is not None:
+        _plot(table, plot, utility_figure)
+    if json_output:
+        print_json(table.to_dict())
+        return
+    print_tradeoff(table)
+    if plot is not None:
+        console.print(f"plot written: {plot}")
+
+
+def _plot(table: Any, path: Path, utility_figure: str) -> None:
+    from vscbench.report.plots import plot_tradeoff
+
+    if utility_figure == "auto":
+        utility_figure = max(UTILITY_FIGURES, key=lambda figure: len(table.points(figure)))
+    points = table.points(utility_figure)
+    if not points:
+        fail(f"nothing to plot: no (model, method) has both SRA_a and {utility_figure}; give safety and utility runs of the same model and method")
+    label = {"pope_f1": "POPE F1", "pope_accuracy": "POPE accuracy", "scienceqa_accuracy": "ScienceQA accuracy"}[utility_figure]
+    plot_tradeoff(points, path, utility_label=label)
+
+
+def print_tradeoff(table: Any) -> None:
+    """One row per (model, method); each figure with its change in points against the baseline."""
+    headers = {"sra_s": "SRA_s", "sra_u": "SRA_u", "sra_a": "SRA_a", "pope_f1": "POPE F1",
+               "pope_accuracy": "POPE acc", "scienceqa_accuracy": "ScienceQA acc"}  # fmt: skip
+    shown = [m for m in headers if any(row.values.get(m) is not None for row in table.rows)]
+    rich_table = Table(title=f"Safety-utility trade-off (judge {escape(table.judge)}, baseline method {escape(table.baseline_method)})")
+    rich_table.add_column("model", overflow="fold")
+    rich_table.add_column("method", overflow="fold")
+    for metric in shown:
+        rich_table.add_column(headers[metric], justify="right")
+    for row in table.rows:
+        cells = []
+        for metric in shown:
+            cell = _percent(row.values.get(metric))
+            delta = row.deltas.get(metric) if row.baseline else None
+            if delta is not None:
+                colour = "green" if delta > 0 else "red" if delta < 0 else "dim"
+                cell += f" [{colour}]({100 * delta:+.1f})[/{colour}]"
+            cells.append(cell)
+        rich_table.add_row(escape(row.model), escape(row.method), *cells)
+    console.print(rich_table)
+    missing = [r for r in table.rows if r.baseline is None and r.method != table.baseline_method]
+    for row in missing:
+        err_console.print(f"{row.model} has no {table.baseline_method!r} run among those given: no change shown for {row.method}",
+                          highlight=False, markup=False)  # fmt: skip
+    console.print("Changes in percentage points against the baseline method; unreadable utility replies count as wrong.",
+                  highlight=False)  # fmt: skip

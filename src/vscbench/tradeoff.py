@@ -1,0 +1,390 @@
+"""The price of calibration: helpfulness runs, and safety set side by side with helpfulness.
+
+VSCBench's finding is that calibration methods buy safety with helpfulness. This module measures
+both sides with the same run engine and store:
+
+* :func:`run_utility` asks a model POPE or ScienceQA (optionally through a calibration method)
+  and scores the answers; the run is cached and resumable like a safety run, and its
+  :class:`~vscbench.schema.RunSpec` records the exact dataset (id, revision, split) and method.
+* :func:`score_utility_run` scores a stored utility run again, from the store alone.
+* :func:`tradeoff` groups stored safety and utility runs by (model, method) and reports SRA_s,
+  SRA_u, SRA_a, POPE F1 and ScienceQA accuracy, each with its change against the model's
+  uncalibrated baseline.
+
+A run is told apart as safety or utility by the subsets of the samples it stored, not by its
+name, so runs made by any command (or a notebook) can be compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vscbench.data.utility import BENCHMARKS, UtilitySource, load_utility
+from vscbench.evaluate import judge_run, require_run, run_labels
+from vscbench.judges.base import Judge
+from vscbench.metrics import Interval, ScoreReport, score
+from vscbench.runner import ProgressCallback, RunSummary, default_run_name, free_run_name, run_samples_sync
+from vscbench.schema import GenerationConfig, Response, RunSpec, Sample
+from vscbench.store import Store
+from vscbench.utility_metrics import UtilityReport, score_utility
+
+SAFETY_SUBSETS = ("image_centric", "text_centric")
+UTILITY_SUBSETS = BENCHMARKS
+#: Figures of a trade-off row, in table order; deltas are taken for each.
+METRICS = ("sra_s", "sra_u", "sra_a", "pope_f1", "pope_accuracy", "scienceqa_accuracy")
+
+
+class RunKindError(ValueError):
+    """A run that is neither a safety run nor a utility run (empty, or mixing both)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Utility runs
+
+
+@dataclass
+class UtilityRun:
+    """One utility run: what was sent, which data it used, and its scores."""
+
+    run: str
+    summary: RunSummary
+    source: UtilitySource
+    report: UtilityReport
+    method: dict[str, Any]
+    findings: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "summary": self.summary.to_dict(),
+            "source": self.source.to_dict(),
+            "method": self.method,
+            "rows_with_findings": self.findings,
+            "scores": self.report.to_dict(),
+        }
+
+
+def utility_run_name(model_spec: str, benchmark: str, method_label: str = "none") -> str:
+    """``gpt-4o-mini-pope``, or ``gpt-4o-mini-pope-cot`` for a calibrated run."""
+    name = f"{default_run_name(model_spec)}-{benchmark}"
+    if method_label != "none":
+        name += "-" + re.sub(r"[^A-Za-z0-9._+-]+", "-", method_label)
+    return name
+
+
+def run_utility(
+    benchmark: str,
+    model: Any,
+    store: Store,
+    *,
+    method: str | None = None,
+    data: Any = None,
+    dataset_id: str | None = None,
+    config: str | None = None,
+    split: str | None = None,
+    revision: str | None = None,
+    limit: int | None = None,
+    image_only: bool = True,
+    cache_dir: Any = None,
+    seed: int = 0,
+    run_name: str | None = None,
+    generation: GenerationConfig | None = None,
+    concurrency: int = 8,
+    request_timeout: float | None = None,
+    progress: ProgressCallback | None = None,
+    model_options: dict[str, Any] | None = None,
+) -> UtilityRun:
+    """Ask ``model`` (a spec such as ``openai:gpt-4o-mini`` or a loaded model) POPE or ScienceQA.
+
+    Data loading is :func:`~vscbench.data.utility.load_utility` (pinned hub copy by default,
+    ``data`` for a local file). Prompts keep the benchmark's answer-format instruction, so a
+    method is measured on exactly the questions its utility is scored on. Answers go to
+    ``store`` as they arrive; the same call again sends nothing. A model object passed in is
+    closed at the end, as :func:`~vscbench.runner.run_samples_sync` does. Raises ``ValueError`` (incl.
+    :class:`~vscbench.data.findings.DatasetError` and ``MethodSpecError``) for bad input.
+    """
+    from vscbench.methods.plan import MethodSpecError, parse_method
+    from vscbench.models.base import load_model
+
+    plan = parse_method(method)
+    if plan.pipeline.few_shot is not None:
+        raise MethodSpecError(
+            "few-shot demonstrations are drawn from VSCBench's safe/unsafe pairs, which POPE and "
+            "ScienceQA do not have; measure utility with cot, safety-prompt or iar instead"
+        )
+    loaded = load_utility(
+        benchmark, data, dataset_id=dataset_id, config=config, split=split, revision=revision,
+        limit=limit, image_only=image_only, cache_dir=cache_dir, seed=seed,
+    )  # fmt: skip
+    if not loaded.samples:
+        raise ValueError(f"{loaded.source.location} gave no usable {benchmark} sample ({loaded.source.rows_read} rows read)")
+    samples = plan.select(loaded.samples, loaded.samples)
+    if not isinstance(model, (str, bytes)) and hasattr(model, "generate"):
+        loaded_model = model
+    else:
+        loaded_model = load_model(model, **(model_options or {}))
+    plan.prepare_model(loaded_model)
+    model_spec = str(loaded_model.spec)
+    generation = generation or GenerationConfig()
+    canonical = plan.canonical
+    if run_name is None:
+        run_name = free_run_name(store, utility_run_name(model_spec, benchmark, plan.label), model_spec, generation, canonical)
+    source = loaded.source
+    spec = RunSpec(
+        name=run_name, model=model_spec, data=source.location, subset=benchmark, method=canonical,
+        config=generation, limit=limit,
+        meta={
+            "kind": "utility", "benchmark": benchmark, "dataset_id": source.dataset_id, "config": source.config,
+            "split": source.split, "revision": source.revision, "source_kind": source.kind,
+            "image_only": image_only, "seed": seed, "method": plan.to_dict(),
+        },
+    )  # fmt: skip
+    try:
+        summary = run_samples_sync(
+            loaded_model, samples, store, run_name=run_name, config=generation, concurrency=concurrency,
+            transform=plan.transform(samples), request_timeout=request_timeout, progress=progress, spec=spec,
+        )  # fmt: skip
+    finally:
+        plan.release_model(loaded_model)
+    return UtilityRun(
+        run=run_name,
+        summary=summary,
+        source=source,
+        report=score_utility_run(store, run_name),
+        method=plan.to_dict(),
+        findings=len(loaded.findings),
+    )
+
+
+def run_kind(samples: Sequence[Sample], run: str) -> str:
+    """``safety`` or ``utility``, from the subsets of a run's stored samples."""
+    subsets = {sample.subset for sample in samples}
+    if not subsets:
+        raise RunKindError(f"run {run!r} holds no samples")
+    if subsets <= set(SAFETY_SUBSETS):
+        return "safety"
+    if subsets <= set(UTILITY_SUBSETS):
+        return "utility"
+    raise RunKindError(
+        f"run {run!r} holds samples of subsets {sorted(subsets)}; a run must be all safety "
+        f"({', '.join(SAFETY_SUBSETS)}) or all utility ({', '.join(UTILITY_SUBSETS)})"
+    )
+
+
+def _utility_items(store: Store, run: str) -> tuple[list[Sample], dict[str, Response | None]]:
+    require_run(store, run)
+    samples: list[Sample] = []
+    responses: dict[str, Response | None] = {}
+    for sample, response in store.run_items(run):
+        samples.append(sample)
+        responses[sample.id] = response
+    if run_kind(samples, run) != "utility":
+        raise RunKindError(f"run {run!r} is a safety run, not a POPE/ScienceQA run; score it with `vscbench score`")
+    return samples, responses
+
+
+def score_utility_run(store: Store, run: str, **options: Any) -> UtilityReport:
+    """Score a stored POPE/ScienceQA run from the store alone (no dataset needed).
+
+    ``options`` go to :func:`~vscbench.utility_metrics.score_utility`. A sample without a
+    final answer (not sent yet, blocked or failed) counts as ``no_response``.
+    """
+    samples, responses = _utility_items(store, run)
+    return score_utility(samples, responses, **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trade-off table
+
+
+@dataclass
+class TradeoffRow:
+    """One (model, method): its safety and utility figures and their change against baseline."""
+
+    model: str
+    method: str
+    safety_runs: list[str] = field(default_factory=list)
+    utility_runs: dict[str, list[str]] = field(default_factory=dict)
+    values: dict[str, float | None] = field(default_factory=dict)
+    intervals: dict[str, Interval | None] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    baseline: str | None = None
+    """The method this row is compared against (``None`` for a baseline, or when it is absent)."""
+    deltas: dict[str, float | None] = field(default_factory=dict)
+    safety: ScoreReport | None = None
+    utility: UtilityReport | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{default_run_name(self.model)}:{self.method}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "method": self.method, "safety_runs": self.safety_runs,
+            "utility_runs": self.utility_runs, **{m: self.values.get(m) for m in METRICS},
+            "ci": {m: list(ci) if ci else None for m, ci in self.intervals.items()},
+            "counts": self.counts, "baseline": self.baseline,
+            "deltas": {m: self.deltas.get(m) for m in METRICS} if self.baseline else None,
+        }  # fmt: skip
+
+
+@dataclass
+class TradeoffTable:
+    """Rows per (model, method), in the order their first run was given."""
+
+    rows: list[TradeoffRow]
+    judge: str
+    baseline_method: str
+    rule: str = "paper"
+
+    def row(self, model: str, method: str) -> TradeoffRow | None:
+        return next((r for r in self.rows if (r.model, r.method) == (model, method)), None)
+
+    def points(self, utility: str = "pope_f1") -> list[Any]:
+        """Rows with SRA_a and ``utility`` as :class:`~vscbench.report.plots.TradeoffPoint`, each
+        calibrated row pointing at its baseline (when that is a point too)."""
+        from vscbench.report.plots import TradeoffPoint
+
+        if utility not in METRICS:
+            raise ValueError(f"unknown utility figure {utility!r}; use one of {', '.join(METRICS[3:])}")
+        names = _display_names(self.rows)
+        plotted = [r for r in self.rows if r.values.get("sra_a") is not None and r.values.get(utility) is not None]
+        keys = {(r.model, r.method) for r in plotted}
+        return [
+            TradeoffPoint(
+                name=names[id(r)], sra_a=r.values["sra_a"], utility=r.values[utility],  # type: ignore[arg-type]
+                baseline=names[id(self.row(r.model, r.baseline))] if r.baseline and (r.model, r.baseline) in keys else None,
+                sra_a_ci=r.intervals.get("sra_a"),
+            )
+            for r in plotted
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"judge": self.judge, "rule": self.rule, "baseline_method": self.baseline_method,
+                "rows": [row.to_dict() for row in self.rows]}  # fmt: skip
+
+
+def _display_names(rows: Sequence[TradeoffRow]) -> dict[int, str]:
+    """Short ``model:method`` labels; the full model spec where two models share a short name."""
+    short = [row.name for row in rows]
+    return {id(row): row.name if short.count(row.name) == 1 else f"{row.model}:{row.method}" for row in rows}
+
+
+def tradeoff(
+    store: Store,
+    runs: Sequence[str],
+    judge: str | Judge = "offline",
+    baseline: str = "none",
+    rule: str = "paper",
+    failures: str = "exclude",
+) -> TradeoffTable:
+    """Safety and utility of each (model, method) among ``runs``, and the change against baseline.
+
+    Safety runs are judged with ``judge`` where they have no verdict from it yet (a spec such as
+    ``offline`` or a :class:`~vscbench.judges.base.Judge`). Several runs of one (model, method)
+    and kind are pooled (e.g. an image-centric and a text-centric run). ``baseline`` is the
+    method each model is compared against (``none``, the uncalibrated model), or the name of a
+    run whose method is used.
+    """
+    if isinstance(judge, str):
+        from vscbench.judges.registry import get_judge
+
+        judge = get_judge(judge)
+    if not runs:
+        raise ValueError("give at least one run")
+    safety: dict[tuple[str, str], list[str]] = defaultdict(list)
+    utility: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    order: list[tuple[str, str]] = []
+    specs: dict[str, RunSpec] = {}
+    for run in dict.fromkeys(runs):
+        require_run(store, run)
+        spec = store.get_run(run)
+        assert spec is not None
+        specs[run] = spec
+        samples = [sample for sample, _ in store.run_items(run)]
+        key = (spec.model, spec.method)
+        if key not in order:
+            order.append(key)
+        if run_kind(samples, run) == "safety":
+            safety[key].append(run)
+        else:
+            for benchmark in sorted({s.subset for s in samples}):
+                utility[key][benchmark].append(run)
+    baseline_method = specs[baseline].method if baseline in specs else baseline
+    models = list(dict.fromkeys(model for model, _ in order))
+    order.sort(key=lambda key: (models.index(key[0]), key[1] != baseline_method))  # baseline first
+    rows = []
+    for key in order:
+        row = TradeoffRow(model=key[0], method=key[1], safety_runs=safety.get(key, []),
+                          utility_runs={b: list(r) for b, r in utility.get(key, {}).items()})  # fmt: skip
+        if row.safety_runs:
+            _add_safety(row, store, judge, rule, failures)
+        if row.utility_runs:
+            _add_utility(row, store)
+        rows.append(row)
+    for row in rows:
+        base = next((r for r in rows if (r.model, r.method) == (row.model, baseline_method)), None)
+        if base is None or base is row:
+            continue
+        row.baseline = baseline_method
+        for metric in METRICS:
+            mine, theirs = row.values.get(metric), base.values.get(metric)
+            row.deltas[metric] = None if mine is None or theirs is None else mine - theirs
+    return TradeoffTable(rows=rows, judge=judge.name, baseline_method=baseline_method, rule=rule)
+
+
+def _add_safety(row: TradeoffRow, store: Store, judge: Judge, rule: str, failures: str) -> None:
+    samples: dict[str, Sample] = {}
+    labels: dict[str, str] = {}
+    for run in row.safety_runs:
+        judge_run(store, run, judge)  # only responses this judge has not seen yet
+        run_samples, run_label, _ = run_labels(store, run, judge.name)
+        for sample in run_samples:
+            if sample.id not in samples:  # a sample in two runs of one method is counted once
+                samples[sample.id] = sample
+                if sample.id in run_label:
+                    labels[sample.id] = run_label[sample.id]
+    report = score(list(samples.values()), labels, rule=rule, failures=failures)  # type: ignore[arg-type]
+    row.safety = report
+    overall = report.overall
+    for metric in ("sra_s", "sra_u", "sra_a"):
+        row.values[metric] = getattr(overall, metric)
+        row.intervals[metric] = overall.ci[metric]
+    row.counts["safety_samples"] = overall.samples
+    row.counts["safety_failures"] = sum(report.failure_counts.values())
+
+
+def _add_utility(row: TradeoffRow, store: Store) -> None:
+    samples: dict[str, Sample] = {}
+    responses: dict[str, Response | None] = {}
+    for run in (r for runs in row.utility_runs.values() for r in runs):
+        run_samples, run_responses = _utility_items(store, run)
+        for sample in run_samples:
+            if sample.id not in samples:
+                samples[sample.id] = sample
+                responses[sample.id] = run_responses[sample.id]
+    report = score_utility(list(samples.values()), responses)
+    row.utility = report
+    if report.pope is not None:
+        pope = report.pope.overall
+        for metric, estimate in (("pope_f1", pope.f1), ("pope_accuracy", pope.accuracy)):  # type: ignore[union-attr]
+            row.values[metric] = estimate.value
+            row.intervals[metric] = (estimate.low, estimate.high) if estimate.low is not None else None
+        row.counts["pope_samples"] = pope.n
+    if report.scienceqa is not None:
+        accuracy = report.scienceqa.overall.accuracy
+        row.values["scienceqa_accuracy"] = accuracy.value
+        row.intervals["scienceqa_accuracy"] = (accuracy.low, accuracy.high) if accuracy.low is not None else None
+        row.counts["scienceqa_samples"] = report.scienceqa.overall.n
+    row.counts["unextractable"] = sum(1 for a in report.answers if a.status == "unextractable")
+    row.counts["no_response"] = len(report.no_response_ids)
+
+
+__all__ = [
+    "METRICS", "RunKindError", "TradeoffRow", "TradeoffTable", "UtilityRun", "run_kind", "run_utility",
+    "score_utility_run", "tradeoff", "utility_run_name",
+]  # fmt: skip
