@@ -47,6 +47,7 @@ def _load_samples(data: Path, subset: str) -> list:
 def run(
     data: Path = typer.Option(..., "--data", help="Release folder, or a .jsonl/.parquet export of samples."),
     models: list[str] = typer.Option(..., "--model", help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, scripted:keyword, hf:PATH."),
+    method_specs: Optional[list[str]] = typer.Option(None, "--method", help="Calibration method, repeatable (one run per model x method): cot, safety-prompt[:file=PATH], few-shot:K[,seed=N,scope=category|subset], iar:layer=14,strength=1.5,vector=FILE (hf: only); compose with '+'."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1."),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
     variants: Optional[list[str]] = typer.Option(None, "--variant", help="Only these variants (repeatable): slot_0, text, typography, ..."),
@@ -69,13 +70,23 @@ def run(
     """Ask one or more models every selected sample; answers go to the store as they arrive.
 
     Re-running the same command resumes: answered calls are never sent again, failed ones are.
-    Changing a model or a generation setting makes new calls (a response's key covers them).
+    Changing a model, a generation setting or the method makes new calls (a response's key covers
+    them). With --method, few-shot demonstrations are drawn from the loaded data and never
+    evaluated; run names get the method appended.
 
     Example: [bold]vscbench run --data ./vscbench-data --model openai:gpt-4o-mini --limit 200[/bold]
+
+    Example: [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --method none --method iar:layer=14,strength=1.5,vector=iar.safetensors[/bold]
     """
+    from vscbench.methods.plan import MethodSpecError, parse_method
     from vscbench.models.base import ModelSpec, ModelSpecError, load_model
     from vscbench.requests import select_samples
-    from vscbench.runner import default_run_name, free_run_name, plan_run, run_samples_sync
+    from vscbench.runner import (
+        default_run_name,
+        free_run_name,
+        plan_run,
+        run_samples_sync,
+    )
     from vscbench.schema import GenerationConfig, RunSpec
     from vscbench.store import RunConflictError, Store
 
@@ -87,52 +98,90 @@ def run(
         fail(str(exc))
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                               system_prompt=system_prompt, max_image_side=max_image_side)  # fmt: skip
-    samples = select_samples(_load_samples(data, subset), subset, variants, categories, limit, seed)
-    if not samples:
+    try:
+        methods = [parse_method(text) for text in (method_specs or ["none"])]
+        for method in methods:
+            for spec in specs:
+                method.check_backend(spec.provider, str(spec))
+    except MethodSpecError as exc:
+        fail(f"--method: {exc}")
+    pool = _load_samples(data, subset)
+    selected = select_samples(pool, subset, variants, categories, limit, seed)
+    if not selected:
         fail(f"no sample of {data} matches --subset {subset} --variant {variants or 'any'} --category {categories or 'any'}")
+    evaluated: list[list] = []
+    for method in methods:
+        try:
+            evaluated.append(method.select(selected, pool))
+        except MethodSpecError as exc:
+            fail(f"--method {method.spec}: {exc}")
     summaries: list[dict[str, Any]] = []
+    local_models: dict[str, Any] = {}
     with Store(store_path) as store:
-        for spec in specs:
+        for spec, (method, samples) in ((s, m) for s in specs for m in zip(methods, evaluated)):
+            try:
+                _resolve_layer_offline(method, spec)
+            except MethodSpecError as exc:
+                fail(f"--method {method.spec}: {exc}")
+            suffix = "" if method.canonical == "none" else f"-{method.label}"
             if run_name:
                 name = run_name if len(specs) == 1 else f"{run_name}-{default_run_name(str(spec))}"
+                name = name + (suffix if len(methods) > 1 else "")
             else:  # an automatic name never collides with a run of other settings
-                name = free_run_name(store, default_run_name(str(spec)), str(spec), config)
+                name = free_run_name(store, default_run_name(str(spec)) + suffix, str(spec), config,
+                                     method.canonical)  # fmt: skip
             if dry_run:
                 try:
-                    plan = plan_run(str(spec), samples, store, config)
+                    transform = method.transform(samples)
+                    plan = plan_run(str(spec), samples, store, config, transform=transform)
+                except MethodSpecError as exc:
+                    fail(f"--method {method.spec}: {exc}")
                 except OSError as exc:
                     fail(f"an image could not be read: {exc}. Run `vscbench data check {data}`.")
-                summaries.append({"run": name, "model": str(spec), "samples": len(samples), "unique": plan.unique,
-                                  "cached": plan.cached, "would_send": len(plan.todo)})  # fmt: skip
+                summaries.append({"run": name, "model": str(spec), "method": method.canonical, "samples": len(samples),
+                                  "unique": plan.unique, "cached": plan.cached, "would_send": len(plan.todo),
+                                  "demo_ids": method.demo_ids})  # fmt: skip
                 continue
             options: dict[str, Any] = {}
             if spec.provider == "openai":
                 options = {"timeout": timeout, "max_retries": max_retries}
-            try:
-                model = load_model(spec, **options)
+            try:  # a local model is loaded once for all its methods; API clients are cheap and per run
+                model = local_models.get(str(spec)) or load_model(spec, **options)
             except (ModelSpecError, OSError) as exc:
                 fail(str(exc))
+            if spec.provider == "hf":
+                local_models[str(spec)] = model
+            try:
+                method.prepare_model(model)
+                transform = method.transform(samples)
+            except MethodSpecError as exc:
+                fail(f"--method {method.spec}: {exc}")
+            meta: dict[str, Any] = {"categories": categories} if categories else {}
+            if method.canonical != "none":
+                meta["method"] = method.to_dict()
             run_spec = RunSpec(name=name, model=str(spec), data=str(data), subset=subset, variants=variants,
-                               config=config, limit=limit, meta={"categories": categories} if categories else {})  # fmt: skip
+                               config=config, limit=limit, meta=meta)  # fmt: skip
             deadline = timeout * (max_retries + 1) + 60 if spec.provider == "openai" else None
             try:
                 summary = _run_with_progress(model, samples, store, name, config, concurrency, deadline, run_spec,
-                                             quiet=json_output, runner=run_samples_sync)  # fmt: skip
+                                             quiet=json_output, runner=run_samples_sync, transform=transform)  # fmt: skip
             except RunConflictError as exc:
                 fail(str(exc))
             except OSError as exc:
                 fail(f"an image could not be read: {exc}. Run `vscbench data check {data}`.")
-            summaries.append(summary.to_dict())
+            finally:
+                method.release_model(model)
+            summaries.append({**summary.to_dict(), "method": method.canonical})
     if json_output:
         print_json(summaries)
     elif dry_run:
-        _print_table("Dry run: nothing was sent", summaries, ("run", "samples", "unique", "cached", "would_send"))
+        _print_table("Dry run: nothing was sent", summaries, ("run", "method", "samples", "unique", "cached", "would_send"))
     else:
         for summary in summaries:
             summary["tokens in/out"] = f"{summary['prompt_tokens']}/{summary['completion_tokens']}"
             summary["seconds"] = f"{summary['elapsed_s']:.1f}"
         _print_table("Run summary", summaries,
-                     ("run", "samples", "sent", "cached", "ok", "blocked", "error", "seconds", "tokens in/out"))  # fmt: skip
+                     ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "seconds", "tokens in/out"))  # fmt: skip
         for summary in summaries:
             for reason, count in summary["top_errors"]:
                 err_console.print(f"[red]{summary['run']}[/red]: {count} x {reason}", highlight=False)
@@ -140,9 +189,31 @@ def run(
             err_console.print("Failed calls are stored as errors and are retried when you run the same command again.")
 
 
-def _run_with_progress(model, samples, store, name, config, concurrency, deadline, run_spec, quiet, runner):
+def _resolve_layer_offline(method, spec) -> None:
+    """For --dry-run: resolve a fractional iar layer from the checkpoint's config, not its weights."""
+    if method.iar is None or not method.iar.depends_on_model:
+        return
+    from transformers import AutoConfig
+
+    from vscbench.methods.plan import MethodSpecError
+
+    try:
+        config = AutoConfig.from_pretrained(spec.name)
+    except (OSError, ValueError) as exc:
+        raise MethodSpecError(f"cannot read the config of {spec.name} to resolve the iar layer: {exc}") from None
+    method.resolve_layer(int(config.get_text_config().num_hidden_layers))
+
+
+def _run_with_progress(model, samples, store, name, config, concurrency, deadline, run_spec, quiet, runner,
+                       transform=None):  # fmt: skip
     """Run with a Rich progress bar (done/total, rate, ETA, errors) when stderr is a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     show = err_console.is_terminal and not quiet
     with Progress(
@@ -159,7 +230,7 @@ def _run_with_progress(model, samples, store, name, config, concurrency, deadlin
                        blocked=state.blocked, error=state.error)  # fmt: skip
 
         return runner(model, samples, store, run_name=name, config=config, concurrency=concurrency,
-                      request_timeout=deadline, progress=on_progress, spec=run_spec)  # fmt: skip
+                      request_timeout=deadline, progress=on_progress, spec=run_spec, transform=transform)  # fmt: skip
 
 
 def _open_store(store_path: Path):
@@ -173,7 +244,7 @@ def _open_store(store_path: Path):
 def _print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, justify="left" if column in ("run", "model") else "right", overflow="fold")
+        table.add_column(column, justify="left" if column in ("run", "model", "method") else "right", overflow="fold")
     for row in rows:
         table.add_row(*(str(row.get(column, "")) for column in columns))
     console.print(table)

@@ -113,3 +113,106 @@ def show(
         fail(str(exc))
     summary = _summary(vectors, path)
     print_json(summary) if json_output else _print_summary(summary)
+
+
+@steer_app.command("sweep")
+def sweep_command(
+    model: str = typer.Option(..., "--model", help="Local checkpoint: hf:PATH (or a bare folder)."),
+    data: Path = typer.Option(..., "--data", help="VSCBench release folder, or a .jsonl/.parquet export of samples."),
+    vector: Path = typer.Option(..., "--vector", help="Vector file from `vscbench steer extract`."),
+    layers: str = typer.Option("14", help="0-indexed text blocks and depth fractions: '9,14,0.5'."),
+    strengths: str = typer.Option("1.0,1.5", help="Steering strengths: '0,1.0,1.5' (0 is the unsteered model)."),
+    limit: int | None = typer.Option(200, help="Stratified safety subset of N samples (equal share per subset and label)."),
+    subset: str = typer.Option("all", help="image_centric, text_centric or all."),
+    utility: str | None = typer.Option(None, "--utility", help="Also measure utility: pope or scienceqa."),
+    utility_data: Path | None = typer.Option(None, "--utility-data", help="Local parquet/jsonl/saved dataset of the utility benchmark."),
+    utility_limit: int | None = typer.Option(100, help="Stratified utility subset of N samples."),
+    judge: str = typer.Option("offline", "--judge", help="Safety judge: offline, keyword, vote:offline,keyword."),
+    store_path: Path = typer.Option(Path("vscbench-runs") / "store.sqlite", "--store", help="SQLite store; every point is cached there."),
+    max_tokens: int = typer.Option(128, help="Most tokens per answer."),
+    batch_size: int = typer.Option(8, help="Prompts per generate call."),
+    seed: int = typer.Option(0, help="Seed of the stratified subsets."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Sweep IAR layer x strength: run, judge and score each setting, then show the safety/utility frontier.
+
+    Each point is a cached run named MODEL-sweep-iar-lL-sA; re-running skips finished points.
+    The frontier keeps settings no other beats on both SRA_u (safety) and utility (the
+    --utility figure, or SRA_s without it).
+
+    Example: [bold]vscbench steer sweep --model hf:./llava-1.5-7b-hf --data ./vscbench-data --vector iar.safetensors --layers 9,14,0.5 --strengths 1.0,1.5 --utility pope --utility-data pope.parquet[/bold]
+    """
+    from rich.table import Table
+
+    from vscbench.cli.run import _load_samples
+    from vscbench.data.findings import DatasetError
+    from vscbench.judges.registry import JudgeSpecError, get_judge
+    from vscbench.methods.plan import MethodSpecError
+    from vscbench.methods.sweep_run import sweep
+    from vscbench.models.base import ModelSpec, ModelSpecError, load_model
+    from vscbench.requests import select_samples
+    from vscbench.schema import GenerationConfig
+    from vscbench.store import Store
+
+    if subset not in ("all", "image_centric", "text_centric"):
+        fail(f"--subset {subset!r} is not one of image_centric, text_centric, all")
+    if utility is not None and utility not in ("pope", "scienceqa"):
+        fail(f"--utility must be pope or scienceqa, not {utility!r}")
+    if utility_data is not None and utility is None:
+        fail("--utility-data needs --utility pope or --utility scienceqa")
+    if not vector.is_file():
+        fail(f"vector file {vector} does not exist; make one with `vscbench steer extract`")
+    try:
+        get_judge(judge)
+    except JudgeSpecError as exc:
+        fail(str(exc))
+    spec_text = model if model.startswith("hf:") else f"hf:{model}"
+    samples = select_samples(_load_samples(data, subset), subset, limit=limit, seed=seed)
+    if not samples:
+        fail(f"no sample of {data} matches --subset {subset}")
+    utility_samples = None
+    if utility is not None:
+        from vscbench.data.utility import load_utility
+
+        try:
+            utility_samples = load_utility(utility, utility_data, limit=utility_limit, seed=seed).samples
+        except (DatasetError, ValueError, OSError) as exc:
+            fail(f"--utility {utility}: {exc}")
+        if not utility_samples:
+            fail(f"--utility {utility}: no usable sample in {utility_data}")
+    try:
+        loaded = load_model(ModelSpec.parse(spec_text), device=device, batch_size=batch_size)
+    except (ModelSpecError, OSError) as exc:
+        fail(str(exc))
+    config = GenerationConfig(max_tokens=max_tokens, seed=seed)
+
+    def show_progress(point) -> None:
+        if not json_output:
+            console.print(f"  block {point.layer} strength {point.strength:g}: {point.sent} generated, "
+                          f"{point.cached} cached", highlight=False)  # fmt: skip
+
+    with Store(store_path) as store:
+        try:
+            result = sweep(loaded, samples, store, vector, layers, strengths, judge=judge, utility_samples=utility_samples,
+                           config=config, data_label=str(data), on_point=show_progress)  # fmt: skip
+        except (MethodSpecError, ValueError) as exc:
+            fail(str(exc))
+    if json_output:
+        print_json(result.to_dict())
+        return
+
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    on_frontier = {(p.layer, p.strength) for p in result.frontier}
+    utility_name = result.utility_axis if result.utility_benchmark else "utility"
+    table = Table(title=f"IAR sweep of {result.model} ({result.samples} safety samples, judge {result.judge})")
+    for column in ("layer", "strength", "SRA_s", "SRA_u", "SRA_a", utility_name, "frontier"):
+        table.add_column(column, justify="right")
+    for point in result.points:
+        table.add_row(str(point.layer), f"{point.strength:g}", cell(point.sra_s), cell(point.sra_u), cell(point.sra_a),
+                      cell(point.utility), "*" if (point.layer, point.strength) in on_frontier else "")  # fmt: skip
+    console.print(table)
+    frontier = ", ".join(f"block {p.layer} x {p.strength:g}" for p in result.frontier) or "none (no scored point)"
+    console.print(f"Safety (SRA_u) / {result.utility_axis} frontier: {frontier}", highlight=False)

@@ -1,0 +1,295 @@
+"""One method spec for a whole run: prompting methods and IAR steering, composed with ``+``.
+
+``parse_method("few-shot:2+safety-prompt+iar:layer=14,strength=1.5,vector=v.safetensors")``
+gives a :class:`MethodPlan` that the run engine uses in three places:
+
+- :meth:`MethodPlan.select` drops few-shot demonstration rows from the evaluated samples;
+- :meth:`MethodPlan.transform` maps each built Request to the one sent and stamps it with the
+  canonical spec, so a response's cache key covers the method;
+- :meth:`MethodPlan.prepare_model` installs IAR on a local ``hf:`` model (a context factory
+  around every ``generate``, whose hook is removed after each call, also when it fails).
+
+The canonical spec names the steering vector by its file's SHA-256, not its path, so moving a
+file keeps cached answers and changing its content never reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vscbench.images import file_sha256
+from vscbench.methods.prompting import MethodSpecError, PromptPipeline
+from vscbench.schema import Request, Sample
+
+__all__ = ["IARSetting", "MethodPlan", "MethodSpecError", "parse_method"]
+
+IAR_EXAMPLE = "iar:layer=14,strength=1.5,vector=iar.safetensors[,positions=last|all][,gate=probe]"
+
+
+@dataclass
+class IARSetting:
+    """Where and how hard to steer, and with which vector file.
+
+    ``layer_spec`` is what the user wrote (``14``, ``-1`` or a depth fraction ``0.5``);
+    ``layer`` is the 0-indexed text block once known (at parse time for a non-negative index,
+    otherwise when the model is prepared or :meth:`MethodPlan.resolve_layer` is called).
+    """
+
+    layer_spec: str
+    strength: float
+    vector: Path
+    vector_sha256: str
+    positions: str = "last"
+    gate: bool = False
+    layer: int | None = None
+    #: Filled by :meth:`MethodPlan.prepare_model`: the push as a fraction of the activation norm.
+    relative_strength: float | None = None
+
+    @property
+    def depends_on_model(self) -> bool:
+        """True for a depth fraction or a negative index: the block depends on the model's depth."""
+        return not (self.layer_spec.lstrip("+").isdigit())
+
+    def canonical(self) -> str:
+        if self.layer is None:
+            raise MethodSpecError(
+                f"iar layer {self.layer_spec} is a depth fraction or counts from the end; it is resolved "
+                "against a model: call prepare_model(model) or resolve_layer(num_layers) first"
+            )
+        text = (
+            f"iar:layer={self.layer},strength={float(self.strength)!r},"
+            f"vector={self.vector_sha256[:16]},positions={self.positions}"
+        )
+        return text + (",gate=probe" if self.gate else "")
+
+
+def _parse_iar(text: str) -> IARSetting:
+    _, _, rest = text.strip().partition(":")
+    options: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip():
+            raise MethodSpecError(f"iar option {item!r} is not KEY=VALUE; example: {IAR_EXAMPLE}")
+        key = {"alpha": "strength"}.get(key.strip(), key.strip())
+        if key in options:
+            raise MethodSpecError(f"iar option {key!r} is given twice in {text!r}")
+        options[key] = value.strip()
+    unknown = sorted(set(options) - {"layer", "strength", "vector", "positions", "gate"})
+    if unknown:
+        raise MethodSpecError(f"unknown iar option(s) {', '.join(unknown)} in {text!r}; form: {IAR_EXAMPLE}")
+    missing = [key for key in ("layer", "strength", "vector") if key not in options]
+    if missing:
+        raise MethodSpecError(f"iar needs {', '.join(missing)} in {text!r}; example: {IAR_EXAMPLE}")
+    try:
+        layer_value = float(options["layer"])
+    except ValueError:
+        raise MethodSpecError(f"iar layer {options['layer']!r} is not a block index (14) or depth fraction (0.5)") from None
+    if not (layer_value.is_integer() or 0 < layer_value < 1):
+        raise MethodSpecError(f"iar layer {options['layer']!r} is neither a block index nor a fraction in (0, 1)")
+    try:
+        strength = float(options["strength"])
+    except ValueError:
+        raise MethodSpecError(f"iar strength {options['strength']!r} is not a number; example: strength=1.5") from None
+    positions = options.get("positions", "last")
+    if positions not in ("last", "all"):
+        raise MethodSpecError(f"iar positions must be 'last' or 'all', not {positions!r}")
+    gate = options.get("gate", "none")
+    if gate not in ("probe", "none"):
+        raise MethodSpecError(f"iar gate must be 'probe' (or 'none'), not {gate!r}")
+    vector = Path(options["vector"]).expanduser()
+    if not vector.is_file():
+        raise MethodSpecError(
+            f"iar vector file {vector} does not exist; make one with "
+            "`vscbench steer extract --model hf:PATH --data contrastive.jsonl --out iar.safetensors`"
+        )
+    exact_layer = int(layer_value) if layer_value.is_integer() and layer_value >= 0 else None
+    return IARSetting(
+        layer_spec=options["layer"],
+        strength=strength,
+        vector=vector,
+        vector_sha256=file_sha256(vector),
+        positions=positions,
+        gate=gate == "probe",
+        layer=exact_layer,
+    )
+
+
+@dataclass
+class MethodPlan:
+    """A parsed method spec; see the module docstring for how a run uses it."""
+
+    spec: str = "none"
+    pipeline: PromptPipeline = field(default_factory=lambda: PromptPipeline([]))
+    iar: IARSetting | None = None
+    #: Ids of the few-shot demonstration samples chosen by :meth:`select` (sorted).
+    demo_ids: list[str] = field(default_factory=list)
+    #: (model, its previous generation context) while steering is installed on it.
+    _released: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def canonical(self) -> str:
+        """The method as it enters every cache key: options spelled out, files hashed."""
+        parts = [self.pipeline.canonical()] if self.pipeline.methods else []
+        if self.iar is not None:
+            parts.append(self.iar.canonical())
+        return "+".join(parts) or "none"
+
+    @property
+    def label(self) -> str:
+        """A short readable name for run names (``few-shot-2+safety-prompt``, ``iar-l14-s1.5``)."""
+        parts = [m.canonical().split(",")[0].replace(":", "-") for m in self.pipeline.methods]
+        if self.iar is not None:
+            layer = self.iar.layer if self.iar.layer is not None else self.iar.layer_spec
+            parts.append(f"iar-l{layer}-s{float(self.iar.strength):g}")
+        return "+".join(parts) or "none"
+
+    def select(self, samples: Sequence[Sample], pool: Sequence[Sample]) -> list[Sample]:
+        """The samples left to evaluate once few-shot demonstrations are drawn from ``pool``."""
+        kept = self.pipeline.select(samples, pool)
+        few_shot = self.pipeline.few_shot
+        self.demo_ids = sorted(few_shot.demo_ids()) if few_shot is not None else []
+        return kept
+
+    def transform(self, samples: Sequence[Sample]) -> Callable[[Request], Request]:
+        """A request transform for :func:`vscbench.runner.run_samples` over these samples."""
+        by_id = {sample.id: sample for sample in samples}
+
+        def apply(request: Request) -> Request:
+            sample = by_id.get(request.sample_id)
+            if sample is None:
+                raise MethodSpecError(f"request for {request.sample_id} is not one of the samples given to transform()")
+            changed = self.pipeline.apply(request, sample)
+            return changed.model_copy(update={"method": self.canonical})
+
+        self.canonical  # noqa: B018 -- fail now, not per request, if an iar layer is unresolved
+        return apply
+
+    def resolve_layer(self, num_layers: int) -> int | None:
+        """Turn the iar layer (index, negative index or depth fraction) into a text block."""
+        if self.iar is None:
+            return None
+        from vscbench.methods.steering_layers import LayerError, resolve_layers
+
+        try:
+            self.iar.layer = resolve_layers([self.iar.layer_spec], num_layers)[0]
+        except LayerError as exc:
+            raise MethodSpecError(f"iar layer: {exc}") from None
+        return self.iar.layer
+
+    def check_backend(self, provider: str, model_name: str = "") -> None:
+        """Refuse, before anything is loaded, a plan with ``iar`` for a non-``hf`` backend."""
+        if self.iar is not None and provider != "hf":
+            raise MethodSpecError(
+                f"iar steering needs a local transformers model (hf:PATH), but {model_name or provider} "
+                f"uses the {provider} backend, whose activations cannot be reached; use a prompting "
+                "method (cot, safety-prompt, few-shot:K) with it instead"
+            )
+
+    def prepare_model(self, model: Any) -> None:
+        """Install IAR steering on a local ``hf:`` model (no-op for plans without ``iar``).
+
+        Loads the vector file against the model (refusing one made for another model),
+        resolves the layer and sets ``model.generation_context``; every ``generate`` call then
+        hooks the block for its own duration only. :meth:`release_model` undoes this.
+        """
+        if self.iar is None:
+            return
+        spec = getattr(model, "spec", None)
+        provider = getattr(spec, "provider", type(model).__name__)
+        self.check_backend(provider, str(spec or type(model).__name__))
+        if not hasattr(model, "generation_context") or not hasattr(model, "model"):
+            raise MethodSpecError(f"iar steering needs an HFModel with .model and .generation_context; got {type(model).__name__}")
+        from vscbench.methods.steering_hooks import steer
+        from vscbench.methods.steering_layers import num_text_layers
+        from vscbench.methods.steering_vectors import VectorFileError, load_vectors
+
+        iar = self.iar
+        network = model.model
+        try:
+            vectors = load_vectors(iar.vector, network)
+        except VectorFileError as exc:
+            raise MethodSpecError(f"iar vector file cannot be used with {spec}: {exc}") from None
+        if vectors.sha256 is not None and vectors.sha256 != iar.vector_sha256:
+            raise MethodSpecError(f"iar vector file {iar.vector} changed since the method was parsed; parse it again")
+        layer = self.resolve_layer(num_text_layers(network))
+        assert layer is not None
+        if layer not in vectors.vectors:
+            raise MethodSpecError(
+                f"iar vector file {iar.vector} has no vector for text block {layer} (it has blocks "
+                f"{vectors.layers}); extract one with `vscbench steer extract --layers {layer}`"
+            )
+        if iar.gate and layer not in vectors.probes:
+            raise MethodSpecError(
+                f"iar gate=probe needs a probe for block {layer} in {iar.vector}; extract the vectors "
+                "from safe and unsafe queries so a probe is fitted"
+            )
+        iar.relative_strength = vectors.relative_strength(layer, iar.strength)
+        previous = model.generation_context
+        self._released = (model, previous)
+
+        def steering_context(batch: Any) -> Any:
+            return steer(network, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate)
+
+        model.generation_context = steering_context
+
+    def release_model(self, model: Any) -> None:
+        """Put back the generation context ``model`` had before :meth:`prepare_model`."""
+        released = self._released
+        if released is not None and released[0] is model:
+            model.generation_context = released[1]
+            self._released = None
+
+    @contextmanager
+    def prepared(self, model: Any) -> Iterator[Any]:
+        """``with plan.prepared(model): ...`` -- steering installed inside, removed after."""
+        self.prepare_model(model)
+        try:
+            yield model
+        finally:
+            self.release_model(model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a run records about its method, enough to repeat it and trace its inputs."""
+        record: dict[str, Any] = {"spec": self.spec, "prompting": self.pipeline.canonical()}
+        try:
+            record["canonical"] = self.canonical
+        except MethodSpecError:
+            record["canonical"] = None
+        few_shot = self.pipeline.few_shot
+        if few_shot is not None:
+            record["few_shot"] = {"k": few_shot.k, "seed": few_shot.seed, "scope": few_shot.scope,
+                                  "demo_ids": list(self.demo_ids)}  # fmt: skip
+        if self.iar is not None:
+            iar = self.iar
+            record["iar"] = {
+                "vector": str(iar.vector), "vector_sha256": iar.vector_sha256, "layer": iar.layer,
+                "layer_spec": iar.layer_spec, "alpha": iar.strength, "positions": iar.positions,
+                "gate": "probe" if iar.gate else None, "relative_strength": iar.relative_strength,
+            }  # fmt: skip
+        return record
+
+
+def parse_method(spec: str | None) -> MethodPlan:
+    """Parse ``cot``, ``safety-prompt[:file=PATH]``, ``few-shot:K[,seed=N,scope=category|subset]``
+    and ``iar:layer=L,strength=A,vector=PATH[,positions=last|all][,gate=probe]``, joined by ``+``.
+
+    ``None``, ``""`` and ``"none"`` mean no method. Raises :class:`MethodSpecError` with the
+    accepted forms for anything else it cannot read.
+    """
+    text = (spec or "").strip()
+    if text in ("", "none"):
+        return MethodPlan()
+    parts = [part.strip() for part in text.split("+")]
+    if any(not part for part in parts):
+        raise MethodSpecError(f"method spec {text!r} has an empty part; join methods like few-shot:2+safety-prompt")
+    iar_parts = [part for part in parts if part.partition(":")[0].strip() == "iar"]
+    if len(iar_parts) > 1:
+        raise MethodSpecError(f"method spec {text!r} names iar twice; steer with one setting per run")
+    prompting = "+".join(part for part in parts if part not in iar_parts)
+    pipeline = PromptPipeline.parse(prompting) if prompting else PromptPipeline([])
+    iar = _parse_iar(iar_parts[0]) if iar_parts else None
+    return MethodPlan(spec=text, pipeline=pipeline, iar=iar)
