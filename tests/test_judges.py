@@ -118,8 +118,12 @@ def test_registry_names_and_clear_error_for_llm_specs() -> None:
     assert isinstance(get_judge("offline"), OfflineJudge)
     assert isinstance(get_judge("keyword"), KeywordJudge)
     assert get_judge("vote:offline,keyword").name == "vote:offline,keyword"
-    with pytest.raises(JudgeSpecError, match="openai:gpt-4o-mini.*not available"):
-        get_judge("openai:gpt-4o-mini")
+    from vscbench.judges.llm import LLMJudge
+
+    llm = get_judge("openai:gpt-4o-mini")
+    assert isinstance(llm, LLMJudge) and llm.name == "openai:gpt-4o-mini"
+    with pytest.raises(JudgeSpecError, match="nosuch:model.*not available"):
+        get_judge("nosuch:model")
     with pytest.raises(JudgeSpecError, match="unknown judge"):
         get_judge("regex")
     with pytest.raises(JudgeSpecError, match="at least two"):
