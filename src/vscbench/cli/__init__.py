@@ -12,9 +12,14 @@ import pkgutil
 
 from vscbench.cli.app import app
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-    if _info.name not in {"app", "common"}:
-        importlib.import_module(f"{__name__}.{_info.name}")
+#: Modules whose commands open ``vscbench --help``, in this order; the rest follow by name.
+_FIRST = ("quickstart", "run", "evaluate", "steer")
+
+for _name in sorted(
+    (info.name for info in pkgutil.iter_modules(__path__) if info.name not in {"app", "common"}),
+    key=lambda name: (_FIRST.index(name) if name in _FIRST else len(_FIRST), name),
+):
+    importlib.import_module(f"{__name__}.{_name}")
 
 
 def main() -> None:

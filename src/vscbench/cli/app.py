@@ -23,7 +23,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(data_app, name="data")
+app.add_typer(data_app, name="data", rich_help_panel="Start here")
 
 
 def _version(value: bool) -> None:

@@ -51,7 +51,7 @@ def _judge_one(store, run: str, spec: str, rejudge: bool, with_image: bool, conc
     return summary
 
 
-@app.command("judge")
+@app.command("judge", rich_help_panel="Pipeline")
 def judge_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat for several runs)."),
     judge: list[str] = typer.Option(
@@ -110,7 +110,7 @@ def _resolve_judge(store, run: str, judge: Optional[str]) -> str:
     return "offline" if "offline" in names else names[0]
 
 
-@app.command("score")
+@app.command("score", rich_help_panel="Pipeline")
 def score_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat to compare runs side by side)."),
     judge: Optional[str] = typer.Option(None, "--judge", "-j", help="Whose verdicts to score (default: offline if present)."),
@@ -121,8 +121,10 @@ def score_command(
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     out: Optional[Path] = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
 ) -> None:
-    """SRA_s (safe queries answered), SRA_u (unsafe queries refused or warned) and SRA_a (their
-    mean), overall and per subset, category and attack variant, with 95% intervals.
+    """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.
+
+    SRA_s is the share of safe queries answered, SRA_u the share of unsafe queries refused or
+    warned, SRA_a their mean.
 
     Example: [bold]vscbench score --run llava-base --json[/bold]
     """
@@ -154,7 +156,7 @@ def score_command(
         console.print(f"written: {out}")
 
 
-@app.command("report")
+@app.command("report", rich_help_panel="Pipeline")
 def report_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat to put several runs in one report)."),
     out: Path = typer.Option(Path("vscbench-report.html"), "--out", "-o", help="HTML file to write."),
@@ -164,8 +166,10 @@ def report_command(
     thumbnails: bool = typer.Option(True, help="Embed small image thumbnails in the sample table."),
     max_samples: int = typer.Option(5000, help="Most samples listed in the browsable table."),
 ) -> None:
-    """Write a self-contained HTML report: figures, plots, and a filterable table of every sample
-    with its prompt, image, response and verdict (all model output escaped).
+    """Write a self-contained HTML report with figures, plots and a filterable sample table.
+
+    Every sample is listed with its prompt, image, response and verdict; all model output is
+    escaped.
 
     Example: [bold]vscbench report --run llava-base --run llava-cot --out report.html[/bold]
     """

@@ -15,7 +15,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-@app.command("judge-audit")
+@app.command("judge-audit", rich_help_panel="Analysis")
 def judge_audit(
     files: list[Path] = typer.Argument(..., help="XSTest-format CSVs with prompt, completion and final_label columns."),
     judges: list[str] = typer.Option(

@@ -12,7 +12,7 @@ from vscbench.cli.common import console, err_console, fail, print_json
 from vscbench.quickstart import DEFAULT_MODEL
 
 
-@app.command("quickstart")
+@app.command("quickstart", rich_help_panel="Start here")
 def quickstart_command(
     model: str = typer.Option(
         DEFAULT_MODEL, "--model", "-m",

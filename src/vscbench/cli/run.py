@@ -18,7 +18,7 @@ runs_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(runs_app, name="runs")
+app.add_typer(runs_app, name="runs", rich_help_panel="Pipeline")
 
 
 def _load_samples(data: Path, subset: str) -> list:
@@ -43,7 +43,7 @@ def _load_samples(data: Path, subset: str) -> list:
     return loaded.samples
 
 
-@app.command("run")
+@app.command("run", rich_help_panel="Pipeline")
 def run(
     data: Path = typer.Option(..., "--data", help="Release folder, or a .jsonl/.parquet export of samples."),
     models: list[str] = typer.Option(..., "--model", help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, scripted:keyword, hf:PATH."),

@@ -14,7 +14,7 @@ steer_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(steer_app, name="steer")
+app.add_typer(steer_app, name="steer", rich_help_panel="Calibration")
 
 
 def _summary(vectors, path: Path) -> dict:

@@ -33,7 +33,7 @@ def _estimate(estimate: Any) -> str:
     return f"{_percent(estimate.value)} [{100 * estimate.low:.1f}–{100 * estimate.high:.1f}]"
 
 
-@app.command("utility")
+@app.command("utility", rich_help_panel="Analysis")
 def utility_command(
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="pope or scienceqa."),
     model: str = typer.Option(..., "--model", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."),
@@ -160,7 +160,7 @@ def print_utility(result: Any, examples: int = 5) -> None:
         err_console.print("Failed calls are stored as errors and are retried when you run the same command again.")
 
 
-@app.command("tradeoff")
+@app.command("tradeoff", rich_help_panel="Analysis")
 def tradeoff_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Safety or utility run (repeat); grouped by model and method."),
     judge: str = typer.Option("offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."),
@@ -171,8 +171,9 @@ def tradeoff_command(
     utility_figure: str = typer.Option("auto", "--utility", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."),
     json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
-    """What calibration costs: SRA_s, SRA_u, SRA_a next to POPE F1 and ScienceQA accuracy, per
-    model and method, with the change of each against the model's uncalibrated run.
+    """What calibration costs: safety (SRA) next to utility (POPE F1, ScienceQA) per model and method.
+
+    Each figure comes with its change against the model's uncalibrated run.
 
     Safety runs are judged first where the judge has not seen them (offline: no API).
 
