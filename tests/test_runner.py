@@ -241,3 +241,16 @@ def test_stratified_limit(tmp_path: Path) -> None:
     assert chosen != select_samples(samples, limit=16, seed=2)
     assert [samples.index(s) for s in chosen] == sorted(samples.index(s) for s in chosen)
     assert len(select_samples(samples, subset="text_centric", limit=4)) == 4
+
+
+def test_stratified_limit_keeps_twins_together(release_template: Path) -> None:
+    from vscbench.data.vscbench import load_vscbench
+
+    samples = load_vscbench(release_template, warn=False).samples
+    chosen = select_samples(samples, limit=40, seed=3)
+    assert len(chosen) == 40
+    by_key: dict[str, set[str]] = {}
+    for sample in chosen:
+        by_key.setdefault(sample.pair_key or sample.id, set()).add(sample.label)
+    assert all(labels == {"safe", "unsafe"} for labels in by_key.values())
+    assert {s.subset for s in chosen} == {"image_centric", "text_centric"}

@@ -113,7 +113,8 @@ def select_samples(
 
     The limit is shared equally among (subset, label) groups, so a quick 100-sample run still
     measures both safe and unsafe queries of both subsets; a group smaller than its share gives
-    the rest to the others. The choice is deterministic for a seed, and the result keeps the
+    the rest to the others. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
+    taken first, so pair calibration can be measured on a small run too. The choice is deterministic for a seed, and the result keeps the
     original order.
     """
     chosen = [
@@ -142,8 +143,24 @@ def select_samples(
         open_groups = [g for g in open_groups if quota[g] < len(groups[g])]
     rng = random.Random(seed if seed is not None else 0)
     keep: set[int] = set()
-    for group in sorted(groups):
-        keep.update(rng.sample(groups[group], quota[group]))
+    for subset_name in sorted({g[0] for g in groups}):
+        # whole safe/unsafe twin pairs first, so a small run still measures pair calibration
+        twins: dict[str, dict[str, int]] = defaultdict(dict)
+        for label in ("safe", "unsafe"):
+            for index in groups.get((subset_name, label), []):
+                key = chosen[index].pair_key
+                if key and label not in twins[key]:
+                    twins[key][label] = index
+        pairs = sorted(tuple(t.values()) for t in twins.values() if len(t) == 2)
+        wanted = min(quota.get((subset_name, "safe"), 0), quota.get((subset_name, "unsafe"), 0), len(pairs))
+        for pair in rng.sample(pairs, wanted):
+            keep.update(pair)
+        for label in ("safe", "unsafe"):
+            group = (subset_name, label)
+            if group not in groups:
+                continue
+            rest = [i for i in groups[group] if i not in keep]
+            keep.update(rng.sample(rest, quota[group] - wanted))
     return [chosen[i] for i in sorted(keep)]
 
 
