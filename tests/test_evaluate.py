@@ -187,3 +187,25 @@ def test_judge_audit_of_an_llm_judge(tmp_path: Path, fake_openai: FakeOpenAI) ->
     payload = json.loads(result.stdout)
     assert payload["n"] == 4 and payload["binary_accuracy"] == pytest.approx(0.75)
     assert len(fake_openai.completions()) == 4
+
+
+def test_several_judges_on_one_run_report_their_agreement(tmp_path: Path, release_template: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--limit", "30",
+                        "--store", str(store), "--run", "r"])  # fmt: skip
+    result = runner.invoke(app, ["judge", "-r", "r", "-j", "offline", "-j", "keyword", "-j", "vote:offline,keyword",
+                                 "--store", str(store), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    agreement = payload["agreement"]["r"]
+    assert agreement["n"] == 30
+    assert set(agreement["pairwise_kappa"]) == {
+        "keyword vs offline", "keyword vs vote:offline,keyword", "offline vs vote:offline,keyword",
+    }  # fmt: skip
+    # ties go to the first judge listed, so a two-judge vote always agrees with it
+    assert agreement["pairwise_agreement"]["offline vs vote:offline,keyword"] == 1.0
+    with Store(store) as opened:
+        offline = opened.get_verdicts("offline", run="r")
+        keyword = opened.get_verdicts("keyword", run="r")
+    same = sum(offline[k].label == keyword[k].label for k in offline) / len(offline)
+    assert agreement["pairwise_agreement"]["keyword vs offline"] == pytest.approx(same)

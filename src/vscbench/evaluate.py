@@ -142,3 +142,14 @@ def score_run(
     """SRA figures of a stored run under one judge's verdicts."""
     samples, labels, _ = run_labels(store, run, judge)
     return score(samples, labels, rule=rule, failures=failures)  # type: ignore[arg-type]
+
+
+def run_agreement(store: Store, run: str, judges: list[str]):
+    """Agreement (pairwise Cohen's kappa, raw agreement) between judges on the responses of a
+    run that every one of them judged."""
+    from vscbench.judges.vote import judge_agreement
+
+    require_run(store, run)
+    verdicts = {name: store.get_verdicts(name, run=run) for name in judges}
+    common = sorted(set.intersection(*(set(v) for v in verdicts.values()))) if verdicts else []
+    return judge_agreement({name: [verdicts[name][key].label for key in common] for name in judges})

@@ -83,8 +83,17 @@ def judge_command(
                 summaries.append(_judge_one(store, name, spec, rejudge, with_image, concurrency, rubric))
             except RunNotFoundError as exc:
                 fail(str(exc))
+    agreements = {}
+    if len(specs) > 1:
+        from vscbench.evaluate import run_agreement
+
+        names = sorted({s.judge for s in summaries})
+        agreements = {name: run_agreement(store, name, names) for name in run}
     if json_output:
-        print_json([s.to_dict() for s in summaries])
+        payload: object = [s.to_dict() for s in summaries]
+        if agreements:
+            payload = {"judged": payload, "agreement": {name: a.to_dict() for name, a in agreements.items()}}
+        print_json(payload)
         return
     for s in summaries:
         skipped = ", ".join(f"{n} {k}" for k, n in sorted(s.not_judged.items())) or "none"
@@ -93,6 +102,12 @@ def judge_command(
             f"[bold]{s.run}[/bold] judged by [bold]{s.judge}[/bold]: {s.judged} new ({labels}), "
             f"{s.cached} already judged, not judged: {skipped}"
         )
+    for name, agreement in agreements.items():
+        pairs = ", ".join(
+            f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
+            for pair, kappa in agreement.pairwise_kappa.items()
+        )
+        console.print(f"[bold]{name}[/bold] agreement on {agreement.n} responses: {pairs}")
 
 
 def _resolve_judge(store, run: str, judge: Optional[str]) -> str:
