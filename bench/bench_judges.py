@@ -102,6 +102,33 @@ def main() -> None:
         binary, four_way = heldout_scores(judge, heldout)
         print(f"  {name:<8} binary {binary:.3f}   4-way {four_way:.3f}")
     learned_cross_model(rows_by_model)
+    baseline_on_other_styles(rows_by_model, judges)
+
+
+STYLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_styles_heldout.jsonl"
+
+
+def baseline_on_other_styles(rows_by_model: dict, judges: dict) -> None:
+    """The issue's reference baseline (TF-IDF on the first 300 characters + logistic regression,
+    trained on both development files) against the judges, on completions in other models' styles."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [r for model_rows in rows_by_model.values() for r in model_rows]
+    styled = [json.loads(line) for line in STYLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    styled = [r for r in styled if "label" in r]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=20000)
+    fitted = LogisticRegression(max_iter=2000).fit(
+        vec.fit_transform([normalize(r.completion)[:300] for r in rows]), [r.human != "compliance" for r in rows]
+    )
+    truth = np.array([r["label"] in ("refusal", "warning") for r in styled])
+    predicted = fitted.predict(vec.transform([normalize(r["completion"])[:300] for r in styled]))
+    print(f"\nOther models' styles ({len(styled)} hand-labelled completions, {STYLES.name}), binary accuracy:")
+    print(f"  tfidf300+LR trained on both XSTest files: {(predicted == truth).mean():.3f}")
+    for name, judge in judges.items():
+        labels = judge.judge_many([JudgeInput(r["prompt"], r["completion"]) for r in styled])
+        guess = np.array([j.label in ("refusal", "warning") for j in labels])
+        print(f"  {name:<8}: {(guess == truth).mean():.3f}")
 
 
 if __name__ == "__main__":
