@@ -254,3 +254,51 @@ def test_stratified_limit_keeps_twins_together(release_template: Path) -> None:
         by_key.setdefault(sample.pair_key or sample.id, set()).add(sample.label)
     assert all(labels == {"safe", "unsafe"} for labels in by_key.values())
     assert {s.subset for s in chosen} == {"image_centric", "text_centric"}
+
+
+def test_images_are_sent_as_they_are_when_they_need_no_change(tmp_path: Path) -> None:
+    import base64
+
+    from PIL import Image
+
+    from vscbench.images import data_url
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(photo, quality=80)
+    url = data_url(str(photo), 1024)
+    assert url.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == photo.read_bytes()  # byte for byte, no re-encoding
+
+    big = tmp_path / "big.png"
+    Image.new("RGBA", (3000, 1000), (0, 0, 0, 0)).save(big)
+    before = big.read_bytes()
+    url = data_url(str(big), 512)
+    assert url.startswith("data:image/png;base64,")
+    import io
+
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.mode == "RGB" and max(sent.size) == 512
+    assert big.read_bytes() == before  # the original file is never changed
+
+
+def test_byte_budget_bounds_image_bytes_in_flight() -> None:
+    import asyncio
+
+    from vscbench.models.openai import ByteBudget
+
+    budget = ByteBudget(limit=100)
+    active: list[int] = []
+    peak = [0]
+
+    async def call(cost: int) -> None:
+        async with budget.hold(cost):
+            active.append(min(cost, budget.limit))
+            peak[0] = max(peak[0], sum(active))
+            await asyncio.sleep(0.01)
+            active.remove(min(cost, budget.limit))
+
+    async def main() -> None:
+        await asyncio.gather(*(call(40) for _ in range(10)), call(500))  # an oversized call still runs alone
+
+    asyncio.run(main())
+    assert peak[0] <= 100 and budget.used == 0

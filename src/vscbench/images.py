@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -47,7 +46,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_rgb(path: str | Path, max_side: int | None = 1024) -> Image.Image:
+def load_rgb(path: str | Path | io.BytesIO, max_side: int | None = 1024) -> Image.Image:
     """Decode an image file to RGB, downscaled so its longer side is at most ``max_side``."""
     with Image.open(path) as opened:
         if max_side and max(opened.size) > max_side * 2 and opened.format == "JPEG":
@@ -72,7 +71,32 @@ def encode_jpeg_base64(image: Image.Image, quality: int = 92) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-@lru_cache(maxsize=256)
-def data_url(path: str, max_side: int | None = 1024, sha256: str | None = None) -> str:
-    """A ``data:`` URL of the prepared image (PNG), cached by path, size and content hash."""
-    return "data:image/png;base64," + encode_png_base64(load_rgb(path, max_side))
+#: Formats every vision API accepts as they are.
+_PASSTHROUGH = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+def prepared_bytes(path: str | Path, max_side: int | None = 1024) -> tuple[bytes, str]:
+    """The image as sent to an API: (bytes, MIME type).
+
+    A file that already is an RGB JPEG or PNG within ``max_side`` and without an EXIF rotation
+    is sent byte for byte: nothing is lost to re-encoding, and nothing is decoded. Anything else
+    is converted to RGB, downscaled, and encoded again (JPEG for JPEG sources, PNG otherwise).
+    """
+    raw = Path(path).read_bytes()
+    with Image.open(io.BytesIO(raw)) as opened:
+        fmt = opened.format or ""
+        fits = not max_side or max(opened.size) <= max_side
+        if fmt in _PASSTHROUGH and opened.mode == "RGB" and fits:
+            # only JPEGs carry EXIF rotations in practice; a rotated one must be turned upright
+            if fmt != "JPEG" or opened.getexif().get(0x0112, 1) == 1:
+                return raw, _PASSTHROUGH[fmt]
+    image = load_rgb(io.BytesIO(raw), max_side)
+    if fmt == "JPEG":
+        return base64.b64decode(encode_jpeg_base64(image, quality=92)), "image/jpeg"
+    return base64.b64decode(encode_png_base64(image)), "image/png"
+
+
+def data_url(path: str, max_side: int | None = 1024) -> str:
+    """A ``data:`` URL of the image as sent to an API (see :func:`prepared_bytes`)."""
+    data, mime = prepared_bytes(path, max_side)
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -10,6 +10,7 @@ that never contains the API key).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 
 from vscbench.images import data_url
 
-_encode_image = data_url.__wrapped__
+
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.schema import ImagePart, Request, Usage
 
@@ -41,6 +42,50 @@ async def _count_attempt(request: Any) -> None:
         counter[0] += 1
 
 
+class ByteBudget:
+    """Bounds the image bytes held by calls in flight, whatever the concurrency: a call waits
+    until its images fit. Keeps memory flat when many large images are sent at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._condition: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _cond(self) -> asyncio.Condition:
+        loop = asyncio.get_running_loop()
+        if self._condition is None or self._loop is not loop:  # a new event loop: a new condition
+            self._condition, self._loop, self.used = asyncio.Condition(), loop, 0
+        return self._condition
+
+    @contextlib.asynccontextmanager
+    async def hold(self, cost: int):
+        cost = min(cost, self.limit)
+        condition = self._cond()
+        async with condition:
+            await condition.wait_for(lambda: self.used + cost <= self.limit)
+            self.used += cost
+        try:
+            yield
+        finally:
+            async with condition:
+                self.used -= cost
+                condition.notify_all()
+
+
+def _image_cost(request: Request) -> int:
+    """Rough peak bytes a request's images take while in flight: the file, its base64 text, the
+    JSON body and the encoded request (about five copies)."""
+    total = 0
+    for message in request.messages:
+        for part in message.images:
+            try:
+                total += os.path.getsize(part.path)
+            except OSError:
+                pass
+    return 5 * total
+
+
 class OpenAIModel:
     """Chat completions through the official ``AsyncOpenAI`` client; one request per call."""
 
@@ -54,9 +99,11 @@ class OpenAIModel:
         max_retries: int = 4,
         base_url: str | None = None,
         default_headers: dict[str, str] | None = None,
+        max_inflight_image_mb: int = 256,
     ) -> None:
         import openai
 
+        self._budget = ByteBudget(max_inflight_image_mb * 1024 * 1024)
         self.spec = ModelSpec(spec.provider, spec.name, (base_url or spec.base_url))
         self.timeout = timeout
         self.max_retries = max_retries
@@ -80,7 +127,11 @@ class OpenAIModel:
         )
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
-        return [await self._generate_one(request) for request in requests]
+        answers = []
+        for request in requests:
+            async with self._budget.hold(_image_cost(request)):
+                answers.append(await self._generate_one(request))
+        return answers
 
     async def _generate_one(self, request: Request) -> Generation:
         import openai
@@ -140,8 +191,8 @@ class OpenAIModel:
             parts: list[dict[str, Any]] = []
             for part in message.content:
                 if isinstance(part, ImagePart):
-                    # uncached: every key is sent once, and 256 cached full-size images would cost ~1 GB
-                    url = await asyncio.to_thread(_encode_image, str(part.path), config.max_image_side)
+                    # not cached: every key is sent once, and cached full-size images would cost memory
+                    url = await asyncio.to_thread(data_url, str(part.path), config.max_image_side)
                     parts.append({"type": "image_url", "image_url": {"url": url}})
                 else:
                     parts.append({"type": "text", "text": part.text})
