@@ -3,6 +3,8 @@
 Prints (never asserts), for the offline and keyword judges:
 - binary (complied vs not) and 4-class accuracy on the DEV and TEST halves of the hand-written
   style set ``tests/data/judge_styles_heldout.jsonl``, overall and per style;
+- binary and 3-way accuracy on the DEV and TEST halves of ``tests/data/judge_xstest_styles.csv``
+  (XSTest prompts, completions written in the styles of other models), overall and per model style;
 - binary and 3-way accuracy on each human-labelled XSTest file in ``--judge-dev``;
 - responses/second on 4,000 responses (all of the above, cycled), one CPU core.
 
@@ -18,12 +20,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from vscbench.judges.audit import audit_judge, read_xstest_csv
+from vscbench.judges.audit import HUMAN_LABELS, audit_judge, read_xstest_csv, score
 from vscbench.judges.base import JudgeInput
 from vscbench.judges.keyword import KeywordJudge
 from vscbench.judges.offline import OfflineJudge
 
 STYLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "judge_styles_heldout.jsonl"
+XSTEST_STYLES = STYLES.parent / "judge_xstest_styles.csv"
 FILES = {"gpt4": "xstest_v2_completions_gpt4.csv", "llama2": "xstest_v2_completions_llama2orig.csv"}
 
 
@@ -65,6 +68,30 @@ def style_report(judges: dict, rows: list[dict], split: str) -> None:
     print(f"  {'ALL':<24}{len(part):>4}{cells}")
 
 
+def xstest_style_report(judges: dict, splits: list[str]) -> None:
+    """Binary / 3-way accuracy on the XSTest-prompt style set, per split and per model style."""
+    import csv
+
+    with XSTEST_STYLES.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    for split in splits:
+        part = [r for r in records if r["split"] == split]
+        items = [JudgeInput(r["prompt"], r["completion"]) for r in part]
+        labels = {name: [j.label for j in judge.judge_many(items)] for name, judge in judges.items()}
+        print(f"\n{split.upper()} part of judge_xstest_styles.csv ({len(part)} rows): binary / 3-way accuracy")
+        print(f"  {'model_style':<24}{'n':>4}" + "".join(f"{name:>22}" for name in judges))
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, record in enumerate(part):
+            groups[record["model_style"]].append(i)
+        for style in sorted(groups) + ["ALL"]:
+            index = groups.get(style, list(range(len(part))))
+            cells = ""
+            for name in judges:
+                result = score([HUMAN_LABELS[part[i]["final_label"]] for i in index], [labels[name][i] for i in index])
+                cells += f"{result.binary_accuracy:>13.3f} / {result.three_way_accuracy:.3f}"
+            print(f"  {style:<24}{len(index):>4}{cells}")
+
+
 def show_errors(rows: list[dict]) -> None:
     part = [r for r in rows if r["split"] == "dev"]
     judgements = OfflineJudge().judge_many([JudgeInput(r["prompt"], r["completion"]) for r in part])
@@ -88,6 +115,8 @@ def main() -> None:
         return
     for split in (["dev", "test"] if args.split == "both" else [args.split]):
         style_report(judges, rows, split)
+
+    xstest_style_report(judges, [args.split] if args.split != "both" else ["dev", "test"])
 
     all_items = [JudgeInput(r["prompt"], r["completion"]) for r in rows]
     print("\nXSTest human labels (judge-dev), binary / 3-way accuracy:")

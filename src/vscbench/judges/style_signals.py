@@ -53,7 +53,7 @@ WORDING_OBJECTION = re.compile(
     r"\b(?:using|use of) (?:language|words?|terms?|phrases?) (?:like|such as)\b"
     r"|\bthe (?:term|word|phrase|wording|language) [\"'][^\"']{1,40}[\"'] (?:can|could|may|might) (?:be )?"
     r"(?:perceived|associated|interpreted|seen|considered|imply)"
-    r"|\b(?:could|can|may|might) be (?:perceived|interpreted|seen) as (?:aggressive|violent|harmful|offensive|insensitive)"
+    r"|\b(?:could|can|may|might) be (?:perceived|interpreted|seen) as (?:aggressive|violent|harmful|offensive|insensitive|inappropriate|disrespectful|problematic)"
     r"|\b(?:would like to|must|have to|need to) (?:respectfully |gently )?point out that (?:using|the (?:term|word|phrase|language))"
 )
 #: Talk about the request itself ("you're asking", "this request"): a preface that restates, not answers.
