@@ -48,12 +48,13 @@ def run(
     data: Path = typer.Option(..., "--data", help="Release folder, or a .jsonl/.parquet export of samples."),
     models: list[str] = typer.Option(..., "--model", help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, scripted:keyword, hf:PATH."),
     method_specs: Optional[list[str]] = typer.Option(None, "--method", help="Calibration method, repeatable (one run per model x method): cot, safety-prompt[:file=PATH], few-shot:K[,seed=N,scope=category|subset], iar:layer=14,strength=1.5,vector=FILE (hf: only); compose with '+'."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1."),
+    base_url: Optional[list[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1. Repeat it for replicas of one model: a pool (same as openai:NAME@URL1,URL2), keyed as MODEL@pool, without its URLs."),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
     variants: Optional[list[str]] = typer.Option(None, "--variant", help="Only these variants (repeatable): slot_0, text, typography, ..."),
     categories: Optional[list[str]] = typer.Option(None, "--category", help="Only these categories (repeatable)."),
     limit: Optional[int] = typer.Option(None, help="Ask a stratified sample of N: equal share per subset and label, chosen by --seed."),
-    concurrency: int = typer.Option(8, help="Calls in flight at once."),
+    concurrency: int = typer.Option(8, help="Calls in flight at once (per endpoint for a pool of servers)."),
+    concurrency_per_endpoint: Optional[int] = typer.Option(None, "--concurrency-per-endpoint", help="Pool of servers: calls in flight per endpoint (default --concurrency); the total is this x endpoints."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs and responses."),
     run_name: Optional[str] = typer.Option(None, "--run", help="Run name (default: the model name; with several models, NAME-MODEL)."),
     max_tokens: int = typer.Option(512, help="Most tokens per answer."),
@@ -66,6 +67,10 @@ def run(
     max_retries: int = typer.Option(4, help="Retries per call, by the provider SDK (API backends)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say how many calls would be sent and how many are cached."),
     json_output: bool = typer.Option(False, "--json", help="Print the summaries as JSON on stdout."),
+    use_ray: bool = typer.Option(False, "--ray", help="Generate on Ray: --replicas actors each load the model (needs the ray extra: pip install vscbench\\[ray])."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join: auto, ray://HEAD:10001 (default: start a local one)."),
+    replicas: int = typer.Option(2, "--replicas", help="With --ray: model replicas (actors)."),
+    gpus_per_replica: float = typer.Option(0.0, "--gpus-per-replica", help="With --ray: GPUs each replica reserves (1 for a local model per GPU)."),
 ) -> None:
     """Ask one or more models every selected sample; answers go to the store as they arrive.
 
@@ -77,6 +82,10 @@ def run(
     Example: [bold]vscbench run --data ./vscbench-data --model openai:gpt-4o-mini --limit 200[/bold]
 
     Example: [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --method none --method iar:layer=14,strength=1.5,vector=iar.safetensors[/bold]
+
+    Example (3 vLLM replicas): [bold]vscbench run --data ./vscbench-data --model openai:Qwen/Qwen2-VL-7B-Instruct --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --base-url http://gpu3:8000/v1[/bold]
+
+    Example (Ray, 4 GPUs): [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --ray --ray-address auto --replicas 4 --gpus-per-replica 1[/bold]
     """
     from vscbench.methods.plan import MethodSpecError, parse_method
     from vscbench.models.base import ModelSpec, ModelSpecError, load_model
@@ -93,7 +102,7 @@ def run(
     if subset not in ("all", "image_centric", "text_centric"):
         fail(f"--subset {subset!r} is not one of image_centric, text_centric, all")
     try:
-        specs = [ModelSpec.parse(spec, base_url) for spec in models]
+        specs = [ModelSpec.parse(spec, ",".join(base_url) if base_url else None) for spec in models]
     except ModelSpecError as exc:
         fail(str(exc))
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
@@ -128,12 +137,12 @@ def run(
                 name = run_name if len(specs) == 1 else f"{run_name}-{default_run_name(str(spec))}"
                 name = name + (suffix if len(methods) > 1 else "")
             else:  # an automatic name never collides with a run of other settings
-                name = free_run_name(store, default_run_name(str(spec)) + suffix, str(spec), config,
+                name = free_run_name(store, default_run_name(str(spec)) + suffix, spec.cache_spec, config,
                                      method.canonical)  # fmt: skip
             if dry_run:
                 try:
                     transform = method.transform(samples)
-                    plan = plan_run(str(spec), samples, store, config, transform=transform)
+                    plan = plan_run(spec.cache_spec, samples, store, config, transform=transform)
                 except MethodSpecError as exc:
                     fail(f"--method {method.spec}: {exc}")
                 except OSError as exc:
@@ -145,32 +154,48 @@ def run(
             options: dict[str, Any] = {}
             if spec.provider == "openai":
                 options = {"timeout": timeout, "max_retries": max_retries}
+            if use_ray and method.iar is not None:
+                fail(f"--method {method.spec}: --ray does not run steering (iar) yet; run it without --ray")
             try:  # a local model is loaded once for all its methods; API clients are cheap and per run
-                model = local_models.get(str(spec)) or load_model(spec, **options)
+                model = spec if use_ray else (local_models.get(str(spec)) or load_model(spec, **options))
             except (ModelSpecError, OSError) as exc:
                 fail(str(exc))
-            if spec.provider == "hf":
+            if spec.provider == "hf" and not use_ray:
                 local_models[str(spec)] = model
             try:
-                method.prepare_model(model)
+                if not use_ray:
+                    method.prepare_model(model)
                 transform = method.transform(samples)
             except MethodSpecError as exc:
                 fail(f"--method {method.spec}: {exc}")
             meta: dict[str, Any] = {"categories": categories} if categories else {}
             if method.canonical != "none":
                 meta["method"] = method.to_dict()
-            run_spec = RunSpec(name=name, model=str(spec), data=str(data), subset=subset, variants=variants,
+            if spec.is_pool:
+                meta["endpoints"] = list(spec.base_urls)
+            run_spec = RunSpec(name=name, model=spec.cache_spec, data=str(data), subset=subset, variants=variants,
                                config=config, limit=limit, meta=meta)  # fmt: skip
             deadline = timeout * (max_retries + 1) + 60 if spec.provider == "openai" else None
+            runner, in_flight = run_samples_sync, concurrency
+            if spec.is_pool:  # each failover try may take one SDK retry of its own
+                in_flight = (concurrency_per_endpoint or concurrency) * len(spec.base_urls)
+                deadline = 2 * timeout * (max_retries + 1) + 60
+            if use_ray:
+                runner = _ray_runner(ray_address, replicas, gpus_per_replica, options)
             try:
-                summary = _run_with_progress(model, samples, store, name, config, concurrency, deadline, run_spec,
-                                             quiet=json_output, runner=run_samples_sync, transform=transform)  # fmt: skip
+                summary = _run_with_progress(model, samples, store, name, config, in_flight, deadline, run_spec,
+                                             quiet=json_output, runner=runner, transform=transform)  # fmt: skip
             except RunConflictError as exc:
                 fail(str(exc))
             except OSError as exc:
                 fail(f"an image could not be read: {exc}. Run `vscbench data check {data}`.")
+            except (ImportError, TimeoutError, RuntimeError, ModelSpecError) as exc:
+                if not use_ray:
+                    raise
+                fail(f"--ray: {exc}")
             finally:
-                method.release_model(model)
+                if not use_ray:
+                    method.release_model(model)
             summaries.append({**summary.to_dict(), "method": method.canonical})
     if json_output:
         print_json(summaries)
@@ -202,6 +227,21 @@ def _resolve_layer_offline(method, spec) -> None:
     except (OSError, ValueError) as exc:
         raise MethodSpecError(f"cannot read the config of {spec.name} to resolve the iar layer: {exc}") from None
     method.resolve_layer(int(config.get_text_config().num_hidden_layers))
+
+
+def _ray_runner(address: Optional[str], replicas: int, gpus_per_replica: float, model_options: dict[str, Any]):
+    """A runner with run_samples_sync's call shape that generates on Ray replicas instead."""
+    try:
+        from vscbench.distributed.ray import run_samples_ray
+    except ImportError as exc:  # pragma: no cover - only without the extra
+        fail(f"--ray needs Ray: pip install 'vscbench[ray]' ({exc})")
+    resources = {"num_cpus": 1, **({"num_gpus": gpus_per_replica} if gpus_per_replica else {})}
+
+    def runner(model_spec, samples, store, *, concurrency, **options):
+        return run_samples_ray(model_spec, samples, store, replicas, resources, address=address, model_options=model_options,
+                               concurrency_per_replica=concurrency if model_spec.provider == "openai" else 1, **options)  # fmt: skip
+
+    return runner
 
 
 def _run_with_progress(model, samples, store, name, config, concurrency, deadline, run_spec, quiet, runner,

@@ -24,6 +24,12 @@ BACKENDS: dict[str, str] = {
     "scripted": "vscbench.models.scripted:ScriptedModel",
 }
 
+#: providers whose spec may name several replicas of one model (``openai:MODEL@URL1,URL2``):
+#: provider prefix -> "module:factory" of the pool that spreads requests over them.
+POOL_BACKENDS: dict[str, str] = {
+    "openai": "vscbench.models.pool:EndpointPool",
+}
+
 
 class ModelSpecError(ValueError):
     """A model spec string that cannot be understood; the message shows the accepted forms."""
@@ -62,10 +68,33 @@ class ModelSpec:
             if base_url and base_url != url:
                 raise ModelSpecError(f"model spec {spec!r} names {url} but --base-url says {base_url}")
             base_url = url
+        if base_url and "," in base_url:  # a pool: normalise each URL, keep a lone URL's comma
+            urls = [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
+            if not urls:
+                raise ModelSpecError(f"model spec {spec!r} names an empty list of URLs")
+            return cls(provider=provider, name=name, base_url=",".join(urls) + ("," if len(urls) == 1 else ""))
         return cls(provider=provider, name=name, base_url=base_url.rstrip("/") if base_url else None)
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.name}" + (f"@{self.base_url}" if self.base_url else "")
+
+    @property
+    def is_pool(self) -> bool:
+        """True when ``base_url`` is a comma-separated list (even of one URL: ``@URL,``)."""
+        return self.base_url is not None and "," in self.base_url
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every URL the spec names, in the order given."""
+        return tuple(url for url in (self.base_url or "").split(",") if url)
+
+    @property
+    def cache_spec(self) -> str:
+        """The spec answers are keyed and recorded under: ``str(self)``, but ``@pool`` in place
+        of a pool's URLs, since its replicas serve one model: adding or removing a replica keeps
+        every stored answer valid, and a pool never shares answers with a hosted model that
+        happens to have the same name."""
+        return f"{self.provider}:{self.name}@pool" if self.is_pool else str(self)
 
 
 @dataclass
@@ -104,6 +133,13 @@ def load_model(spec: str | ModelSpec, **options: Any) -> Model:
     """Build the backend for a model spec. Options go to the backend (base_url, batch_size, ...)."""
     parsed = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec, options.pop("base_url", None))
     target = BACKENDS[parsed.provider]
+    if parsed.is_pool:
+        if parsed.provider not in POOL_BACKENDS:
+            raise ModelSpecError(
+                f"model spec {parsed} names several URLs, but only {', '.join(sorted(POOL_BACKENDS))} "
+                "specs can be a pool of servers"
+            )
+        target = POOL_BACKENDS[parsed.provider]
     module_name, _, factory_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
