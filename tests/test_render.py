@@ -166,6 +166,21 @@ def test_concat_stacks_search_above_typography_at_a_common_width(tmp_path):
     assert np.array_equal(pixels[512:, :, 0], np.asarray(typography))
 
 
+def test_concat_downscales_big_photos_in_one_step_keeping_the_aspect_ratio(tmp_path):
+    typography = render_typography("a contract")
+    big_jpeg = tmp_path / "big.jpg"
+    Image.new("RGB", (3000, 2100), (30, 160, 90)).save(big_jpeg, quality=95)  # decoded at reduced scale
+    big_png = tmp_path / "big.png"
+    Image.new("RGB", (2500, 1250), (200, 30, 30)).save(big_png)
+    for path, colour, height in ((big_jpeg, (30, 160, 90), 717), (big_png, (200, 30, 30), 512)):
+        combined = render_concat(path, typography)
+        assert combined.size == (1024, height + typography.height)
+        pixels = np.asarray(combined).astype(int)
+        assert (np.abs(pixels[5 : height - 5, 5:1019] - colour) <= 3).all()
+        assert np.array_equal(pixels[height:, :, 1], np.asarray(typography))
+        assert render_concat(path, typography).tobytes() == combined.tobytes()  # deterministic
+
+
 # --- unicode and bad text --------------------------------------------------------------------
 
 
@@ -206,6 +221,30 @@ def test_build_is_byte_identical_across_runs_and_worker_counts(tmp_path, shared_
     first = _hashes(one)
     again = build_release_images(one, variants=["typography", "figstep", "concat"], workers=2, force=True)
     assert sum(again.written.values()) == 18 and _hashes(one) == first
+
+
+def test_concat_from_the_typography_in_memory_matches_one_from_the_file(tmp_path, shared_dir):
+    root = _small_release(tmp_path, shared_dir, rows=4)
+    assert build_release_images(root, workers=1).ok  # each row's concat stacks its typography from memory
+    first = _hashes(root)
+    report = build_release_images(root, variants=["concat"], workers=2, force=True)  # reads typography files
+    assert report.ok and report.written == {"concat": 4}
+    assert _hashes(root) == first
+
+
+def test_each_row_is_one_task_with_its_typography_before_its_concat(tmp_path, shared_dir):
+    from vscbench.data.render_build import BuildReport, group_tasks, plan_jobs
+
+    root = _small_release(tmp_path, shared_dir, rows=3)
+    _, rows = read_sheet(root / TEXT_CENTRIC_FILE, TEXT_CENTRIC_COLUMNS)
+    jobs = plan_jobs(root, rows, ["concat", "figstep", "typography"], False, BuildReport(root))
+    tasks = group_tasks(jobs)
+    assert [[(job.row, job.variant) for job in task] for task in tasks] == [
+        [(row, "typography"), (row, "figstep"), (row, "concat")] for row in (2, 3, 4)
+    ]
+    assert all(task[2].typography == task[0].output for task in tasks)
+    concat_only = group_tasks(plan_jobs(root, rows, ["concat"], False, BuildReport(root)))
+    assert [[job.variant for job in task] for task in concat_only] == [["concat"]] * 3
 
 
 def test_data_build_writes_only_missing_images_and_force_rewrites(release_dir):

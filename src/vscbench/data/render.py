@@ -220,19 +220,29 @@ def render_figstep(statement: str, settings: RenderSettings | None = None) -> tu
     return image, size
 
 
+#: Upscaling the search image (web photos are mostly narrower than the 1024 px typography) is
+#: bilinear: 35% faster than bicubic, and on sample photos upscaled 1.6x the two differ by
+#: 37-47 dB PSNR at full size and over 41 dB at the 336-448 px a VLM processor resizes to.
+SEARCH_UPSCALE = Image.Resampling.BILINEAR
+#: Downscaling keeps bicubic, whose wider kernel avoids aliasing in big detailed photos.
+SEARCH_DOWNSCALE = Image.Resampling.BICUBIC
+#: Downscales by 4x or more first shrink by a whole factor (box filter), then resample: for a
+#: 4200 px photo going to 1024 px that is 2x faster (7000 px: 3x), at ~54 dB PSNR from one step.
+SEARCH_REDUCING_GAP = 2.0
+
+
 def render_concat(
     search_img: Image.Image | str | os.PathLike[str], typography_img: Image.Image | str | os.PathLike[str]
 ) -> Image.Image:
     """The search image above the typography image, the search image scaled to the typography width.
 
-    Either argument may be an image or a file path; files of any mode are decoded to RGB.
+    Either argument may be an image or a file path; files of any mode are decoded to RGB. The
+    search photo is resampled once, straight to the final width (no intermediate thumbnail),
+    and big JPEGs are decoded at a reduced scale.
     """
-    top = _as_rgb(search_img)
     bottom = _as_rgb(typography_img)
     width = bottom.width
-    if top.width != width:
-        height = max(1, round(top.height * width / top.width))
-        top = top.resize((width, height), Image.Resampling.BICUBIC)
+    top = _search_at_width(search_img, width)
     image = Image.new("RGB", (width, top.height + bottom.height), (255, 255, 255))
     image.paste(top, (0, 0))
     image.paste(bottom, (0, top.height))
@@ -245,10 +255,28 @@ def render_concat(
 def _as_rgb(source: Image.Image | str | os.PathLike[str]) -> Image.Image:
     if isinstance(source, Image.Image):
         return to_rgb(source)
-    return load_rgb(source, max_side=2048)  # huge photos: decode reduced, then scale once more
+    return load_rgb(source, max_side=None)
 
 
-def encode_png(image: Image.Image, compress_level: int = 6) -> bytes:
+def _search_at_width(source: Image.Image | str | os.PathLike[str], width: int) -> Image.Image:
+    """The search image in RGB, ``width`` pixels wide with its aspect ratio kept."""
+    if isinstance(source, Image.Image):
+        image = to_rgb(source)
+    else:
+        with Image.open(source) as opened:
+            if opened.format == "JPEG" and min(opened.size) > 2 * width:
+                opened.draft("RGB", (width, width))  # DCT-domain downscale, still >= width on both sides
+            image = to_rgb(opened)
+            image.load()
+    if image.width == width:
+        return image
+    height = max(1, round(image.height * width / image.width))
+    if image.width < width:
+        return image.resize((width, height), SEARCH_UPSCALE)
+    return image.resize((width, height), SEARCH_DOWNSCALE, reducing_gap=SEARCH_REDUCING_GAP)
+
+
+def encode_png(image: Image.Image, compress_level: int = 1) -> bytes:
     """PNG bytes with fixed encoder settings and only the provenance text chunks (no timestamps).
 
     zlib's run-length strategy is used for every image: text images are long runs of white,
@@ -265,7 +293,7 @@ def encode_png(image: Image.Image, compress_level: int = 6) -> bytes:
     return buffer.getvalue()
 
 
-def save_png(image: Image.Image, path: str | os.PathLike[str], compress_level: int = 6) -> Path:
+def save_png(image: Image.Image, path: str | os.PathLike[str], compress_level: int = 1) -> Path:
     """Write the PNG atomically (temporary file, then rename), so a stopped build leaves no half file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

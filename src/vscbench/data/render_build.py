@@ -1,8 +1,9 @@
 """Rebuild the rendered text-centric images of a release folder, in parallel, and account for every row.
 
 Every image the spreadsheet names is either written, skipped because it already exists, or
-reported with the reason it could not be rendered; nothing is dropped silently. Concat images
-are built from the typography image on disk, so typography jobs run first.
+reported with the reason it could not be rendered; nothing is dropped silently. Each row is one
+task: its typography image is rendered first and stacked into its concat image from memory;
+a concat whose typography is not rebuilt in this run reads it from disk.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from PIL import Image
 
 from vscbench.data.findings import DatasetError
 from vscbench.data.render import render_concat, render_figstep, render_typography, save_png
@@ -151,10 +154,18 @@ def plan_jobs(
     return jobs
 
 
-def render_job(job: RenderJob, settings: RenderSettings) -> tuple[str | None, int | None]:
-    """Render and write one image; returns (reason it failed or None, FigStep font size or None).
+JobResult = tuple[str | None, int | None]
+"""(reason the image could not be rendered or None, FigStep font size or None)."""
 
-    Runs in worker processes, so it reports errors as text instead of raising them.
+
+def render_job(
+    job: RenderJob, settings: RenderSettings, typography: Image.Image | None = None
+) -> tuple[JobResult, Image.Image | None]:
+    """Render and write one image; returns its result and the image (None when it failed).
+
+    ``typography`` is the row's typography image when it was just rendered in the same task:
+    concat then stacks it from memory instead of decoding the file back. Errors are reported
+    as text instead of raised, so one bad row cannot stop a build running in worker processes.
     """
     try:
         size = None
@@ -164,55 +175,89 @@ def render_job(job: RenderJob, settings: RenderSettings) -> tuple[str | None, in
             image, size = render_figstep(job.text, settings)
         else:
             assert job.search is not None and job.typography is not None
-            if not job.typography.is_file():
+            if typography is None and not job.typography.is_file():
                 reason = (
                     f"its typography image {job.typography.name} does not exist; "
                     "build it first (--variants typography,concat)"
                 )
-                return reason, None
-            image = render_concat(job.search, job.typography)
+                return (reason, None), None
+            image = render_concat(job.search, typography if typography is not None else job.typography)
         save_png(image, job.output, settings.png_compress_level)
-        return None, size
+        return (None, size), image
     except RenderError as exc:
-        return str(exc), None
+        return (str(exc), None), None
     except Exception as exc:  # noqa: BLE001 - undecodable search image, unwritable folder: reported per row
-        return f"{exc.__class__.__name__}: {exc}", None
+        return (f"{exc.__class__.__name__}: {exc}", None), None
+
+
+def render_task(jobs: Sequence[RenderJob], settings: RenderSettings) -> list[JobResult]:
+    """Render one task's jobs in order (a row's typography before the concat built from it).
+
+    Only small result tuples go back to the parent process, never images.
+    """
+    written_typography: dict[Path, Image.Image] = {}
+    results: list[JobResult] = []
+    for job in jobs:
+        in_memory = written_typography.get(job.typography) if job.typography is not None else None
+        result, image = render_job(job, settings, in_memory)
+        if job.variant == "typography" and image is not None:
+            written_typography[job.output] = image
+        results.append(result)
+    return results
+
+
+def group_tasks(jobs: Sequence[RenderJob]) -> list[list[RenderJob]]:
+    """One task per spreadsheet row, with each concat job in the task that writes its typography.
+
+    Tasks are then independent of each other, so every core stays busy from the first image to
+    the last, without waiting for all typography to finish before any concat can start.
+    """
+    tasks: dict[int, list[RenderJob]] = {}
+    typography_row = {job.output: job.row for job in jobs if job.variant == "typography"}
+    for job in jobs:
+        row = job.row
+        if job.variant == "concat" and job.typography in typography_row:
+            row = typography_row[job.typography]
+        tasks.setdefault(row, []).append(job)
+    for task in tasks.values():  # typography first, so concat finds it in memory
+        task.sort(key=lambda job: job.variant == "concat")
+    return list(tasks.values())
 
 
 def run_jobs(
-    batches: Sequence[Sequence[RenderJob]],
+    jobs: Sequence[RenderJob],
     settings: RenderSettings,
     workers: int | None,
     progress: ProgressCallback | None = None,
-) -> list[list[tuple[str | None, int | None]]]:
-    """Render batches one after the other (a batch may read what an earlier one wrote), each in order.
+) -> list[JobResult]:
+    """Render every job, grouped by :func:`group_tasks`; returns each job's result in ``jobs`` order.
 
-    Uses ``workers`` processes (all cores when None; 1 runs in this process), one pool for all
-    batches. Returns, per batch, each job's (failure reason or None, FigStep size or None).
+    Uses ``workers`` processes (all cores when None; 1 runs in this process).
     """
-    total = sum(len(batch) for batch in batches)
-    count = min(workers or os.cpu_count() or 1, max(1, max((len(b) for b in batches), default=1)))
+    tasks = group_tasks(jobs)
+    total = len(jobs)
+    count = min(workers or os.cpu_count() or 1, max(1, len(tasks)))
+    by_job: dict[int, JobResult] = {}
     done = 0
-    results: list[list[tuple[str | None, int | None]]] = []
-
-    def collect(stream: Iterable[tuple[str | None, int | None]]) -> list[tuple[str | None, int | None]]:
-        nonlocal done
-        batch_results = []
-        for result in stream:
-            batch_results.append(result)
-            done += 1
+    if count <= 1:
+        stream: Iterable[list[JobResult]] = (render_task(task, settings) for task in tasks)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=count)
+        # small chunks: few round trips, yet both cores finish within a chunk of each other
+        chunk = max(1, min(8, len(tasks) // (count * 16)))
+        stream = pool.map(partial(render_task, settings=settings), tasks, chunksize=chunk)
+    try:
+        for task, results in zip(tasks, stream):
+            for job, result in zip(task, results):
+                by_job[id(job)] = result
+            done += len(task)
             if progress:
                 progress(done, total)
-        return batch_results
-
-    if count <= 1:
-        return [collect(render_job(job, settings) for job in batch) for batch in batches]
-    render = partial(render_job, settings=settings)
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        for batch in batches:
-            chunk = max(1, min(16, len(batch) // (count * 8)))
-            results.append(collect(pool.map(render, batch, chunksize=chunk)))
-    return results
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)  # on Ctrl-C or an error, drop what has not started
+    return [by_job[id(job)] for job in jobs]
 
 
 def _check_variants(variants: Iterable[str]) -> list[str]:
@@ -265,17 +310,13 @@ def build_release_images(
         )
     report = BuildReport(root=root_path)
     jobs = plan_jobs(root_path, rows, chosen, force, report)
-    # concat reads the typography image from disk, so it runs after every typography job
-    first = [job for job in jobs if job.variant != "concat"]
-    second = [job for job in jobs if job.variant == "concat"]
-    for batch, results in zip((first, second), run_jobs((first, second), settings, workers, progress)):
-        for job, (reason, size) in zip(batch, results):
-            if reason is None:
-                report.written[job.variant] += 1
-                if size is not None:
-                    report.figstep_sizes[size] += 1
-            else:
-                where = job.output.relative_to(root_path).as_posix()
-                report.failures.append(RowFailure(job.row, job.variant, where, reason))
+    for job, (reason, size) in zip(jobs, run_jobs(jobs, settings, workers, progress)):
+        if reason is None:
+            report.written[job.variant] += 1
+            if size is not None:
+                report.figstep_sizes[size] += 1
+        else:
+            where = job.output.relative_to(root_path).as_posix()
+            report.failures.append(RowFailure(job.row, job.variant, where, reason))
     report.failures.sort(key=lambda f: (f.row, RENDERED_VARIANTS.index(f.variant)))
     return report
