@@ -41,6 +41,17 @@ class RunProgress:
     completion_tokens: int = 0
     errors: Counter = field(default_factory=Counter)
 
+    def record(self, responses: Sequence[Response], started: float) -> None:
+        """Count stored responses by outcome, with their tokens and error reasons."""
+        for response in responses:
+            setattr(self, response.outcome, getattr(self, response.outcome) + 1)
+            self.prompt_tokens += response.usage.prompt_tokens or 0
+            self.completion_tokens += response.usage.completion_tokens or 0
+            if response.outcome == "error":
+                self.errors[response.error or "unknown error"] += 1
+        self.done += len(responses)
+        self.elapsed_s = time.perf_counter() - started
+
     @property
     def rate(self) -> float:
         """Finished calls per second so far."""
@@ -214,14 +225,7 @@ async def execute_requests(
                 for (key, request), generation in zip(batch, generations)
             ]
             store.put_responses(responses)
-            for response in responses:
-                setattr(state, response.outcome, getattr(state, response.outcome) + 1)
-                state.prompt_tokens += response.usage.prompt_tokens or 0
-                state.completion_tokens += response.usage.completion_tokens or 0
-                if response.outcome == "error":
-                    state.errors[response.error or "unknown error"] += 1
-            state.done += len(responses)
-            state.elapsed_s = time.perf_counter() - started
+            state.record(responses, started)
             if progress is not None:
                 progress(state)
 

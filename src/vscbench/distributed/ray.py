@@ -242,7 +242,7 @@ def _generate_on_ray(load_spec: str, cache_spec: str, todo: Batch, store: Store,
                              for key, request in batch]  # fmt: skip
             store.put_responses(responses)
             summary.batches_per_replica[index] += 1
-            _count(state, responses, started)
+            state.record(responses, started)
             if progress is not None:
                 progress(state)
             feed(index)
@@ -270,12 +270,3 @@ def _wait_until_loaded(actors: list, timeout: float | None, actor_options: dict[
         raise ModelSpecError(f"a replica could not load the model: {str(cause)[:500]}") from None
 
 
-def _count(state: RunProgress, responses: list[Response], started: float) -> None:
-    for response in responses:
-        setattr(state, response.outcome, getattr(state, response.outcome) + 1)
-        state.prompt_tokens += response.usage.prompt_tokens or 0
-        state.completion_tokens += response.usage.completion_tokens or 0
-        if response.outcome == "error":
-            state.errors[response.error or "unknown error"] += 1
-    state.done += len(responses)
-    state.elapsed_s = time.perf_counter() - started

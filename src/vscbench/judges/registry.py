@@ -1,13 +1,15 @@
 """Judges by name: ``get_judge("offline")``, ``get_judge("keyword")``, ``get_judge("vote:offline,keyword")``.
 
-LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``). Their module registers a
-factory for its provider with :func:`register_judge_provider`; until one is registered such a
-spec raises :class:`JudgeSpecError` saying so, rather than silently falling back to another judge.
+LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``): :mod:`vscbench.judges.llm`
+registers a factory for every model backend with :func:`register_judge_provider` when such a
+spec is first asked for. A spec whose provider has no factory raises :class:`JudgeSpecError`
+saying so, rather than silently falling back to another judge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from vscbench.judges.base import Judge
 
