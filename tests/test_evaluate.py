@@ -33,7 +33,9 @@ def test_run_judge_score_report_through_the_cli(tmp_path: Path, release_template
     summary = json.loads(result.stdout)[0]
     assert summary["judge"] == "offline" and summary["judged"] > 0
     # judging again judges nothing new
-    again = json.loads(runner.invoke(app, ["judge", "--run", "demo", "--store", str(store), "--json"]).stdout)[0]
+    # with no judge named and no API key, the offline judge is the default
+    again = runner.invoke(app, ["judge", "--run", "demo", "--store", str(store), "--json"], env={"OPENAI_API_KEY": ""})
+    again = json.loads(again.stdout)[0]
     assert again["judged"] == 0 and again["cached"] == summary["judged"]
 
     result = runner.invoke(app, ["score", "--run", "demo", "--store", str(store), "--json"])

@@ -9,12 +9,12 @@ with ``data`` and ``model`` pointing at local files, the same call works end to 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from vscbench.data.findings import DatasetError
+from vscbench.judges.registry import LLM_JUDGE_WHEN_KEYED, default_judge  # noqa: F401  (part of this API)
 from vscbench.metrics import ScoreReport
 
 #: Small enough for a CPU (0.9 B parameters), and its processor needs no torchvision, unlike
@@ -22,7 +22,6 @@ from vscbench.metrics import ScoreReport
 DEFAULT_MODEL = "hf:llava-hf/llava-interleave-qwen-0.5b-hf"
 DEFAULT_DATA = Path("vscbench-data")
 DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
-LLM_JUDGE_WHEN_KEYED = "openai:gpt-4o-mini"
 
 Say = Callable[[str], None]
 
@@ -37,11 +36,6 @@ class QuickstartResult:
     html: Path | None
     notes: list[str] = field(default_factory=list)
     run_summary: dict[str, Any] = field(default_factory=dict)
-
-
-def default_judge() -> str:
-    """The offline judge, or an LLM judge when an OpenAI key is in the environment."""
-    return LLM_JUDGE_WHEN_KEYED if os.environ.get("OPENAI_API_KEY") else "offline"
 
 
 def prepare_data(data: Path | None, say: Say) -> Path:

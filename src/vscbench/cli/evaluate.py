@@ -14,12 +14,6 @@ STORE_HELP = "SQLite store holding the runs."
 DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
 
 
-def default_judge_spec() -> str:
-    """The offline judge unless an API key says an LLM judge can be used; named explicitly
-    with --judge either way."""
-    return "offline"
-
-
 def _open_store(path: Path):
     from vscbench.store import Store
 
@@ -56,7 +50,7 @@ def judge_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat for several runs)."),
     judge: list[str] = typer.Option(
         None, "--judge", "-j",
-        help="Judge: offline (default), keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini.",
+        help="Judge: offline, keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini. Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set.",
     ),  # fmt: skip
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rejudge: bool = typer.Option(False, help="Judge again even where this judge already has a verdict."),
@@ -75,7 +69,9 @@ def judge_command(
     from vscbench.evaluate import RunNotFoundError
 
     store = _open_store(store_path)
-    specs = judge or [default_judge_spec()]
+    from vscbench.judges.registry import default_judge
+
+    specs = judge or [default_judge()]
     summaries = []
     for name in run:
         for spec in specs:

@@ -16,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from vscbench.data.findings import DatasetError, Finding, count_kinds
-from vscbench.data.vscbench import LoadReport, VSCBenchData, load_vscbench
+from vscbench.data.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench
 from vscbench.schema import Sample
 
 
@@ -101,8 +101,7 @@ def verify_images(
     if broken:
         data.samples = [s for s in data.samples if s.id not in broken]
         for sample_id in broken:
-            group = "image_centric" if sample_id.startswith("image_centric") else "text_centric"
-            data.report.loaded[group] -= 1
+            data.report.loaded[count_group(sample_id)] -= 1
     unique: dict[tuple, Finding] = {}
     for finding in findings:  # one finding per cell, even when two samples share it
         unique.setdefault((finding.file, finding.row, finding.column), finding)

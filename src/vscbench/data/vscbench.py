@@ -102,7 +102,7 @@ class LoadReport:
         """Samples described by the data, per group: loaded + unusable."""
         totals: Counter = Counter(self.loaded)
         for sample_id in self.unusable:
-            totals[_count_group(sample_id)] += 1
+            totals[count_group(sample_id)] += 1
         return dict(totals)
 
     @property
@@ -158,7 +158,7 @@ class VSCBenchData:
         return out
 
 
-def _count_group(sample_id: str) -> str:
+def count_group(sample_id: str) -> str:
     """Reconciliation groups: image-centric pairs, the text-only queries, text-centric image pairs."""
     subset, _, rest = sample_id.partition("/")
     if subset == "text_centric":

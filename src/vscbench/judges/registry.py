@@ -15,6 +15,17 @@ from vscbench.judges.base import Judge
 
 JudgeFactory = Callable[..., Judge]
 
+#: The judge used when none is named and an OpenAI key is in the environment.
+LLM_JUDGE_WHEN_KEYED = "openai:gpt-4o-mini"
+
+
+def default_judge() -> str:
+    """The judge used when none is named: the offline judge, or an LLM judge when an OpenAI
+    key is in the environment."""
+    import os
+
+    return LLM_JUDGE_WHEN_KEYED if os.environ.get("OPENAI_API_KEY") else "offline"
+
 
 class JudgeSpecError(ValueError):
     """A judge spec that names no known judge."""
