@@ -82,3 +82,17 @@ def test_quickstart_bad_data(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["quickstart", "--data", str(tmp_path), "--model", "scripted:keyword"])
     assert result.exit_code == 2 and "vscbench data fetch" in result.output
+
+
+def test_quickstart_without_a_reachable_source_fails_cleanly(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("VSCBENCH_IMAGE_CENTRIC_URL", f"http://127.0.0.1:{port}/vscbench_image_centric.xlsx")
+    monkeypatch.setenv("VSCBENCH_TEXT_CENTRIC_URL", f"http://127.0.0.1:{port}/vscbench_text_centric.xlsx")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["quickstart", "--model", "scripted:keyword"])
+    assert result.exit_code == 2, result.output
+    assert "could not download" in result.output and "Traceback" not in result.output

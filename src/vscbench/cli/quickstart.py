@@ -38,6 +38,7 @@ def quickstart_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from vscbench.data.download import FetchError
     from vscbench.data.findings import DatasetError
     from vscbench.models.base import ModelSpecError
     from vscbench.quickstart import quickstart
@@ -55,7 +56,7 @@ def quickstart_command(
                 max_tokens=max_tokens, say=say,
                 progress=lambda state: bar.update(task, completed=state.done, total=state.to_send),
             )  # fmt: skip
-        except (DatasetError, ModelSpecError, FileNotFoundError) as exc:
+        except (DatasetError, FetchError, ModelSpecError, FileNotFoundError) as exc:
             fail(str(exc))
     if json_output:
         print_json({"run": result.run, "judge": result.judge, "store": str(result.store), **result.report.to_dict()})
