@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vscbench.data.vscbench import load_vscbench
+from vscbench.benchmarks.vscbench import load_vscbench
 from vscbench.testing.placeholder import make_placeholder_release
 
 
@@ -29,7 +29,7 @@ def main() -> None:
         print(f"samples loaded: {len(data)} of {described} described")
         print(f"warm load (median of 7): {statistics.median(times) * 1000:.0f} ms")
         code = (
-            "import time; t=time.perf_counter(); from vscbench.data.vscbench import load_vscbench; "
+            "import time; t=time.perf_counter(); from vscbench.benchmarks.vscbench import load_vscbench; "
             f"load_vscbench({str(root)!r}, warn=False); print(time.perf_counter()-t)"
         )
         cold = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(3)]

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vscbench.data.render_build import RENDERED_VARIANTS, build_release_images
-from vscbench.data.vscbench import TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.benchmarks.vscbench import TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.render.build import RENDERED_VARIANTS, build_release_images
 from vscbench.testing.placeholder import referenced_images, shared_metadata_dir, write_placeholder
 
 #: (width, height) of the photo search images, cycled over the rows.

@@ -31,7 +31,7 @@ REQUESTS = 4050
 def workload(count: int = REQUESTS) -> list:
     """The placeholder release's samples (real prompts, generated images), topped up to ``count``
     with re-asked copies (distinct prompts, so distinct keys)."""
-    from vscbench.data.vscbench import load_vscbench
+    from vscbench.benchmarks.vscbench import load_vscbench
     from vscbench.testing.placeholder import make_placeholder_release
 
     root = make_placeholder_release(Path(tempfile.mkdtemp(prefix="vscbench-bench-")) / "release")

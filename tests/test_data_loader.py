@@ -13,15 +13,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from vscbench.cli import app
-from vscbench.data.check import check_release
-from vscbench.data.findings import DatasetError
-from vscbench.data.vscbench import (
+from vscbench.benchmarks.check import check_release
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.benchmarks.vscbench import (
     DEFAULT_FIGSTEP_INSTRUCTION,
     IMAGE_CENTRIC_FILE,
     TEXT_CENTRIC_FILE,
     load_vscbench,
 )
+from vscbench.cli import app
 
 runner = CliRunner()
 

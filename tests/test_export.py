@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from vscbench.benchmarks.export import export_samples
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.benchmarks.samples import load_samples
+from vscbench.benchmarks.vscbench import load_vscbench
 from vscbench.cli import app
-from vscbench.data.export import export_samples
-from vscbench.data.findings import DatasetError
-from vscbench.data.samples import load_samples
-from vscbench.data.vscbench import load_vscbench
 
 
 def _fields(sample) -> dict:

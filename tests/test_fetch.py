@@ -16,8 +16,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
+from vscbench.benchmarks.vscbench import (
+    IMAGE_CENTRIC_DIR,
+    IMAGE_CENTRIC_FILE,
+    TEXT_CENTRIC_DIR,
+    TEXT_CENTRIC_FILE,
+    load_vscbench,
+)
 from vscbench.cli import app
-from vscbench.data.fetch import (
+from vscbench.fetch.release import (
     IMAGES_ARCHIVE,
     MANIFEST,
     ChecksumError,
@@ -29,13 +36,6 @@ from vscbench.data.fetch import (
     download,
     extract_image_folders,
     fetch_release,
-)
-from vscbench.data.vscbench import (
-    IMAGE_CENTRIC_DIR,
-    IMAGE_CENTRIC_FILE,
-    TEXT_CENTRIC_DIR,
-    TEXT_CENTRIC_FILE,
-    load_vscbench,
 )
 from vscbench.testing.placeholder import write_placeholder
 

@@ -11,8 +11,8 @@ import pytest
 from fake_openai import FakeOpenAI, fake_openai_fixture  # noqa: F401  (the fake_openai fixture)
 from typer.testing import CliRunner
 
+from vscbench.benchmarks.samples import load_samples
 from vscbench.cli import app
-from vscbench.data.samples import load_samples
 from vscbench.methods import MethodSpecError, parse_method
 from vscbench.methods.prompting import (
     COT_INSTRUCTION,

@@ -11,11 +11,11 @@ from vscbench.metrics import (
     PAPER_RULE,
     STRICT_RULE,
     Proportion,
-    compare,
     mean_of_two_interval,
     score,
     wilson_interval,
 )
+from vscbench.report.compare import compare
 from vscbench.schema import Sample, Verdict
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vscbench.data.vscbench import load_vscbench
+from vscbench.benchmarks.vscbench import load_vscbench
 from vscbench.methods.prompting import (
     COT_INSTRUCTION,
     SAFETY_SYSTEM_PROMPT,

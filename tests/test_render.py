@@ -14,9 +14,18 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.benchmarks.vscbench import (
+    TEXT_CENTRIC_COLUMNS,
+    TEXT_CENTRIC_DIR,
+    TEXT_CENTRIC_FILE,
+    load_vscbench,
+    read_sheet,
+)
 from vscbench.cli import app
-from vscbench.data.findings import DatasetError
-from vscbench.data.render import (
+from vscbench.render.build import build_release_images
+from vscbench.render.custom import build_custom
+from vscbench.render.images import (
     MissingGlyphError,
     RenderError,
     RenderSettings,
@@ -26,9 +35,6 @@ from vscbench.data.render import (
     render_typography,
     wrap_words,
 )
-from vscbench.data.render_build import build_release_images
-from vscbench.data.render_custom import build_custom
-from vscbench.data.vscbench import TEXT_CENTRIC_COLUMNS, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE, load_vscbench, read_sheet
 from vscbench.testing.placeholder import write_placeholder
 
 LONG_STATEMENT = (
@@ -233,7 +239,7 @@ def test_concat_from_the_typography_in_memory_matches_one_from_the_file(tmp_path
 
 
 def test_each_row_is_one_task_with_its_typography_before_its_concat(tmp_path, shared_dir):
-    from vscbench.data.render_build import BuildReport, group_tasks, plan_jobs
+    from vscbench.render.build import BuildReport, group_tasks, plan_jobs
 
     root = _small_release(tmp_path, shared_dir, rows=3)
     _, rows = read_sheet(root / TEXT_CENTRIC_FILE, TEXT_CENTRIC_COLUMNS)

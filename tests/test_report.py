@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from vscbench.metrics import compare, score
+from vscbench.metrics import score
+from vscbench.report.compare import compare
 from vscbench.report.html import render_html, write_html
 from vscbench.report.plots import (
     TradeoffPoint,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fake_openai import FakeOpenAI
 
-from vscbench.data.vscbench import load_vscbench
+from vscbench.benchmarks.vscbench import load_vscbench
 from vscbench.models.base import load_model
 from vscbench.requests import select_samples
 from vscbench.runner import plan_run

@@ -244,7 +244,7 @@ def test_stratified_limit(tmp_path: Path) -> None:
 
 
 def test_stratified_limit_keeps_twins_together(release_template: Path) -> None:
-    from vscbench.data.vscbench import load_vscbench
+    from vscbench.benchmarks.vscbench import load_vscbench
 
     samples = load_vscbench(release_template, warn=False).samples
     chosen = select_samples(samples, limit=40, seed=3)

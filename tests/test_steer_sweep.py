@@ -17,7 +17,7 @@ from PIL import Image
 
 from vscbench.cli import app
 from vscbench.store import Store
-from vscbench.utility_metrics import score_utility
+from vscbench.utility.metrics import score_utility
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI, fake_openai_fixture, prompt_text  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
-from fake_openai import FakeOpenAI, fake_openai_fixture, prompt_text  # noqa: F401  (fixture)
 from test_utility_cli import REPLIES, scienceqa_dataset, write_pope
 from vscbench.cli import app
 from vscbench.methods.plan import parse_method
@@ -18,7 +18,7 @@ from vscbench.models.base import load_model
 from vscbench.runner import run_samples_sync
 from vscbench.schema import RunSpec, Sample
 from vscbench.store import Store
-from vscbench.tradeoff import RunKindError, run_kind, run_utility, score_utility_run, tradeoff
+from vscbench.utility.tradeoff import RunKindError, run_kind, run_utility, score_utility_run, tradeoff
 
 REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure. Here is how you do it: open a terminal, list the processes with ps, then use the id."

@@ -16,22 +16,22 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from vscbench.data.findings import DatasetError
-from vscbench.data.utility import HUB_DEFAULTS, load_pope, load_scienceqa, load_utility, stratified_indices
-from vscbench.data.utility_format import (
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.metrics import wilson_interval
+from vscbench.schema import Response, Sample
+from vscbench.utility.answers import (
     POPE_INSTRUCTION,
     SCIENCEQA_INSTRUCTION,
     extract_choice,
     extract_yes_no,
     scienceqa_prompt,
 )
-from vscbench.schema import Response, Sample
-from vscbench.utility_metrics import (
+from vscbench.utility.loader import HUB_DEFAULTS, load_pope, load_scienceqa, load_utility, stratified_indices
+from vscbench.utility.metrics import (
     ScoredAnswer,
     f1_with_bootstrap,
     pope_scores,
     score_utility,
-    wilson_interval,
 )
 
 CATEGORIES = ("random", "popular", "adversarial")
@@ -409,7 +409,7 @@ def test_wilson_interval_matches_hand_computation():
     assert (low, high) == pytest.approx((centre - half, centre + half))
     assert (low, high) == pytest.approx((0.3127, 0.8318), abs=1e-4)
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == pytest.approx(1.0)
-    assert wilson_interval(0, 0) == (None, None)
+    assert wilson_interval(0, 0) is None
 
 
 def test_f1_bootstrap_is_seeded_and_agrees_with_row_resampling():

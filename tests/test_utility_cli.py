@@ -11,16 +11,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fake_openai import FakeOpenAI, Fault, fake_openai_fixture, prompt_text  # noqa: F401  (fixture)
 from PIL import Image
 from typer.testing import CliRunner
 
-from fake_openai import FakeOpenAI, Fault, fake_openai_fixture, prompt_text  # noqa: F401  (fixture)
 from vscbench.cli import app
-from vscbench.data.utility import HUB_DEFAULTS
-from vscbench.data.utility_format import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION
 from vscbench.methods.prompting import COT_INSTRUCTION
 from vscbench.store import Store
-from vscbench.tradeoff import run_utility, score_utility_run
+from vscbench.utility.answers import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION
+from vscbench.utility.loader import HUB_DEFAULTS
+from vscbench.utility.tradeoff import run_utility, score_utility_run
 
 
 def png(colour: tuple[int, int, int]) -> bytes:

@@ -34,12 +34,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from vscbench.schema import JUDGED_CLASSES, Sample, Verdict
-
-if TYPE_CHECKING:
-    from vscbench.report.compare import Comparison
 
 FAILURE_LABELS = ("invalid", "blocked", "error")
 MISSING = "missing"
@@ -446,10 +443,3 @@ def score(
 
 def _ci_list(interval: Interval | None) -> list[float] | None:
     return [interval[0], interval[1]] if interval else None
-
-
-def compare(reports: Mapping[str, ScoreReport], baseline: str | None = None) -> Comparison:
-    """Side-by-side scores of several models or methods; see :mod:`vscbench.report.compare`."""
-    from vscbench.report.compare import compare as compare_reports
-
-    return compare_reports(reports, baseline=baseline)

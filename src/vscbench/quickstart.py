@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from vscbench.data.findings import DatasetError
+from vscbench.benchmarks.findings import DatasetError
 from vscbench.judges.registry import LLM_JUDGE_WHEN_KEYED, default_judge  # noqa: F401  (part of this API)
+from vscbench.locations import DEFAULT_STORE
 from vscbench.metrics import ScoreReport
 
 #: Small enough for a CPU (0.9 B parameters), and its processor needs no torchvision, unlike
 #: SmolVLM's, whose video processor does.
 DEFAULT_MODEL = "hf:llava-hf/llava-interleave-qwen-0.5b-hf"
 DEFAULT_DATA = Path("vscbench-data")
-DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
 
 Say = Callable[[str], None]
 
@@ -41,7 +41,7 @@ class QuickstartResult:
 def prepare_data(data: Path | None, say: Say) -> Path:
     """A release folder to run on: the given one, or the metadata fetched into ./vscbench-data
     with the renderable images built."""
-    from vscbench.data.vscbench import is_release
+    from vscbench.benchmarks.vscbench import is_release
 
     if data is not None:
         if not data.exists():
@@ -49,11 +49,11 @@ def prepare_data(data: Path | None, say: Say) -> Path:
         return data
     root = DEFAULT_DATA
     if not is_release(root):
-        from vscbench.data.fetch import default_sources, fetch_release
+        from vscbench.fetch.release import default_sources, fetch_release
 
         say(f"downloading the VSCBench metadata into {root} ...")
         fetch_release(root, default_sources(images=False))
-    from vscbench.data.render_build import build_release_images
+    from vscbench.render.build import build_release_images
 
     say("rendering the typography and FigStep images that are missing ...")
     built = build_release_images(root, variants=("typography", "figstep"))
@@ -75,7 +75,7 @@ def quickstart(
     progress=None,
 ) -> QuickstartResult:
     """Run the whole pipeline on a stratified sample and return the scores."""
-    from vscbench.data.samples import load_samples
+    from vscbench.benchmarks.samples import load_samples
     from vscbench.evaluate import judge_run, run_labels
     from vscbench.judges.registry import get_judge
     from vscbench.metrics import score

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import Response, RunSpec, Sample, Usage, Verdict, utc_now
 
-DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
 FINAL_OUTCOMES = ("ok", "blocked")
 """Outcomes that end a request for good; ``error`` is retried on the next run."""
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from vscbench.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,3 +28,12 @@ def fail(message: str, code: int = 2) -> None:
 
     err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def open_store(path: Path) -> "Store":
+    """The store a read-only command (list, score, report, export...) works on; it must exist."""
+    from vscbench.store import Store
+
+    if not path.is_file():
+        fail(f"no store at {path}; run `vscbench run --data DIR --model SPEC --store {path}` first, or pass --store")
+    return Store(path)

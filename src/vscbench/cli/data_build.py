@@ -16,7 +16,7 @@ from vscbench.cli.common import console, err_console, fail, print_json
 def _settings(font: Path | None, typography_size: int | None, figstep_size: int | None):
     from dataclasses import replace
 
-    from vscbench.data.render_fonts import RenderSettings
+    from vscbench.render.fonts import RenderSettings
 
     settings = RenderSettings().with_font(font)
     if typography_size:
@@ -63,9 +63,9 @@ def build(
 
     Example: [bold]vscbench data build ./vscbench-data --variants typography,concat --workers 4[/bold]
     """
-    from vscbench.data.findings import DatasetError
-    from vscbench.data.render_build import build_release_images
-    from vscbench.data.render_fonts import RenderError
+    from vscbench.benchmarks.findings import DatasetError
+    from vscbench.render.build import build_release_images
+    from vscbench.render.fonts import RenderError
 
     try:
         settings = _settings(font, typography_size, figstep_size)
@@ -106,9 +106,9 @@ def build_custom_command(
 
     Example: [bold]vscbench data build-custom my_prompts.csv --out ./my-bench[/bold]
     """
-    from vscbench.data.findings import DatasetError
-    from vscbench.data.render_custom import build_custom
-    from vscbench.data.render_fonts import RenderError
+    from vscbench.benchmarks.findings import DatasetError
+    from vscbench.render.custom import build_custom
+    from vscbench.render.fonts import RenderError
 
     try:
         settings = _settings(font, None, None)

@@ -30,8 +30,8 @@ def check(
 
     Example: [bold]vscbench data check ./vscbench-data --json > report.json[/bold]
     """
-    from vscbench.data.check import check_release
-    from vscbench.data.findings import DatasetError
+    from vscbench.benchmarks.check import check_release
+    from vscbench.benchmarks.findings import DatasetError
 
     try:
         if json_output or not console.is_terminal:

@@ -62,8 +62,8 @@ def fetch(
 
     Example: [bold]vscbench data fetch --dest ./vscbench-data[/bold]
     """
-    from vscbench.data.fetch import IMAGES_ARCHIVE, FetchError, default_sources, describe_release, fetch_release
-    from vscbench.data.vscbench import IMAGE_CENTRIC_FILE, TEXT_CENTRIC_FILE
+    from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_FILE, TEXT_CENTRIC_FILE
+    from vscbench.fetch.release import IMAGES_ARCHIVE, FetchError, default_sources, describe_release, fetch_release
 
     urls = {IMAGE_CENTRIC_FILE: image_centric_url, TEXT_CENTRIC_FILE: text_centric_url, IMAGES_ARCHIVE: images_url}
     sources = default_sources(urls, _parse_checksums(sha256), images=not no_images)
@@ -96,13 +96,13 @@ def export(
 ) -> None:
     """Export samples, one row each, with every Sample field (meta as a JSON string).
 
-    parquet and hf embed the images (a datasets.Image column `image`); jsonl refers to them by path. Any export loads back with vscbench.data.samples.load_samples, and with datasets.load_dataset("parquet", data_files=OUT).
+    parquet and hf embed the images (a datasets.Image column `image`); jsonl refers to them by path. Any export loads back with vscbench.benchmarks.samples.load_samples, and with datasets.load_dataset("parquet", data_files=OUT).
 
     Example: [bold]vscbench data export ./vscbench-data --format parquet --out vscbench.parquet[/bold]
     """
-    from vscbench.data.export import EXPORT_FORMATS, export_samples
-    from vscbench.data.findings import DatasetError
-    from vscbench.data.samples import load_samples
+    from vscbench.benchmarks.export import EXPORT_FORMATS, export_samples
+    from vscbench.benchmarks.findings import DatasetError
+    from vscbench.benchmarks.samples import load_samples
 
     if fmt not in EXPORT_FORMATS:
         fail(f"--format {escape(fmt)!r} is not one of {', '.join(EXPORT_FORMATS)}")

@@ -8,18 +8,10 @@ from typing import Optional
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import console, err_console, fail, open_store, print_json
+from vscbench.locations import DEFAULT_STORE
 
 STORE_HELP = "SQLite store holding the runs."
-DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"
-
-
-def _open_store(path: Path):
-    from vscbench.store import Store
-
-    if not path.exists():
-        fail(f"no store at {path}; run `vscbench run ... --store {path}` first, or pass --store")
-    return Store(path)
 
 
 def _judge_one(store, run: str, spec: str, rejudge: bool, with_image: bool, concurrency: int, rubric: Optional[Path]):
@@ -68,7 +60,7 @@ def judge_command(
     """
     from vscbench.evaluate import RunNotFoundError
 
-    store = _open_store(store_path)
+    store = open_store(store_path)
     from vscbench.judges.registry import default_judge
 
     specs = judge or [default_judge()]
@@ -140,10 +132,17 @@ def score_command(
     Example: [bold]vscbench score --run llava-base --json[/bold]
     """
     from vscbench.evaluate import RunNotFoundError, score_run
-    from vscbench.metrics import compare
-    from vscbench.report.tables import print_report, print_tables, comparison_tables, write_csv, write_json, write_markdown
+    from vscbench.report.compare import compare
+    from vscbench.report.tables import (
+        comparison_tables,
+        print_report,
+        print_tables,
+        write_csv,
+        write_json,
+        write_markdown,
+    )
 
-    store = _open_store(store_path)
+    store = open_store(store_path)
     reports = {}
     try:
         for name in run:
@@ -185,10 +184,11 @@ def report_command(
     Example: [bold]vscbench report --run llava-base --run llava-cot --out report.html[/bold]
     """
     from vscbench.evaluate import RunNotFoundError, run_labels
-    from vscbench.metrics import compare, score
+    from vscbench.metrics import score
+    from vscbench.report.compare import compare
     from vscbench.report.html import write_html
 
-    store = _open_store(store_path)
+    store = open_store(store_path)
     try:
         first = run[0]
         samples, labels, responses = run_labels(store, first, _resolve_judge(store, first, judge))

@@ -40,8 +40,8 @@ def judge_audit(
         read_xstest_csv,
     )
     from vscbench.judges.registry import JudgeSpecError, get_judge
-    from vscbench.models.base import ModelSpecError
     from vscbench.judges.vote import judge_agreement
+    from vscbench.models.base import ModelSpecError
 
     try:
         resolved = [get_judge(spec) for spec in judges]

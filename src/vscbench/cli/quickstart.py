@@ -38,8 +38,8 @@ def quickstart_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vscbench.data.download import FetchError
-    from vscbench.data.findings import DatasetError
+    from vscbench.benchmarks.findings import DatasetError
+    from vscbench.fetch.download import FetchError
     from vscbench.models.base import ModelSpecError
     from vscbench.quickstart import quickstart
     from vscbench.report.tables import print_report

@@ -9,9 +9,8 @@ import typer
 from rich.table import Table
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
-
-DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"  # vscbench.store.DEFAULT_STORE, not imported: fast --help
+from vscbench.cli.common import console, err_console, fail, open_store, print_json
+from vscbench.locations import DEFAULT_STORE
 
 runs_app = typer.Typer(
     help="Stored runs: list them, show one, export one to JSONL or CSV.",
@@ -23,13 +22,13 @@ app.add_typer(runs_app, name="runs", rich_help_panel="Pipeline")
 
 def _load_samples(data: Path, subset: str) -> list:
     """Samples from a release folder or an exported file, with a one-line note on data defects."""
-    from vscbench.data.findings import DatasetError
+    from vscbench.benchmarks.findings import DatasetError
 
     try:
         try:
-            from vscbench.data.samples import load_samples
+            from vscbench.benchmarks.samples import load_samples
         except ImportError:
-            from vscbench.data.vscbench import load_vscbench
+            from vscbench.benchmarks.vscbench import load_vscbench
 
             wanted = ("image_centric", "text_centric") if subset == "all" else (subset,)
             loaded = load_vscbench(data, subsets=wanted, warn=False)
@@ -273,14 +272,6 @@ def _run_with_progress(model, samples, store, name, config, concurrency, deadlin
                       request_timeout=deadline, progress=on_progress, spec=run_spec, transform=transform)  # fmt: skip
 
 
-def _open_store(store_path: Path):
-    from vscbench.store import Store
-
-    if not store_path.is_file():
-        fail(f"{store_path} does not exist; run `vscbench run --data DIR --model SPEC --store {store_path}` first")
-    return Store(store_path)
-
-
 def _print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     table = Table(title=title)
     for column in columns:
@@ -299,7 +290,7 @@ def runs_list(
 
     Example: [bold]vscbench runs list --store ./vscbench-runs/store.sqlite[/bold]
     """
-    with _open_store(store_path) as store:
+    with open_store(store_path) as store:
         infos = store.list_runs()
     rows = [{"run": i.name, "model": i.spec.model, "status": i.status, "items": i.items, "ok": i.counts.get("ok", 0),
              "blocked": i.counts.get("blocked", 0), "error": i.counts.get("error", 0), "missing": i.missing,
@@ -322,7 +313,7 @@ def runs_show(
 
     Example: [bold]vscbench runs show gpt-4o-mini[/bold]
     """
-    with _open_store(store_path) as store:
+    with open_store(store_path) as store:
         info = store.run_info(name)
         if info is None:
             known = ", ".join(i.name for i in store.list_runs()) or "none"
@@ -352,7 +343,7 @@ def runs_export(
     """
     if format not in ("jsonl", "csv"):
         fail(f"--format {format!r} is not supported; use jsonl or csv")
-    with _open_store(store_path) as store:
+    with open_store(store_path) as store:
         try:
             count = store.export(name, out, format)
         except KeyError:

@@ -145,11 +145,11 @@ def sweep_command(
     """
     from rich.table import Table
 
+    from vscbench.benchmarks.findings import DatasetError
     from vscbench.cli.run import _load_samples
-    from vscbench.data.findings import DatasetError
     from vscbench.judges.registry import JudgeSpecError, get_judge
     from vscbench.methods.plan import MethodSpecError
-    from vscbench.methods.sweep_run import sweep
+    from vscbench.methods.steering.sweep_run import sweep
     from vscbench.models.base import ModelSpec, ModelSpecError, load_model
     from vscbench.requests import select_samples
     from vscbench.schema import GenerationConfig
@@ -173,7 +173,7 @@ def sweep_command(
         fail(f"no sample of {data} matches --subset {subset}")
     utility_samples = None
     if utility is not None:
-        from vscbench.data.utility import load_utility
+        from vscbench.utility.loader import load_utility
 
         try:
             utility_samples = load_utility(utility, utility_data, limit=utility_limit, seed=seed).samples

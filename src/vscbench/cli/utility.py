@@ -1,6 +1,6 @@
 """`vscbench utility` (POPE / ScienceQA runs) and `vscbench tradeoff` (safety against helpfulness).
 
-Thin shells over :func:`vscbench.tradeoff.run_utility` and :func:`vscbench.tradeoff.tradeoff`.
+Thin shells over :func:`vscbench.utility.tradeoff.run_utility` and :func:`vscbench.utility.tradeoff.tradeoff`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from rich.table import Table
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.locations import DEFAULT_STORE
 
-DEFAULT_STORE = Path("vscbench-runs") / "store.sqlite"  # vscbench.store.DEFAULT_STORE, not imported: fast --help
-BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.data.utility.BENCHMARKS, not imported: fast --help
+BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.utility.loader.BENCHMARKS, not imported: fast --help
 UTILITY_FIGURES = ("pope_f1", "pope_accuracy", "scienceqa_accuracy")
 
 
@@ -64,11 +64,11 @@ def utility_command(
 
     Example: [bold]vscbench utility --benchmark pope --model openai:gpt-4o-mini --method cot --limit 300[/bold]
     """
-    from vscbench.data.findings import DatasetError
+    from vscbench.benchmarks.findings import DatasetError
     from vscbench.models.base import ModelSpec, ModelSpecError
     from vscbench.schema import GenerationConfig
     from vscbench.store import Store
-    from vscbench.tradeoff import run_utility
+    from vscbench.utility.tradeoff import run_utility
 
     if benchmark not in BENCHMARK_NAMES:
         fail(f"--benchmark {benchmark!r} is not one of {', '.join(BENCHMARK_NAMES)}")
@@ -182,7 +182,7 @@ def tradeoff_command(
     from vscbench.evaluate import RunNotFoundError
     from vscbench.judges.registry import JudgeSpecError
     from vscbench.store import Store
-    from vscbench.tradeoff import tradeoff
+    from vscbench.utility.tradeoff import tradeoff
 
     if not store_path.is_file():
         fail(f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first")

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.judges.base import JudgeInput, Judgement
-from vscbench.judges.registry import register_judge_provider
 from vscbench.judges.rubric import DEFAULT_RUBRIC, judge_request, load_rubric, parse_verdict
-from vscbench.models.base import BACKENDS, Model, ModelSpec, load_model
+from vscbench.models.base import Model, ModelSpec, load_model
 from vscbench.requests import ImageHashCache
 from vscbench.runner import execute_requests
 from vscbench.schema import GenerationConfig, Request
@@ -131,14 +130,3 @@ class LLMJudge:
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         return asyncio.run(self.ajudge_many(items))
-
-
-def _factory(provider: str):
-    def build(model: str, **options: Any) -> LLMJudge:
-        return LLMJudge(f"{provider}:{model}", **options)
-
-    return build
-
-
-for _provider in BACKENDS:
-    register_judge_provider(_provider, _factory(_provider))

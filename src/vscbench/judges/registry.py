@@ -1,9 +1,9 @@
 """Judges by name: ``get_judge("offline")``, ``get_judge("keyword")``, ``get_judge("vote:offline,keyword")``.
 
-LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``): :mod:`vscbench.judges.llm`
-registers a factory for every model backend with :func:`register_judge_provider` when such a
-spec is first asked for. A spec whose provider has no factory raises :class:`JudgeSpecError`
-saying so, rather than silently falling back to another judge.
+LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``) for every model backend of
+:mod:`vscbench.models.base`; :mod:`vscbench.judges.llm` is imported only when such a spec is
+asked for (it pulls in the runner and the SDKs). A spec whose provider is no backend raises
+:class:`JudgeSpecError` saying so, rather than silently falling back to another judge.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vscbench.judges.base import Judge
+from vscbench.models.base import BACKENDS
 
 JudgeFactory = Callable[..., Judge]
 
@@ -45,15 +46,6 @@ def _keyword(_: str) -> Judge:
 
 #: Judges named by a bare word.
 BUILTIN_JUDGES: dict[str, JudgeFactory] = {"offline": _offline, "keyword": _keyword}
-#: Judges named ``provider:model``; the factory receives the model part.
-_PROVIDERS: dict[str, JudgeFactory] = {}
-
-
-def register_judge_provider(provider: str, factory: JudgeFactory) -> None:
-    """Make ``provider:MODEL`` specs resolve to ``factory(MODEL)`` (used by LLM judge modules)."""
-    _PROVIDERS[provider] = factory
-
-
 def get_judge(spec: str, **options: Any) -> Judge:
     """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C.
 
@@ -70,19 +62,19 @@ def get_judge(spec: str, **options: Any) -> Judge:
             raise JudgeSpecError(f"vote needs at least two judges, as in 'vote:offline,keyword'; got {spec!r}")
         return vote([get_judge(member, **options) for member in members], name=spec)
     provider, sep, model = spec.partition(":")
-    if sep and not _PROVIDERS:
-        import vscbench.judges.llm  # noqa: F401  (registers the LLM judge for every backend)
-    if sep and provider in _PROVIDERS:
-        return _PROVIDERS[provider](model, **options)
+    if sep and provider in BACKENDS:
+        from vscbench.judges.llm import LLMJudge
+
+        return LLMJudge(spec, **options)
     if sep:
         raise JudgeSpecError(
             f"the LLM judge {spec!r} is not available: no judge is registered for provider {provider!r}. "
-            f"Use one of {sorted(BUILTIN_JUDGES)} (offline needs no API), or install the module that "
-            "registers LLM judges."
+            f"Use one of {sorted(BUILTIN_JUDGES)} (offline needs no API), or an LLM judge of a model "
+            f"backend: {', '.join(f'{name}:MODEL' for name in BACKENDS)}."
         )
     raise JudgeSpecError(f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'")
 
 
 def available_judges() -> list[str]:
     """Names accepted by :func:`get_judge` without a model part."""
-    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(_PROVIDERS)]
+    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(BACKENDS)]

@@ -172,7 +172,7 @@ class MethodPlan:
         """Turn the iar layer (index, negative index or depth fraction) into a text block."""
         if self.iar is None:
             return None
-        from vscbench.methods.steering_layers import LayerError, resolve_layers
+        from vscbench.methods.steering.layers import LayerError, resolve_layers
 
         try:
             self.iar.layer = resolve_layers([self.iar.layer_spec], num_layers)[0]
@@ -203,9 +203,9 @@ class MethodPlan:
         self.check_backend(provider, str(spec or type(model).__name__))
         if not hasattr(model, "generation_context") or not hasattr(model, "model"):
             raise MethodSpecError(f"iar steering needs an HFModel with .model and .generation_context; got {type(model).__name__}")
-        from vscbench.methods.steering_hooks import steer
-        from vscbench.methods.steering_layers import num_text_layers
-        from vscbench.methods.steering_vectors import VectorFileError, load_vectors
+        from vscbench.methods.steering.hooks import steer
+        from vscbench.methods.steering.layers import num_text_layers
+        from vscbench.methods.steering.vectors import VectorFileError, load_vectors
 
         iar = self.iar
         network = model.model

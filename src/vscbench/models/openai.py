@@ -17,8 +17,6 @@ import re
 from typing import Any
 
 from vscbench.images import data_url
-
-
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.schema import ImagePart, Request, Usage
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vscbench.data.vscbench import (
+from vscbench.benchmarks.vscbench import (
     IMAGE_CENTRIC_COLUMNS,
     IMAGE_CENTRIC_DIR,
     IMAGE_CENTRIC_FILE,

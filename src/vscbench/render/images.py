@@ -10,8 +10,8 @@
 Rendering is deterministic: the same text and settings give byte-identical PNGs (fixed font
 file, BASIC layout, no anti-aliasing that depends on threads, fixed zlib level, no timestamps).
 Write images with :func:`save_png` (or :func:`encode_png`): it adds the provenance tEXt chunks
-(variant, text, font file and size). The builders live in :mod:`vscbench.data.render_build` and
-:mod:`vscbench.data.render_custom`, and are importable from here too.
+(variant, text, font file and size). The builders that use them live in :mod:`vscbench.render.build` (a release) and
+:mod:`vscbench.render.custom` (a user's CSV/JSONL).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from vscbench.data.render_fonts import (
+from vscbench.images import load_rgb, to_rgb
+from vscbench.render.fonts import (
     MissingGlyphError,
     RenderError,
     RenderSettings,
@@ -34,7 +35,6 @@ from vscbench.data.render_fonts import (
     missing_glyphs,
     normalise_text,
 )
-from vscbench.images import load_rgb, to_rgb
 
 __all__ = [
     "MissingGlyphError",
@@ -46,22 +46,8 @@ __all__ = [
     "render_typography",
     "save_png",
     "wrap_words",
-    "build_release_images",
-    "build_custom",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """The builders live in their own modules (they import this one); reach them from here too."""
-    if name in ("build_release_images", "BuildReport", "RowFailure"):
-        from vscbench.data import render_build
-
-        return getattr(render_build, name)
-    if name == "build_custom":
-        from vscbench.data.render_custom import build_custom
-
-        return build_custom
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Typography and FigStep images are black text on white, so they are rendered in grayscale:
 #: the same pixels as RGB in a third of the bytes, encoded three times faster.

@@ -9,7 +9,7 @@ A release is a folder holding two spreadsheets and two image folders::
     vscbench_text_centric_images/<search|typography|concat|figstep>/<file>
 
 The loader never reads image bytes (it only checks that files exist), reports every defect it
-meets as a :class:`~vscbench.data.findings.Finding`, keeps every sample that can still be asked,
+meets as a :class:`~vscbench.benchmarks.findings.Finding`, keeps every sample that can still be asked,
 and accounts for the ones it cannot use.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from vscbench.data.findings import DatasetError, Finding, count_kinds
+from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
 from vscbench.schema import Sample
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vscbench.data.utility import BENCHMARKS, UtilitySource, load_utility
 from vscbench.evaluate import judge_run, require_run, run_labels
 from vscbench.judges.base import Judge
 from vscbench.metrics import Interval, ScoreReport, score
 from vscbench.runner import ProgressCallback, RunSummary, default_run_name, free_run_name, run_samples_sync
 from vscbench.schema import GenerationConfig, Response, RunSpec, Sample
 from vscbench.store import Store
-from vscbench.utility_metrics import UtilityReport, score_utility
+from vscbench.utility.loader import BENCHMARKS, UtilitySource, load_utility
+from vscbench.utility.metrics import UtilityReport, score_utility
 
 SAFETY_SUBSETS = ("image_centric", "text_centric")
 UTILITY_SUBSETS = BENCHMARKS
@@ -100,12 +100,12 @@ def run_utility(
 ) -> UtilityRun:
     """Ask ``model`` (a spec such as ``openai:gpt-4o-mini`` or a loaded model) POPE or ScienceQA.
 
-    Data loading is :func:`~vscbench.data.utility.load_utility` (pinned hub copy by default,
+    Data loading is :func:`~vscbench.utility.loader.load_utility` (pinned hub copy by default,
     ``data`` for a local file). Prompts keep the benchmark's answer-format instruction, so a
     method is measured on exactly the questions its utility is scored on. Answers go to
     ``store`` as they arrive; the same call again sends nothing. A model object passed in is
     closed at the end, as :func:`~vscbench.runner.run_samples_sync` does. Raises ``ValueError`` (incl.
-    :class:`~vscbench.data.findings.DatasetError` and ``MethodSpecError``) for bad input.
+    :class:`~vscbench.benchmarks.findings.DatasetError` and ``MethodSpecError``) for bad input.
     """
     from vscbench.methods.plan import MethodSpecError, parse_method
     from vscbench.models.base import load_model
@@ -190,7 +190,7 @@ def _utility_items(store: Store, run: str) -> tuple[list[Sample], dict[str, Resp
 def score_utility_run(store: Store, run: str, **options: Any) -> UtilityReport:
     """Score a stored POPE/ScienceQA run from the store alone (no dataset needed).
 
-    ``options`` go to :func:`~vscbench.utility_metrics.score_utility`. A sample without a
+    ``options`` go to :func:`~vscbench.utility.metrics.score_utility`. A sample without a
     final answer (not sent yet, blocked or failed) counts as ``no_response``.
     """
     samples, responses = _utility_items(store, run)

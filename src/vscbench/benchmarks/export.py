@@ -3,7 +3,7 @@
 Parquet and ``hf`` embed each image's original bytes (never re-encoded, so pixels are exactly
 those of the release) in a ``datasets.Image`` column, so ``datasets.load_dataset("parquet", ...)``
 yields PIL images. JSONL stays small and refers to the image files by path instead.
-:func:`vscbench.data.samples.load_samples` reads all three back into the same samples.
+:func:`vscbench.benchmarks.samples.load_samples` reads all three back into the same samples.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vscbench.data.findings import DatasetError
+from vscbench.benchmarks.findings import DatasetError
 from vscbench.schema import Sample
 
 ExportFormat = Literal["parquet", "jsonl", "hf"]

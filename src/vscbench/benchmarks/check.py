@@ -15,8 +15,8 @@ from typing import Callable
 
 from PIL import Image
 
-from vscbench.data.findings import DatasetError, Finding, count_kinds
-from vscbench.data.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench
+from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
+from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench
 from vscbench.schema import Sample
 
 
@@ -139,7 +139,7 @@ def check_release(
 def _unloadable_report(root: Path, message: str) -> CheckReport:
     """A report for a release whose spreadsheets cannot be read: check each one separately so the
     report names every broken file, not only the first."""
-    from vscbench.data.vscbench import (
+    from vscbench.benchmarks.vscbench import (
         IMAGE_CENTRIC_COLUMNS,
         IMAGE_CENTRIC_FILE,
         TEXT_CENTRIC_COLUMNS,

@@ -21,14 +21,14 @@ Example::
 
 from __future__ import annotations
 
-from vscbench.methods.steering_data import (
+from vscbench.methods.steering.data import (
     ContrastiveDataError,
     ContrastiveItem,
     check_no_overlap,
     contrastive_sha256,
     load_contrastive_jsonl,
 )
-from vscbench.methods.steering_extract import (
+from vscbench.methods.steering.extract import (
     TOKEN_RULES,
     collect_activations,
     extract_to_file,
@@ -37,20 +37,20 @@ from vscbench.methods.steering_extract import (
     load_local_model,
     read_id_list,
 )
-from vscbench.methods.steering_hooks import SteeringState, steer
-from vscbench.methods.steering_layers import (
+from vscbench.methods.steering.hooks import SteeringState, steer
+from vscbench.methods.steering.layers import (
     LayerError,
     find_text_layers,
     num_text_layers,
     resolve_layers,
     text_hidden_size,
 )
-from vscbench.methods.steering_sweep import (
+from vscbench.methods.steering.sweep import (
     pareto_frontier,
     resolve_strengths,
     sweep_grid,
 )
-from vscbench.methods.steering_vectors import (
+from vscbench.methods.steering.vectors import (
     LinearProbe,
     SteeringVectors,
     VectorFileError,

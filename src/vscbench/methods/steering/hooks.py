@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vscbench.methods.steering_layers import (
+from vscbench.methods.steering.layers import (
     LayerError,
     find_text_layers,
     text_hidden_size,
 )
-from vscbench.methods.steering_vectors import LinearProbe, SteeringVectors
+from vscbench.methods.steering.vectors import LinearProbe, SteeringVectors
 
 Positions = Literal["last", "all"]
 

@@ -2,7 +2,7 @@
 
 Scoring rules, chosen so that a calibration method can neither hide nor inflate what it costs:
 
-* A reply from which no answer can be extracted (see :mod:`vscbench.data.utility_format`) is
+* A reply from which no answer can be extracted (see :mod:`vscbench.utility.answers`) is
   WRONG, and is counted and shown (``unextractable``) rather than guessed at.
 * A sample with no reply (the model call failed or was blocked: ``None`` in ``responses``, or
   missing from it) is counted as ``no_response``. By default it is also WRONG, because a user
@@ -16,7 +16,6 @@ Scoring rules, chosen so that a calibration method can neither hide nor inflate 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,10 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vscbench.data.utility_format import OPTION_LETTERS, extract_choice, extract_yes_no
+from vscbench.metrics import wilson_interval
 from vscbench.schema import Sample
+from vscbench.utility.answers import OPTION_LETTERS, extract_choice, extract_yes_no
 
-Z_95 = 1.959963984540054
 AnswerStatus = Literal["correct", "wrong", "unextractable", "no_response"]
 
 
@@ -44,19 +43,8 @@ class Estimate:
         return asdict(self)
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | tuple[None, None]:
-    """Wilson score interval: stays inside [0, 1] and behaves at 0% and 100%, unlike Wald's."""
-    if n <= 0:
-        return None, None
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def proportion(successes: int, n: int) -> Estimate:
-    low, high = wilson_interval(successes, n)
+    low, high = wilson_interval(successes, n) or (None, None)
     return Estimate(successes / n if n else None, low, high, "wilson")
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from vscbench.data.findings import DatasetError, Finding
-from vscbench.data.vscbench import LoadReport, VSCBenchData, is_release, load_vscbench
+from vscbench.benchmarks.findings import DatasetError, Finding
+from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, is_release, load_vscbench
 from vscbench.schema import Label, Sample
 
 #: Image file suffixes kept for cached images; anything else is sniffed from the bytes.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.images import file_sha256
-from vscbench.methods.steering_layers import (
+from vscbench.methods.steering.layers import (
     num_text_layers,
     text_config,
     text_hidden_size,

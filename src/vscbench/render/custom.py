@@ -15,10 +15,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from vscbench.data.findings import DatasetError
-from vscbench.data.render_build import ProgressCallback, build_release_images
-from vscbench.data.render_fonts import MissingGlyphError, RenderSettings, font_label, missing_glyphs
-from vscbench.data.vscbench import TEXT_CENTRIC_COLUMNS, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.benchmarks.vscbench import TEXT_CENTRIC_COLUMNS, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.render.build import ProgressCallback, build_release_images
+from vscbench.render.fonts import MissingGlyphError, RenderSettings, font_label, missing_glyphs
 
 #: Columns a custom file must have; ``search_img`` (a path to a photo) and ``focus`` are optional.
 CUSTOM_REQUIRED_COLUMNS = ("type", "prompt_origin", "prompt_mm", "object", "prompt_figstep")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from vscbench.data.findings import DatasetError
-from vscbench.data.render import render_concat, render_figstep, render_typography, save_png
-from vscbench.data.render_fonts import RenderError, RenderSettings, resolve_font
-from vscbench.data.vscbench import TEXT_CENTRIC_COLUMNS, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE, read_sheet
+from vscbench.benchmarks.findings import DatasetError
+from vscbench.benchmarks.vscbench import TEXT_CENTRIC_COLUMNS, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE, read_sheet
+from vscbench.render.fonts import RenderError, RenderSettings, resolve_font
+from vscbench.render.images import render_concat, render_figstep, render_typography, save_png
 
 #: The variants this module renders, in the order they must be built.
 RENDERED_VARIANTS = ("typography", "figstep", "concat")

@@ -21,7 +21,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any, Literal
 
-from vscbench.data.findings import DatasetError
+from vscbench.benchmarks.findings import DatasetError
 
 log = logging.getLogger(__name__)
 

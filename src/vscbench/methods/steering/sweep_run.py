@@ -80,7 +80,7 @@ class SweepResult:
 
 
 def _frontier(points: Sequence[SweepPoint], use_utility: bool) -> list[SweepPoint]:
-    from vscbench.methods.steering_sweep import pareto_frontier
+    from vscbench.methods.steering.sweep import pareto_frontier
 
     rows = []
     for index, point in enumerate(points):
@@ -91,7 +91,7 @@ def _frontier(points: Sequence[SweepPoint], use_utility: bool) -> list[SweepPoin
 
 
 def _utility_score(store: Store, run: str, samples: Sequence[Sample], benchmark: str) -> float | None:
-    from vscbench.utility_metrics import score_utility
+    from vscbench.utility.metrics import score_utility
 
     responses = {sample.id: response for sample, response in store.run_items(run)}
     report = score_utility(samples, responses, resamples=200)
@@ -121,13 +121,13 @@ def sweep(
 
     ``layers`` takes block indices and depth fractions (``"9,14,0.5"``), resolved against the
     model; ``strengths`` is ``"1.0,1.5"`` or a list. ``utility_samples`` (POPE or ScienceQA
-    samples from :func:`vscbench.data.utility.load_utility`) adds a utility run per point.
+    samples from :func:`vscbench.utility.loader.load_utility`) adds a utility run per point.
     Raises :class:`MethodSpecError` for an unusable vector file or layer, before generating.
     """
     from vscbench.evaluate import judge_run, score_run
     from vscbench.judges.registry import get_judge
-    from vscbench.methods.steering_layers import LayerError, num_text_layers
-    from vscbench.methods.steering_sweep import sweep_grid
+    from vscbench.methods.steering.layers import LayerError, num_text_layers
+    from vscbench.methods.steering.sweep import sweep_grid
     from vscbench.runner import default_run_name, free_run_name, run_samples
 
     config = config or GenerationConfig()

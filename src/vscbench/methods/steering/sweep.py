@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from vscbench.methods.steering_layers import resolve_layers
+from vscbench.methods.steering.layers import resolve_layers
 
 
 def resolve_strengths(spec: str | Iterable[float | str]) -> list[float]:

@@ -5,7 +5,7 @@ public benchmarks measure the helpfulness: POPE (object hallucination, yes/no) a
 (image questions, multiple choice).
 
 Sources (hub, parquet, JSONL, ``save_to_disk`` folders) are read by
-:mod:`vscbench.data.utility_sources`. Which id, config, split and revision were used is returned
+:mod:`vscbench.utility.sources`. Which id, config, split and revision were used is returned
 in :class:`UtilitySource`, so a result can always be traced to the exact data.
 """
 
@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from vscbench.data.findings import DatasetError, Finding, count_kinds
-from vscbench.data.utility_rows import (
+from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
+from vscbench.schema import Sample
+from vscbench.utility.rows import (
     BUILDERS,
     REQUIRED_COLUMNS,
     RowProblem,
@@ -28,8 +29,7 @@ from vscbench.data.utility_rows import (
     image_bytes,
     store_image_bytes,
 )
-from vscbench.data.utility_sources import HUB_DEFAULTS, HubDataset, SourceKind, has_image, read_source
-from vscbench.schema import Sample
+from vscbench.utility.sources import HUB_DEFAULTS, HubDataset, SourceKind, has_image, read_source
 
 __all__ = [
     "BENCHMARKS", "HUB_DEFAULTS", "HubDataset", "UtilityData", "UtilitySource",

@@ -1,7 +1,7 @@
 """Fetch the VSCBench release: two spreadsheets and one image archive, and unpack it safely.
 
 The downloads themselves (resume, Drive confirmation pages, checksums) live in
-:mod:`vscbench.data.download`. The image archive's inner layout is not documented, so the two
+:mod:`vscbench.fetch.download`. The image archive's inner layout is not documented, so the two
 image folders are found wherever they sit in it, and no member may land outside the
 destination.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vscbench.data.download import ChecksumError, FetchError, confirmation_url, download
-from vscbench.data.vscbench import IMAGE_CENTRIC_DIR, IMAGE_CENTRIC_FILE, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_DIR, IMAGE_CENTRIC_FILE, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
+from vscbench.fetch.download import ChecksumError, FetchError, confirmation_url, download
 from vscbench.images import file_sha256
 
 __all__ = [

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vscbench.data.findings import Finding
-from vscbench.data.utility_format import OPTION_LETTERS, pope_prompt, scienceqa_prompt
+from vscbench.benchmarks.findings import Finding
 from vscbench.schema import Sample
+from vscbench.utility.answers import OPTION_LETTERS, pope_prompt, scienceqa_prompt
 
 POPE_COLUMNS = ("image", "question", "answer", "category")
 #: ``hint`` (the context) is published too, but a file without it is still usable.

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vscbench.images import load_rgb
-from vscbench.methods.steering_data import (
+from vscbench.methods.steering.data import (
     ContrastiveDataError,
     ContrastiveItem,
     check_no_overlap,
     contrastive_sha256,
 )
-from vscbench.methods.steering_layers import LayerError, find_text_layers
-from vscbench.methods.steering_vectors import (
+from vscbench.methods.steering.layers import LayerError, find_text_layers
+from vscbench.methods.steering.vectors import (
     LinearProbe,
     SteeringVectors,
     model_identity,
@@ -344,8 +344,8 @@ def extract_to_file(
     ``layers`` is a :func:`resolve_layers` spec ("14", "9,14,0.5"); ``options`` go to
     :func:`extract_vectors`. This is the library side of ``vscbench steer extract``.
     """
-    from vscbench.methods.steering_data import load_contrastive_jsonl
-    from vscbench.methods.steering_layers import num_text_layers, resolve_layers
+    from vscbench.methods.steering.data import load_contrastive_jsonl
+    from vscbench.methods.steering.layers import num_text_layers, resolve_layers
 
     items = load_contrastive_jsonl(data_path)
     exclude = read_id_list(exclude_ids_path) if exclude_ids_path is not None else None
