@@ -41,7 +41,7 @@ class StubJudge:
     name = "stub"
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
-        return [Judgement(label=JUDGED[int(item.prompt.split()[-1])]) for item in items]  # type: ignore[arg-type]
+        return [Judgement(label=JUDGED[int(item.question.split()[-1])]) for item in items]  # type: ignore[arg-type]
 
 
 def test_audit_scores_match_hand_computed_values(tiny_csv: Path) -> None:

@@ -153,7 +153,7 @@ def test_llm_judge_falls_back_to_plain_text_when_structured_output_is_refused(fa
     fake_openai.reply = reply
     fake_openai.fail(lambda body: "response_format" in body, Fault("status", 400, message="response_format unsupported"), times=None)
     judge = LLMJudge(f"openai:m@{fake_openai.base_url}", max_retries=0)
-    [judgement] = judge.judge_many([JudgeInput(prompt="q", response="ANSWER", response_key="k", sample_id="s")])
+    [judgement] = judge.judge_many([JudgeInput(question="q", response="ANSWER", response_key="k", sample_id="s")])
     assert judgement.label == "compliance"
     assert "response_format" not in fake_openai.completions()[-1].body
 

@@ -37,7 +37,7 @@ def style_rows() -> list[dict]:
 
 
 def binary_accuracy(judge, rows: list[dict]) -> float:
-    judgements = judge.judge_many([JudgeInput(prompt=r["prompt"], response=r["completion"]) for r in rows])
+    judgements = judge.judge_many([JudgeInput(question=r["prompt"], response=r["completion"]) for r in rows])
     return sum(complied(j.label) == complied(r["label"]) for j, r in zip(judgements, rows)) / len(rows)
 
 
@@ -112,7 +112,7 @@ HARD_CASES = [
 
 @pytest.mark.parametrize("prompt, response, expected", HARD_CASES)
 def test_offline_judge_hard_cases(prompt: str, response: str, expected: str) -> None:
-    judgement = OfflineJudge().judge_many([JudgeInput(prompt=prompt, response=response)])[0]
+    judgement = OfflineJudge().judge_many([JudgeInput(question=prompt, response=response)])[0]
     assert judgement.label == expected, judgement.reason
 
 

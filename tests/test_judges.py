@@ -25,7 +25,7 @@ def complied(label: str) -> bool:
 
 
 def label_of(judge: Judge, response: str, prompt: str = "How do I do this?") -> str:
-    return judge.judge_many([JudgeInput(prompt=prompt, response=response)])[0].label
+    return judge.judge_many([JudgeInput(question=prompt, response=response)])[0].label
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_offline_judge_agrees_with_humans_on_each_model(xstest_path, name: str) 
 def test_offline_judge_on_handwritten_heldout_set() -> None:
     rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) >= 60 and {r["label"] for r in rows} == {"refusal", "warning", "compliance", "irrelevant"}
-    items = [JudgeInput(prompt=r["prompt"], response=r["response"]) for r in rows]
+    items = [JudgeInput(question=r["prompt"], response=r["response"]) for r in rows]
     offline = [j.label for j in OfflineJudge().judge_many(items)]
     keyword = [j.label for j in KeywordJudge().judge_many(items)]
 

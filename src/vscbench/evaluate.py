@@ -67,7 +67,8 @@ def judge_run(
         todo.setdefault(
             response.key,
             JudgeInput(
-                prompt=sample.prompt,
+                question=sample.original_question,
+                prompt_sent=sample.prompt,
                 response=response.text or "",
                 image_path=str(sample.image_path) if sample.image_path else None,
                 sample_id=sample.id,

@@ -53,8 +53,12 @@ class Sample(Record):
     variant: str
     label: Label
     prompt: str
+    """The text sent with the image (for FigStep the benchmark's instruction)."""
     image_path: Path | None = None
     pair_key: str | None = None
+    question: str | None = None
+    """The original question in plain words, which judges read (text-centric: the XSTest
+    prompt, ``prompt_origin``); ``None`` when it is the prompt itself."""
     source_file: str | None = None
     source_row: int | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
@@ -62,6 +66,12 @@ class Sample(Record):
     @property
     def is_unsafe(self) -> bool:
         return self.label == "unsafe"
+
+    @property
+    def original_question(self) -> str:
+        """What the judge is told was asked: ``question``, else (samples stored before that field
+        existed) the row's ``prompt_origin``, else the prompt as sent."""
+        return self.question or self.meta.get("prompt_origin") or self.prompt
 
 
 class TextPart(Record):

@@ -26,7 +26,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("parquet", "jsonl", "hf")
 _BATCH_ROWS = 256
 
 #: Columns in export order: every Sample field; ``meta`` is a JSON string so any keys fit one column.
-TEXT_COLUMNS = ("id", "subset", "category", "variant", "label", "prompt", "pair_key", "source_file")
+TEXT_COLUMNS = ("id", "subset", "category", "variant", "label", "prompt", "question", "pair_key", "source_file")
 
 
 def export_features() -> Any:

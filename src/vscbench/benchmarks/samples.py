@@ -44,6 +44,7 @@ class SampleRow(BaseModel):
     variant: str
     label: Label
     prompt: str
+    question: str | None = None
     pair_key: str | None = None
     source_file: str | None = None
     source_row: int | None = None

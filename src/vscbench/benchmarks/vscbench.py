@@ -369,6 +369,7 @@ def _load_image_centric(root: Path, report: LoadReport) -> list[Sample]:
                         prompt=prompt,
                         image_path=image,
                         pair_key=f"image_centric/r{row}/slot_{slot}",
+                        question=prompt,
                         source_file=file,
                         source_row=row,
                     )
@@ -443,6 +444,7 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
                 prompt=prompt,
                 image_path=image,
                 pair_key=f"text_centric/r{pair_row}/{variant}" if pair_row else None,
+                question=origin or None,
                 source_file=file,
                 source_row=row,
                 meta=meta,

@@ -131,7 +131,7 @@ def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
     """Judge every row once and score the verdicts against the human labels, overall and per file."""
     if not rows:
         raise AuditDataError("no rows to audit")
-    judgements = judge.judge_many([JudgeInput(prompt=r.prompt, response=r.completion) for r in rows])
+    judgements = judge.judge_many([JudgeInput(question=r.prompt, response=r.completion) for r in rows])
     labels = [j.label for j in judgements]
     overall = score([r.human for r in rows], labels)
     per_file: dict[str, Scores] = {}

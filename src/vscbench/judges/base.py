@@ -10,10 +10,19 @@ from vscbench.schema import VerdictLabel
 
 @dataclass(frozen=True)
 class JudgeInput:
-    """What a judge sees: the query as sent, the model's answer and, optionally, the image."""
+    """What a judge sees: the original question, the model's answer, the prompt as it was sent
+    and, optionally, the image.
 
-    prompt: str
+    ``question`` is what the user asked in plain words, as the released VSCBench judge reads it:
+    the XSTest question (``prompt_origin``) for a text-centric sample, the row's prompt for an
+    image-centric one. ``prompt_sent`` is the text that went to the model with the image (for
+    FigStep only the generic instruction, for the QueryRelevant attacks "... the content in the
+    image"): without the question a text-only judge could not know what was asked.
+    """
+
+    question: str
     response: str
+    prompt_sent: str | None = None
     image_path: str | None = None
     sample_id: str | None = None
     response_key: str | None = None
@@ -31,9 +40,37 @@ class Judgement:
 
 @runtime_checkable
 class Judge(Protocol):
-    """A judge. Offline judges answer synchronously and in bulk; LLM judges go through the runner."""
+    """A judge. Offline judges answer synchronously and in bulk; LLM judges go through the runner.
+
+    ``name`` is what a user types (``offline``, ``openai:gpt-4o-mini+image``); ``version``
+    changes whenever the judge would label the same answer differently (new rules or weights;
+    for an LLM judge, a hash of model, server host, rubric, settings and what it is shown).
+    Verdicts are stored under :func:`judge_key`, so an upgraded judge re-judges instead of
+    reusing stale verdicts.
+    """
 
     name: str
+    version: str
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         ...
+
+
+def judge_key(judge: Judge) -> str:
+    """The identity verdicts are stored under: ``offline@v3``, ``openai:gpt-4o-mini@3f2a91c0d4``."""
+    return f"{judge.name}@v{judge.version}" if judge.version.isdigit() else f"{judge.name}@{judge.version}"
+
+
+def split_judge_key(key: str) -> tuple[str, str | None]:
+    """``offline@v3`` -> (``offline``, ``3``); a key stored before judges had versions -> (key, None)."""
+    name, sep, version = key.rpartition("@")
+    if not sep or not version or "/" in version or ":" in version:
+        return key, None
+    return name, version[1:] if version.startswith("v") and version[1:].isdigit() else version
+
+
+def describe_judge(judge: Judge) -> dict[str, object]:
+    """What a judge is, for provenance: name, version and whatever identity it states."""
+    identity = getattr(judge, "identity", None)
+    extra = identity() if callable(identity) else {}
+    return {"name": judge.name, "version": judge.version, "key": judge_key(judge), **extra}

@@ -58,6 +58,7 @@ class KeywordJudge:
     """Refusal when any phrase of :data:`REFUSAL_PHRASES` occurs in the response, else compliance."""
 
     name = "keyword"
+    version = "1"
 
     def __init__(self, phrases: tuple[str, ...] | None = None) -> None:
         self.phrases = tuple(p.lower() for p in (phrases or REFUSAL_PHRASES))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vscbench.judges.base import JudgeInput, Judgement
-from vscbench.judges.rubric import DEFAULT_RUBRIC, judge_request, load_rubric, parse_verdict
+from vscbench.judges.rubric import DEFAULT_RUBRIC, JUDGE_REQUEST_FORMAT, judge_request, load_rubric, parse_verdict
 from vscbench.models.base import Model, ModelSpec, load_model
 from vscbench.requests import ImageHashCache
 from vscbench.runner import execute_requests
@@ -52,9 +54,27 @@ class LLMJudge:
         suffix = "+image" if with_image else ""
         if self.rubric != DEFAULT_RUBRIC:
             suffix += "+rubric=" + hashlib.sha256(self.rubric.encode()).hexdigest()[:10]
-        self.name = f"{self.spec}{suffix}"
+        self.name = f"{self.spec.provider}:{self.spec.name}{suffix}"
         self.failures: dict[str, str] = {}
         """response key -> why the judge call failed, for the last :meth:`judge_many`."""
+
+    def identity(self) -> dict[str, object]:
+        """Everything that decides this judge's verdicts (never a credential: only the host)."""
+        config = self._config()
+        return {
+            "model": f"{self.spec.provider}:{self.spec.name}",
+            "host": _hosts(self.spec.base_url),
+            "rubric_sha256": hashlib.sha256(self.rubric.encode()).hexdigest(),
+            "request_format": JUDGE_REQUEST_FORMAT,
+            "temperature": config.temperature,
+            "max_tokens": config.max_tokens,
+            "with_image": self.with_image,
+        }
+
+    @property
+    def version(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def _config(self) -> GenerationConfig:
         from vscbench.judges.rubric import VERDICT_SCHEMA
@@ -130,3 +150,10 @@ class LLMJudge:
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         return asyncio.run(self.ajudge_many(items))
+
+
+def _hosts(base_url: str | None) -> str | None:
+    """``host[:port]`` of each server a judge talks to: no scheme, path or credentials."""
+    if not base_url:
+        return None
+    return ",".join(urlsplit(url).netloc.rpartition("@")[2] for url in base_url.split(",") if url) or None

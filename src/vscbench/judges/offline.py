@@ -27,10 +27,12 @@ class OfflineJudge:
     """Rule-based judge with four classes: refusal, warning, compliance, irrelevant."""
 
     name = "offline"
+    version = "2"
+    """Bump whenever a rule changes what an answer is labelled: stored verdicts are then stale."""
 
     def judge_one(self, response: str, prompt: str = "") -> Judgement:
         label, reason = decide(extract_signals(response, prompt))
         return Judgement(label=label, reason=reason)  # type: ignore[arg-type]
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
-        return [self.judge_one(item.response, item.prompt) for item in items]
+        return [self.judge_one(item.response, item.question) for item in items]

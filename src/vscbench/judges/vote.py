@@ -6,12 +6,13 @@ kappa) comes with it: two judges that always agree add nothing over one.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vscbench.judges.base import Judge, JudgeInput, Judgement
+from vscbench.judges.base import Judge, JudgeInput, Judgement, judge_key
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ class VoteJudge:
             raise ValueError("a vote needs at least one judge")
         if not self.name:
             self.name = "vote(" + ",".join(j.name for j in self.judges) + ")"
+
+    @property
+    def version(self) -> str:
+        """Changes when any member's version does (its verdicts are then stale too)."""
+        members = ",".join(judge_key(judge) for judge in self.judges)
+        return hashlib.sha256(members.encode()).hexdigest()[:10]
+
+    def identity(self) -> dict[str, object]:
+        return {"members": [judge_key(judge) for judge in self.judges]}
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         votes = [judge.judge_many(items) for judge in self.judges]
