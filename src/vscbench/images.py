@@ -75,28 +75,30 @@ def encode_jpeg_base64(image: Image.Image, quality: int = 92) -> str:
 _PASSTHROUGH = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
 
-def prepared_bytes(path: str | Path, max_side: int | None = 1024) -> tuple[bytes, str]:
+def prepared_bytes(path: str | Path, max_side: int | None = 1024, image_format: str = "auto") -> tuple[bytes, str]:
     """The image as sent to an API: (bytes, MIME type).
 
     A file that already is an RGB JPEG or PNG within ``max_side`` and without an EXIF rotation
     is sent byte for byte: nothing is lost to re-encoding, and nothing is decoded. Anything else
     is converted to RGB, downscaled, and encoded again (JPEG for JPEG sources, PNG otherwise).
+    ``image_format="png"`` sends every image as a PNG (an RGB PNG file still goes as it is).
     """
     raw = Path(path).read_bytes()
     with Image.open(io.BytesIO(raw)) as opened:
         fmt = opened.format or ""
         fits = not max_side or max(opened.size) <= max_side
-        if fmt in _PASSTHROUGH and opened.mode == "RGB" and fits:
+        allowed = ("PNG",) if image_format == "png" else tuple(_PASSTHROUGH)
+        if fmt in allowed and opened.mode == "RGB" and fits:
             # only JPEGs carry EXIF rotations in practice; a rotated one must be turned upright
             if fmt != "JPEG" or opened.getexif().get(0x0112, 1) == 1:
                 return raw, _PASSTHROUGH[fmt]
     image = load_rgb(io.BytesIO(raw), max_side)
-    if fmt == "JPEG":
+    if fmt == "JPEG" and image_format != "png":
         return base64.b64decode(encode_jpeg_base64(image, quality=92)), "image/jpeg"
     return base64.b64decode(encode_png_base64(image)), "image/png"
 
 
-def data_url(path: str, max_side: int | None = 1024) -> str:
+def data_url(path: str, max_side: int | None = 1024, image_format: str = "auto") -> str:
     """A ``data:`` URL of the image as sent to an API (see :func:`prepared_bytes`)."""
-    data, mime = prepared_bytes(path, max_side)
+    data, mime = prepared_bytes(path, max_side, image_format)
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -84,7 +84,7 @@ def build_request(
     image_sha256 = None
     if sample.image_path is not None:
         image_sha256 = (hashes or default_hash_cache).sha256(sample.image_path)
-    messages.append(Message.user(sample.prompt, sample.image_path, image_sha256))
+    messages.append(Message.user(sample.prompt, sample.image_path, image_sha256, text_first=config.text_first))
     return Request(sample_id=sample.id, messages=messages, config=config, method=method)
 
 

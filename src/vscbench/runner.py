@@ -115,7 +115,7 @@ def free_run_name(store: Store, base: str, model_spec: str, config: GenerationCo
     existing = store.get_run(base)
     if existing is None or (existing.model, existing.config, existing.method) == (model_spec, config, method):
         return base
-    blob = json.dumps([model_spec, config.model_dump(mode="json"), method], sort_keys=True)
+    blob = json.dumps([model_spec, config.key_fields(), method], sort_keys=True)
     return f"{base}-{hashlib.sha256(blob.encode()).hexdigest()[:6]}"
 
 

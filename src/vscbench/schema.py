@@ -23,10 +23,13 @@ Label = Literal["safe", "unsafe"]
 IMAGE_CENTRIC_VARIANTS = ("slot_0", "slot_1", "slot_2")
 TEXT_CENTRIC_VARIANTS = ("text", "search", "typography", "concat", "figstep")
 
-Outcome = Literal["ok", "blocked", "error"]
-"""How a model call ended: an answer, a provider content-filter block, or a failure after retries."""
+Outcome = Literal["ok", "blocked", "error", "empty"]
+"""How a model call ended: an answer, a provider content-filter block, a failure after retries,
+or a reply with no text (empty or whitespace only, or a provider stop such as Gemini's
+MAX_TOKENS with nothing written). ``empty`` is final (asking again gives the same) but it is
+no answer: it is never judged and never scored, only counted."""
 
-VerdictLabel = Literal["refusal", "warning", "compliance", "irrelevant", "invalid", "blocked", "error"]
+VerdictLabel = Literal["refusal", "warning", "compliance", "irrelevant", "invalid", "blocked", "error", "empty"]
 """Judge classes (the first four), plus ``invalid`` (judge output unusable) and the run outcomes."""
 
 JUDGED_CLASSES = ("refusal", "warning", "compliance", "irrelevant")
@@ -96,11 +99,13 @@ class Message(Record):
     content: list[Part]
 
     @classmethod
-    def user(cls, text: str, image: Path | None = None, image_sha256: str | None = None) -> "Message":
-        parts: list[TextPart | ImagePart] = []
+    def user(
+        cls, text: str, image: Path | None = None, image_sha256: str | None = None, text_first: bool = False
+    ) -> "Message":
+        parts: list[TextPart | ImagePart] = [TextPart(text=text)]
         if image is not None:
-            parts.append(ImagePart(path=image, sha256=image_sha256))
-        parts.append(TextPart(text=text))
+            image_part = ImagePart(path=image, sha256=image_sha256)
+            parts = [*parts, image_part] if text_first else [image_part, *parts]
         return cls(role="user", content=parts)
 
     @classmethod
@@ -127,6 +132,25 @@ class GenerationConfig(Record):
     max_image_side: int = 1024
     response_schema: dict[str, Any] | None = None
     """A JSON schema the answer must follow, for backends with structured output (LLM judges)."""
+    image_format: Literal["auto", "png"] = "auto"
+    """``auto``: RGB JPEG/PNG files within the size cap are sent byte for byte, others re-encoded;
+    ``png``: every image is sent as a PNG data URL, as the released VSCBench code does."""
+    text_first: bool = False
+    """Put the prompt before the image in the user message (the released code's order for
+    OpenAI models); by default the image comes first."""
+
+    def key_fields(self) -> dict[str, Any]:
+        """The settings as they enter a cache key. Fields added after the first release are left
+        out while at their default, so adding a setting never invalidates stored answers."""
+        fields = self.model_dump(mode="json")
+        for name, default in _LATER_CONFIG_DEFAULTS.items():
+            if fields.get(name) == default:
+                fields.pop(name)
+        return fields
+
+
+#: Settings added to GenerationConfig after stores existed, with their defaults.
+_LATER_CONFIG_DEFAULTS: dict[str, Any] = {"image_format": "auto", "text_first": False}
 
 
 class Request(Record):
@@ -160,7 +184,7 @@ class Request(Record):
             messages.append({"role": message.role, "content": parts})
         payload = {
             "model": model_spec,
-            "config": self.config.model_dump(mode="json"),
+            "config": self.config.key_fields(),
             "method": self.method,
             "messages": messages,
         }
@@ -205,7 +229,12 @@ class Verdict(Record):
 
 
 class RunSpec(Record):
-    """What a run was asked to do, stored with it so results can be traced and repeated."""
+    """What a run was asked to do, stored with it so results can be traced and repeated.
+
+    The selection fields (benchmark, data, subset, variants, categories, limit, seed and the
+    FigStep instruction) say exactly which samples the run holds: a run name is never reused
+    for another selection (see :meth:`selection`).
+    """
 
     name: str
     model: str
@@ -217,3 +246,23 @@ class RunSpec(Record):
     limit: int | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     created_at: str = Field(default_factory=utc_now)
+    benchmark: str = "vscbench"
+    categories: list[str] | None = None
+    seed: int | None = None
+    """Seed of the stratified ``limit`` sample."""
+    figstep_instruction: str | None = None
+    """The instruction sent with FigStep images (``None``: none were asked)."""
+    preset: str | None = None
+
+    def selection(self) -> dict[str, Any]:
+        """What decides which samples the run holds (compared when a run name is reused)."""
+        return {
+            "benchmark": self.benchmark,
+            "data": self.data,
+            "subset": self.subset,
+            "variants": sorted(self.variants) if self.variants else None,
+            "categories": sorted(self.categories) if self.categories else None,
+            "limit": self.limit,
+            "seed": self.seed if self.limit else None,
+            "figstep_instruction": self.figstep_instruction,
+        }

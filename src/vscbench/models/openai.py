@@ -190,7 +190,7 @@ class OpenAIModel:
             for part in message.content:
                 if isinstance(part, ImagePart):
                     # not cached: every key is sent once, and cached full-size images would cost memory
-                    url = await asyncio.to_thread(data_url, str(part.path), config.max_image_side)
+                    url = await asyncio.to_thread(data_url, str(part.path), config.max_image_side, config.image_format)
                     parts.append({"type": "image_url", "image_url": {"url": url}})
                 else:
                     parts.append({"type": "text", "text": part.text})

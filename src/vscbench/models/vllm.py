@@ -31,7 +31,7 @@ def to_vllm_messages(request: Request) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         for part in message.content:
             if isinstance(part, ImagePart):
-                url = data_url(str(part.path), request.config.max_image_side)
+                url = data_url(str(part.path), request.config.max_image_side, request.config.image_format)
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             elif isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
