@@ -36,6 +36,7 @@ class RunProgress:
     ok: int = 0
     blocked: int = 0
     error: int = 0
+    empty: int = 0
     elapsed_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -75,6 +76,7 @@ class RunSummary:
     ok: int = 0
     blocked: int = 0
     error: int = 0
+    empty: int = 0
     elapsed_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -188,7 +190,7 @@ async def run_samples(
         status = "complete" if len(final) == plan.unique else "incomplete"
     finally:
         store.finish_run(name, status)
-    summary.ok, summary.blocked, summary.error = state.ok, state.blocked, state.error
+    summary.ok, summary.blocked, summary.error, summary.empty = state.ok, state.blocked, state.error, state.empty
     summary.prompt_tokens, summary.completion_tokens = state.prompt_tokens, state.completion_tokens
     summary.elapsed_s = round(time.perf_counter() - started, 3)
     summary.top_errors = state.errors.most_common(5)
@@ -274,9 +276,11 @@ async def _call(model: Model, requests: list[Request], timeout: float | None) ->
 
 
 def _response(key: str, sample_id: str, model_spec: str, generation: Generation, latency: float) -> Response:
-    outcome = generation.outcome if generation.outcome in ("ok", "blocked", "error") else "error"
-    if outcome == "ok" and generation.text is None:
-        outcome, generation.error = "error", generation.error or "backend returned no text"
+    outcome = generation.outcome if generation.outcome in ("ok", "blocked", "error", "empty") else "error"
+    if outcome == "ok" and not (generation.text or "").strip():
+        # no text is no answer: kept apart, never judged, never scored as a refusal
+        outcome = "empty"
+        generation.error = generation.error or ("the reply has no text" if generation.text is None else "the reply is blank")
     return Response(
         key=key,
         sample_id=sample_id,

@@ -99,6 +99,8 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
     finish = _enum_name(candidate.finish_reason)
     if finish in BLOCKING_FINISH_REASONS:
         return Generation(outcome="blocked", text=text or None, error=f"finish_reason={finish}", usage=usage)
+    if not text.strip():  # e.g. MAX_TOKENS spent on thinking: a reply, but no answer
+        return Generation(outcome="empty", text=text or None, error=f"no text (finish_reason={finish})", usage=usage)
     return Generation(outcome="ok", text=text, usage=usage)
 
 

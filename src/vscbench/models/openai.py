@@ -174,8 +174,9 @@ class OpenAIModel:
         text = message.content if message.content is not None else getattr(message, "refusal", None)
         if choice.finish_reason == "content_filter":
             return Generation("blocked", text=text, error="finish_reason content_filter", usage=usage, attempts=attempts)
-        if text is None:
-            return Generation("error", error=f"empty reply (finish_reason {choice.finish_reason})", usage=usage, attempts=attempts)
+        if text is None or not text.strip():
+            reason = f"no text (finish_reason {choice.finish_reason})"
+            return Generation("empty", text=text, error=reason, usage=usage, attempts=attempts)
         return Generation("ok", text=text, usage=usage, attempts=attempts)
 
     async def request_body(self, request: Request) -> dict[str, Any]:
