@@ -13,22 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image
-
 from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
 from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench
+from vscbench.images import ImageError, verify_image
 from vscbench.schema import Sample
 
 
 def decode_error(path: Path) -> str | None:
-    """Why an image file does not decode, or None when it does. Reads the whole file."""
+    """Why an image file does not decode, or None when it does. Reads the whole file, in
+    bounded memory (:func:`vscbench.images.verify_image`: the same test ``run`` applies)."""
     try:
-        with Image.open(path) as image:
-            if image.format == "JPEG":
-                image.draft("RGB", (256, 256))  # still decodes every scan, at reduced cost
-            image.load()
-    except Exception as exc:  # PIL raises many types for broken files; all mean "unusable"
-        return f"{exc.__class__.__name__}: {exc}"
+        verify_image(path)
+    except ImageError as exc:
+        return exc.reason
     return None
 
 
@@ -94,7 +91,7 @@ def verify_images(
                 column = _image_column(sample)
                 findings.append(
                     Finding("undecodable_image", sample.source_file or "", sample.source_row, column,
-                            f"image file {relative} does not decode ({error})")
+                            f"image file {relative} {error}")
                 )  # fmt: skip
                 broken.add(sample.id)
                 data.report.unusable[sample.id] = "image does not decode"

@@ -13,7 +13,7 @@ from typing import Any
 
 import anthropic
 
-from vscbench.images import encode_jpeg_base64, encode_png_base64, load_rgb
+from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.schema import ImagePart, Request, TextPart, Usage
 
@@ -112,7 +112,8 @@ class AnthropicModel:
         try:
             system, messages = to_anthropic(request)
         except Exception as exc:
-            return Generation(outcome="error", error=f"cannot read image: {type(exc).__name__}: {exc}")
+            reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+            return Generation(outcome="error", error=f"cannot read image: {reason}")
         options: dict[str, Any] = {
             "model": self.spec.name,
             "max_tokens": request.config.max_tokens,

@@ -16,7 +16,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from vscbench.images import encode_jpeg_base64, encode_png_base64, load_rgb
+from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.schema import ImagePart, Request, TextPart, Usage
 
@@ -148,7 +148,8 @@ class GoogleModel:
         try:
             system, contents = to_gemini(request)
         except Exception as exc:
-            return Generation(outcome="error", error=f"cannot read image: {type(exc).__name__}: {exc}")
+            reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+            return Generation(outcome="error", error=f"cannot read image: {reason}")
         config = types.GenerateContentConfig(
             system_instruction=system,
             max_output_tokens=request.config.max_tokens,

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Any
 
-from vscbench.images import data_url
+from vscbench.images import ImageError, data_url
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.schema import ImagePart, Request, Usage
 
@@ -136,8 +136,8 @@ class OpenAIModel:
 
         try:
             body = await self.request_body(request)
-        except OSError as exc:
-            return Generation("error", error=f"image could not be read: {exc}", attempts=0)
+        except (ImageError, OSError) as exc:  # refused per request, named, and never sent
+            return Generation("error", error=f"cannot read image: {exc}", attempts=0)
         counter = [0]
         token = _attempts.set(counter)
         try:
