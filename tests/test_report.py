@@ -75,12 +75,13 @@ LABELS = {
 
 @pytest.fixture
 def report():
-    return score(SAMPLES, LABELS)
+    # the lenient rule: s3's warning answers its safe query (under the default rule it would not)
+    return score(SAMPLES, LABELS, rule="lenient")
 
 
 @pytest.fixture
 def comparison(report):
-    return compare({"base": report, "cot": score(SAMPLES, {**LABELS, "u2": "refusal"})}, baseline="base")
+    return compare({"base": report, "cot": score(SAMPLES, {**LABELS, "u2": "refusal"}, rule="lenient")}, baseline="base")
 
 
 def test_rich_tables_show_percentages_with_intervals(report):
@@ -110,7 +111,7 @@ def test_comparison_tables_and_markdown(comparison):
     text = console.export_text()
     assert "Δ SRA_a vs base" in text and "+16.7 pts" in text  # SRA_u 2/3 -> 3/3
     markdown = comparison_markdown(comparison)
-    assert "| Model / method |" in markdown and "| cot |" in markdown
+    assert "| Run |" in markdown and "| cot |" in markdown
 
 
 def test_markdown_escapes_pipes(report):
@@ -131,7 +132,10 @@ def test_csv_and_json_writers(tmp_path, report, comparison):
     data = json.loads(write_json(report, tmp_path / "scores.json").read_text(encoding="utf-8"))
     assert data["overall"]["sra_s"] == 0.75 and data["failures"]["invalid"]["count"] == 1
     assert json.loads(write_json(comparison, tmp_path / "cmp.json").read_text())["baseline"] == "base"
-    assert write_markdown(report, tmp_path / "r.md").read_text().startswith("### Overall")
+    markdown = write_markdown(report, tmp_path / "r.md").read_text()
+    # an incomplete run says so first, then how the figures were made, then the tables
+    assert markdown.startswith("> **Warning**: incomplete: 1 invalid of 8 samples")
+    assert "- rule: lenient" in markdown and markdown.index("- rule:") < markdown.index("### Overall")
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from test_utility_cli import REPLIES, scienceqa_dataset, write_pope
 from vscbench.cli import app
+from vscbench.judges.base import judge_key
+from vscbench.judges.offline import OfflineJudge
 from vscbench.methods.plan import parse_method
 from vscbench.methods.prompting import COT_INSTRUCTION
 from vscbench.models.base import load_model
@@ -93,9 +95,10 @@ def test_tradeoff_rows_and_deltas_by_hand(runs):
     path, model, names = runs
     with Store(path) as store:
         table = tradeoff(store, list(names.values()), judge="offline")
-        verdicts = len(store.get_verdicts("offline"))
+        key = judge_key(OfflineJudge())
+        verdicts = len(store.get_verdicts(key))
         again = tradeoff(store, list(names.values()), judge="offline")  # judged already: nothing new
-        assert len(store.get_verdicts("offline")) == verdicts == 16
+        assert len(store.get_verdicts(key)) == verdicts == 16
     assert [(r.model, r.method) for r in table.rows] == [(model, "none"), (model, "cot")]
     base, cot = table.rows
     assert base.safety_runs == ["safety"] and base.utility_runs == {"pope": [names["pope"]], "scienceqa": [names["sqa"]]}

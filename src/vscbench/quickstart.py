@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vscbench.benchmarks.findings import DatasetError
+from vscbench.judges.base import judge_key
 from vscbench.judges.registry import LLM_JUDGE_WHEN_KEYED, default_judge  # noqa: F401  (part of this API)
 from vscbench.locations import DEFAULT_STORE
 from vscbench.metrics import ScoreReport
@@ -117,7 +118,7 @@ def quickstart(
         judge_options = {"store": store} if ":" in judge_spec else {}
         judge_obj = get_judge(judge_spec, **judge_options)
         judge_run(store, name, judge_obj)
-        judge_name = judge_obj.name
+        judge_name = judge_key(judge_obj)
         scored, labels, responses = run_labels(store, name, judge_name)
         report = score(scored, labels)
         written = None

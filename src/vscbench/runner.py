@@ -111,14 +111,27 @@ def default_run_name(model_spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
 
 
-def free_run_name(store: Store, base: str, model_spec: str, config: GenerationConfig, method: str = "none") -> str:
-    """``base`` if it is free or names a run of the same model, config and method; otherwise
-    ``base`` with a short hash of those settings, so changed settings start a separate run."""
+def free_run_name(
+    store: Store,
+    base: str,
+    model_spec: str,
+    config: GenerationConfig,
+    method: str = "none",
+    selection: dict[str, Any] | None = None,
+) -> str:
+    """``base`` if it is free or names a run of the same model, config, method and sample
+    selection (:meth:`RunSpec.selection`); otherwise ``base`` with a short hash of those, so
+    changed settings or another ``--limit`` start a separate run."""
     existing = store.get_run(base)
-    if existing is None or (existing.model, existing.config, existing.method) == (model_spec, config, method):
+    same = existing is not None and (existing.model, existing.config, existing.method) == (model_spec, config, method)
+    if existing is None or (same and (selection is None or existing.selection() == selection)):
         return base
-    blob = json.dumps([model_spec, config.key_fields(), method], sort_keys=True)
-    return f"{base}-{hashlib.sha256(blob.encode()).hexdigest()[:6]}"
+    blob = json.dumps([model_spec, config.key_fields(), method] + ([selection] if selection else []), sort_keys=True)
+    name = f"{base}-{hashlib.sha256(blob.encode()).hexdigest()[:6]}"
+    other = store.get_run(name)
+    if other is not None and selection is not None and other.selection() != selection:
+        return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[6:12]}"
+    return name
 
 
 def plan_run(

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import Response, RunSpec, Sample, Usage, Verdict, utc_now
 
-FINAL_OUTCOMES = ("ok", "blocked")
+FINAL_OUTCOMES = ("ok", "blocked", "empty")
 """Outcomes that end a request for good; ``error`` is retried on the next run."""
 
 _SCHEMA = """
@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS responses (
 CREATE TABLE IF NOT EXISTS verdicts (
     response_key TEXT NOT NULL, judge TEXT NOT NULL, sample_id TEXT NOT NULL, label TEXT NOT NULL,
     reason TEXT, raw TEXT, created TEXT NOT NULL, PRIMARY KEY (response_key, judge)
+);
+CREATE TABLE IF NOT EXISTS judges (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, identity TEXT NOT NULL, created TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS image_hashes (
     path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL
@@ -132,10 +135,13 @@ class Store:
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, spec: RunSpec, items: Iterable[tuple[Sample, str]]) -> None:
-        """Create a run, or add samples to an existing one with the same model, config and method.
+        """Create a run, or resume one with the same model, config, method and sample selection.
 
-        Items are (sample, response key). Raises :class:`RunConflictError` when the name is
-        taken by a run that asks a different model, config or method.
+        Items are (sample, response key); afterwards the run holds exactly these samples (a
+        resumed run's items are replaced, so a re-fetched data folder never leaves stale ones).
+        Raises :class:`RunConflictError` when the name is taken by a run that asks a different
+        model, config or method, or selects other samples (another ``--limit``, ``--variant``,
+        ``--category``, data folder or FigStep instruction).
         """
         now = utc_now()
         with self._write() as db:
@@ -143,20 +149,23 @@ class Store:
             if row is not None:
                 old = RunSpec.model_validate_json(row[0])
                 differences = [f for f in ("model", "method", "config") if getattr(old, f) != getattr(spec, f)]
+                old_selection, new_selection = _comparable_selection(row[0], old, spec)
+                differences += [name for name in old_selection if old_selection[name] != new_selection[name]]
                 if differences:
                     raise RunConflictError(
                         f"run {spec.name!r} already exists with a different {', '.join(differences)} "
-                        f"({_describe(old, differences)}); choose another name with --run NAME"
+                        f"({_describe(old, differences)}); choose another name with --run NAME, "
+                        "or leave --run out to get a name of its own"
                     )
                 db.execute("UPDATE runs SET spec = ?, updated = ?, status = 'running' WHERE name = ?",
                            (spec.model_dump_json(), now, spec.name))  # fmt: skip
+                db.execute("DELETE FROM run_items WHERE run = ?", (spec.name,))
             else:
                 db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'running')", (spec.name, spec.model_dump_json(), now, now))
-            start = db.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM run_items WHERE run = ?", (spec.name,)).fetchone()[0]
             db.executemany(
                 "INSERT INTO run_items VALUES (?, ?, ?, ?, ?) ON CONFLICT (run, sample_id) DO UPDATE SET "
                 "response_key = excluded.response_key, sample = excluded.sample",
-                ((spec.name, sample.id, key, sample.model_dump_json(), start + i) for i, (sample, key) in enumerate(items)),
+                ((spec.name, sample.id, key, sample.model_dump_json(), i) for i, (sample, key) in enumerate(items)),
             )
 
     def finish_run(self, name: str, status: str) -> None:
@@ -269,7 +278,31 @@ class Store:
         }
 
     def judges(self) -> list[str]:
+        """Keys of every judge with verdicts here (``offline@v3``; older stores: bare names)."""
         return [row[0] for row in self._query("SELECT DISTINCT judge FROM verdicts ORDER BY judge")]
+
+    def put_judge(self, key: str, name: str, version: str, identity: dict[str, Any]) -> None:
+        """Record what a judge key stands for (model, host, rubric hash, settings...)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO judges VALUES (?, ?, ?, ?, ?)",
+                (key, name, version, json.dumps(identity, sort_keys=True, default=str), utc_now()),
+            )
+
+    def judge_identity(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT identity FROM judges WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def run_judges(self, run: str) -> list[str]:
+        """Keys of the judges that have verdicts on this run's responses."""
+        return [
+            row[0]
+            for row in self._query(
+                "SELECT DISTINCT judge FROM verdicts WHERE response_key IN "
+                "(SELECT response_key FROM run_items WHERE run = ?) ORDER BY judge",
+                (run,),
+            )
+        ]
 
     # -- image hashes ----------------------------------------------------------------------------
     def image_hashes(self) -> list[tuple[str, int, int, str]]:
@@ -332,6 +365,17 @@ def _response(key, sample_id, model, outcome, text, error, usage, latency, attem
         key=key, sample_id=sample_id, model=model, outcome=outcome, text=text, error=error,
         usage=Usage.model_validate_json(usage), latency_s=latency, attempts=attempts, created_at=created,
     )  # fmt: skip
+
+
+def _comparable_selection(old_json: str, old: RunSpec, new: RunSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two runs' sample selections, over the fields the stored run recorded (runs stored
+    before the selection was recorded in full kept only data, subset, variants and limit)."""
+    old_selection, new_selection = old.selection(), new.selection()
+    if '"benchmark"' not in old_json:
+        legacy = ("data", "subset", "variants", "limit")
+        old_selection = {k: old_selection[k] for k in legacy}
+        new_selection = {k: new_selection[k] for k in legacy}
+    return old_selection, new_selection
 
 
 def _describe(spec: RunSpec, fields: list[str]) -> str:

@@ -28,6 +28,17 @@ def default_judge() -> str:
     return LLM_JUDGE_WHEN_KEYED if os.environ.get("OPENAI_API_KEY") else "offline"
 
 
+def describe_default(spec: str) -> str:
+    """The line that states the default judge every time it is chosen."""
+    if spec == LLM_JUDGE_WHEN_KEYED:
+        return (
+            f"judge: {spec} (the default because OPENAI_API_KEY is set; the answers are sent to OpenAI). "
+            "Use --judge offline to keep them here."
+        )
+    judge = get_judge(spec)
+    return f"judge: {spec} v{judge.version} (the default without an OpenAI key: rules and a small model, no API)"
+
+
 class JudgeSpecError(ValueError):
     """A judge spec that names no known judge."""
 

@@ -1,7 +1,10 @@
 """Side-by-side scores of several models or methods, optionally against a baseline.
 
-Scores are only comparable when they were computed under the same scoring rule and the same
-failure treatment, so :func:`compare` refuses to mix them.
+Scores are only comparable when they were computed under the same scoring rule, failure
+treatment and judge, so :func:`compare` refuses to mix them. Against a baseline, each change
+comes with a paired interval and p-value (:func:`vscbench.stats.paired_bootstrap`, resampling
+whole prompts) over the samples both runs scored; :func:`vscbench.evaluate.compare_runs` first
+restricts every run to the samples all of them hold, so the figures are like for like.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vscbench.metrics import SECTIONS, GroupScore, ScoreReport
+from vscbench.stats import PairedDelta, paired_bootstrap
 
 METRICS = ("sra_s", "sra_u", "sra_a")
 
@@ -21,6 +25,22 @@ class Comparison:
 
     reports: dict[str, ScoreReport]
     baseline: str | None = None
+    left_out: dict[str, int] | None = None
+    """Per run: samples left out because another run lacks them (few-shot demonstrations...)."""
+
+    def deltas(self) -> dict[str, dict[str, PairedDelta]]:
+        """Per run other than the baseline: the paired change of each SRA figure."""
+        if self.baseline is None:
+            return {}
+        base = self.reports[self.baseline]
+        out = {}
+        for name, report in self.reports.items():
+            if name == self.baseline:
+                continue
+            out[name] = paired_bootstrap(
+                _correct(base), _correct(report), {**base.clusters, **report.clusters}, {**base.sides, **report.sides}
+            )
+        return out
 
     @property
     def names(self) -> list[str]:
@@ -30,6 +50,7 @@ class Comparison:
         """One row per model/method: the three SRA figures, their intervals, pairs, failures and,
         with a baseline, the change of each figure against it (in proportion points)."""
         base = self.reports[self.baseline].overall if self.baseline else None
+        deltas = self.deltas()
         rows = []
         for name, report in self.reports.items():
             overall = report.overall
@@ -40,9 +61,13 @@ class Comparison:
             row["pair_calibration"] = report.pairs.share.value
             row["failures"] = sum(report.failure_counts.values())
             if base is not None:
+                paired = deltas.get(name, {})
                 for metric in METRICS:
                     mine, theirs = getattr(overall, metric), getattr(base, metric)
                     row[f"delta_{metric}"] = None if mine is None or theirs is None else mine - theirs
+                    if metric in paired:
+                        row[f"delta_{metric}_ci"] = paired[metric].ci
+                        row[f"delta_{metric}_p"] = paired[metric].p_value
             rows.append(row)
         return rows
 
@@ -54,10 +79,17 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         first = next(iter(self.reports.values()))
+        deltas = self.deltas()
         out: dict[str, Any] = {
             "rule": first.rule.name,
             "failure_treatment": first.failure_treatment,
+            "intervals": first.intervals,
+            "judge": first.provenance.get("judge"),
+            "provenance": {name: report.provenance for name, report in self.reports.items()},
             "baseline": self.baseline,
+            "left_out": dict(self.left_out or {}),
+            "deltas": {name: {m: d.to_dict() for m, d in per.items()} for name, per in deltas.items()},
+            "warnings": {name: r.warning() for name, r in self.reports.items() if r.warning()},
             "overall": [
                 {k: (list(v) if isinstance(v, tuple) else v) for k, v in row.items()} for row in self.overall_rows()
             ],
@@ -70,17 +102,30 @@ class Comparison:
         return out
 
 
-def compare(reports: Mapping[str, ScoreReport], baseline: str | None = None) -> Comparison:
+def _correct(report: ScoreReport) -> dict[str, bool]:
+    return {sample_id: outcome == "correct" for sample_id, outcome in report.outcomes.items() if outcome != "excluded"}
+
+
+def compare(
+    reports: Mapping[str, ScoreReport], baseline: str | None = None, left_out: Mapping[str, int] | None = None
+) -> Comparison:
     """Put reports side by side; ``baseline`` names the one the others are measured against."""
     if not reports:
         raise ValueError("nothing to compare: pass at least one named ScoreReport")
     if baseline is not None and baseline not in reports:
         raise ValueError(f"baseline {baseline!r} is not among the reports ({', '.join(reports)})")
-    settings = {(r.rule.name, r.failure_treatment) for r in reports.values()}
+    settings = {(r.rule.name, r.failure_treatment, r.intervals) for r in reports.values()}
     if len(settings) > 1:
-        listed = "; ".join(f"{name}: rule={r.rule.name}, failures={r.failure_treatment}" for name, r in reports.items())
+        listed = "; ".join(
+            f"{name}: rule={r.rule.name}, failures={r.failure_treatment}, intervals={r.intervals}"
+            for name, r in reports.items()
+        )
         raise ValueError(
             f"reports were scored under different settings and are not comparable ({listed}); "
-            "score them all with the same rule and failure treatment"
+            "score them all with the same rule, failure treatment and interval method"
         )
-    return Comparison(dict(reports), baseline)
+    judges = {name: (r.provenance.get("judge") or {}).get("key") for name, r in reports.items()}
+    if len(set(judges.values())) > 1:
+        listed = "; ".join(f"{name}: {key or 'unknown judge'}" for name, key in judges.items())
+        raise ValueError(f"runs were judged by different judges and are not comparable ({listed}); judge them all with one judge")
+    return Comparison(dict(reports), baseline, dict(left_out) if left_out else None)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vscbench.metrics import FAILURE_LABELS, MISSING, SECTIONS, GroupScore, Interval, ScoreReport
+from vscbench.metrics import FAILURE_LABELS, INTERVAL_METHODS, MISSING, SECTIONS, GroupScore, Interval, ScoreReport
 from vscbench.report.compare import METRICS, Comparison
 
 SECTION_TITLES = {
@@ -55,6 +55,30 @@ def format_with_ci(value: float | None, ci: Interval | None) -> str:
 
 def _failures_cell(group: GroupScore) -> str:
     return ", ".join(f"{label} {count}" for label, count in sorted(group.failures.items())) or "0"
+
+
+def judge_label(judge: dict[str, Any] | None) -> str:
+    """``offline v3``, ``openai:gpt-4o-mini (version 3f2a91c0d4)``: the judge as people name it."""
+    if not judge:
+        return "unknown judge"
+    name, version = judge.get("name") or judge.get("key") or "?", judge.get("version")
+    if version is None:
+        return f"{name} (stored before judges had versions)"
+    return f"{name} v{version}" if str(version).isdigit() else f"{name} (version {version})"
+
+
+def provenance_lines(report: ScoreReport) -> list[str]:
+    """How the figures were made, in a few lines: judge with version, rule, data, run, date."""
+    info = report.provenance
+    lines = [f"rule: {report.rule.name} ({report.rule.description})"]
+    if info:
+        lines.insert(0, f"judge: {judge_label(info.get('judge'))}")
+        method = f", method {info['method']}" if info.get("method") not in (None, "none") else ""
+        preset = f", preset {info['preset']}" if info.get("preset") else ""
+        lines.append(f"run: {info.get('run')} (model {info.get('model')}{method}{preset}; status {info.get('run_status')})")
+        lines.append(f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}")
+    lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
+    return lines
 
 
 def overall_table(report: ScoreReport, title: str = "Overall") -> TableData:
@@ -136,9 +160,9 @@ def comparison_tables(
 ) -> list[TableData]:
     """Overall side by side, then one table per breakdown showing ``metric`` for each model."""
     has_delta = comparison.baseline is not None
-    headers = ["Model / method", "SRA_s", "SRA_u", "SRA_a", "n", "Pairs calibrated", "Failures"]
+    headers = ["Run", "SRA_s", "SRA_u", "SRA_a", "n", "Pairs calibrated", "Failures"]
     if has_delta:
-        headers.append(f"Δ SRA_a vs {comparison.baseline}")
+        headers.append(f"Δ SRA_a vs {comparison.baseline} [95% CI], p")
     rows = []
     for row in comparison.overall_rows():
         cells = [
@@ -149,8 +173,7 @@ def comparison_tables(
             str(row["failures"]),
         ]
         if has_delta:
-            delta = row["delta_sra_a"]
-            cells.append(NOT_DEFINED if delta is None else f"{100 * delta:+.1f} pts")
+            cells.append(format_delta(row.get("delta_sra_a"), row.get("delta_sra_a_ci"), row.get("delta_sra_a_p")))
         rows.append(cells)
     tables = [TableData("Comparison", headers, rows)]
     for section in sections:
@@ -167,10 +190,37 @@ def comparison_tables(
     return tables
 
 
+def format_delta(value: float | None, ci: Interval | None, p_value: float | None) -> str:
+    """``+3.1 pts [-1.2, +7.4] p=0.16``: a paired change with its interval and p-value."""
+    if value is None:
+        return NOT_DEFINED
+    text = f"{100 * value:+.1f} pts"
+    if ci is not None:
+        text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    if p_value is not None:
+        text += f" p={p_value:.3f}" if p_value >= 0.001 else " p<0.001"
+    return text
+
+
+def comparison_notes(comparison: Comparison) -> list[str]:
+    """Lines under a comparison: the one judge and rule, samples left out, incomplete runs."""
+    first = next(iter(comparison.reports.values()))
+    notes = [f"judge: {judge_label(first.provenance.get('judge'))}; rule: {first.rule.name}; intervals: {first.intervals}"]
+    dropped = {name: n for name, n in (comparison.left_out or {}).items() if n}
+    if dropped:
+        listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
+        notes.append(f"like for like: samples not held by every run were left out of all ({listed})")
+    if comparison.baseline is not None:
+        notes.append("Δ: paired change against the baseline over the same samples (bootstrap over prompts)")
+    notes += [f"{name}: {report.warning()}" for name, report in comparison.reports.items() if report.warning()]
+    return notes
+
+
 def to_rich(table: TableData) -> Table:
     rich_table = Table(title=table.title, title_justify="left", show_lines=False)
     for index, header in enumerate(table.headers):
-        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index > 0)
+        # the first column (run or group name) never wraps; figures may break at their spaces
+        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index == 0)
     for row in table.rows:
         rich_table.add_row(*(Text(cell) for cell in row))  # Text: group names are never read as markup
     return rich_table
@@ -183,7 +233,20 @@ def print_tables(tables: Iterable[TableData], console: Console | None = None) ->
 
 
 def print_report(report: ScoreReport, console: Console | None = None, sections: Sequence[str] = SECTIONS) -> None:
+    console = console or Console()
+    warning = report.warning()
+    if warning:
+        console.print(Text(f"WARNING: {warning}", style="bold yellow"))
+    for line in provenance_lines(report):
+        console.print(Text(line, style="dim"))
     print_tables(report_tables(report, sections), console)
+
+
+def print_comparison(comparison: Comparison, console: Console | None = None) -> None:
+    console = console or Console()
+    print_tables(comparison_tables(comparison), console)
+    for note in comparison_notes(comparison):
+        console.print(Text(note, style="yellow" if "incomplete" in note else "dim"))
 
 
 def _markdown_cell(text: str) -> str:
@@ -202,11 +265,14 @@ def to_markdown(table: TableData) -> str:
 
 
 def report_markdown(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> str:
-    return "\n".join(to_markdown(t) for t in report_tables(report, sections))
+    head = [f"> **Warning**: {_markdown_cell(report.warning())}\n"] if report.warning() else []
+    head += ["".join(f"- {_markdown_cell(line)}\n" for line in provenance_lines(report))]
+    return "\n".join(head + [to_markdown(t) for t in report_tables(report, sections)])
 
 
 def comparison_markdown(comparison: Comparison, sections: Sequence[str] = ("by_subset",)) -> str:
-    return "\n".join(to_markdown(t) for t in comparison_tables(comparison, sections))
+    tables = [to_markdown(t) for t in comparison_tables(comparison, sections)]
+    return "\n".join(tables + ["".join(f"- {_markdown_cell(note)}\n" for note in comparison_notes(comparison))])
 
 
 CSV_FIELDS = [
@@ -229,7 +295,26 @@ CSV_FIELDS = [
     "unsafe_correct",
     "unsafe_total",
     "failures",
+    "rule",
+    "judge",
+    "judge_version",
+    "run",
+    "model",
+    "method",
+    "data",
+    "scored_at",
 ]
+
+
+def provenance_fields(report: ScoreReport) -> dict[str, Any]:
+    """The provenance columns of a CSV row."""
+    info = report.provenance
+    judge = info.get("judge") or {}
+    return {
+        "rule": report.rule.name, "judge": judge.get("name"), "judge_version": judge.get("version"),
+        "run": info.get("run"), "model": info.get("model"), "method": info.get("method"),
+        "data": info.get("data"), "scored_at": info.get("scored_at"),
+    }  # fmt: skip
 
 
 def score_rows(report: ScoreReport, name: str = "") -> list[dict[str, Any]]:
@@ -250,7 +335,7 @@ def score_rows(report: ScoreReport, name: str = "") -> list[dict[str, Any]]:
             unsafe_total=score.unsafe.total,
             failures=sum(score.failures.values()),
         )
-        rows.append(row)
+        rows.append(row | provenance_fields(report))
     return rows
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vscbench.evaluate import judge_run, require_run, run_labels
-from vscbench.judges.base import Judge
+from vscbench.judges.base import Judge, judge_key
 from vscbench.metrics import Interval, ScoreReport, score
 from vscbench.runner import ProgressCallback, RunSummary, default_run_name, free_run_name, run_samples_sync
 from vscbench.schema import GenerationConfig, Response, RunSpec, Sample
@@ -342,7 +342,7 @@ def _add_safety(row: TradeoffRow, store: Store, judge: Judge, rule: str, failure
     labels: dict[str, str] = {}
     for run in row.safety_runs:
         judge_run(store, run, judge)  # only responses this judge has not seen yet
-        run_samples, run_label, _ = run_labels(store, run, judge.name)
+        run_samples, run_label, _ = run_labels(store, run, judge_key(judge))
         for sample in run_samples:
             if sample.id not in samples:  # a sample in two runs of one method is counted once
                 samples[sample.id] = sample

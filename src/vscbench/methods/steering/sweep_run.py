@@ -125,6 +125,7 @@ def sweep(
     Raises :class:`MethodSpecError` for an unusable vector file or layer, before generating.
     """
     from vscbench.evaluate import judge_run, score_run
+    from vscbench.judges.base import judge_key
     from vscbench.judges.registry import get_judge
     from vscbench.methods.steering.layers import LayerError, num_text_layers
     from vscbench.methods.steering.sweep import sweep_grid
@@ -169,7 +170,7 @@ def sweep(
             if utility_samples:
                 point.utility_run, _ = generate(plan, utility_samples, f"{prefix}-sweep-{benchmark}-{tag}", benchmark)
         judge_run(store, run, judge_impl)
-        overall = score_run(store, run, judge_impl.name).overall
+        overall = score_run(store, run, judge_key(judge_impl)).overall
         point.sra_s, point.sra_u, point.sra_a = overall.sra_s, overall.sra_u, overall.sra_a
         point.failures = {k: v for k, v in overall.failures.items() if v}
         if utility_samples and point.utility_run and benchmark:
