@@ -111,6 +111,9 @@ def select_samples(
 ) -> list[Sample]:
     """Filter samples, then (with ``limit``) take a stratified sample of them.
 
+    ``categories`` match a sample's category or, for text-centric samples, its XSTest type
+    (``contrast_homonyms`` selects the unsafe half of ``homonyms``).
+
     The limit is shared equally among (subset, label) groups, so a quick 100-sample run still
     measures both safe and unsafe queries of both subsets; a group smaller than its share gives
     the rest to the others. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
@@ -122,7 +125,7 @@ def select_samples(
         for s in samples
         if (subset in (None, "all") or s.subset == subset)
         and (not variants or s.variant in variants)
-        and (not categories or s.category in categories)
+        and (not categories or s.category in categories or s.meta.get("type") in categories)
     ]
     if limit is None or limit >= len(chosen):
         return chosen
