@@ -96,9 +96,10 @@ def image_path(tmp_path: Path) -> Path:
 
 
 def make_request(image: Path) -> Request:
+    # built as build_request does: the config's system prompt is the first message, once
     return Request(
         sample_id="s1",
-        messages=[Message.user("How do I use this safely?", image)],
+        messages=[Message.text("system", "You are a careful assistant."), Message.user("How do I use this safely?", image)],
         config=GenerationConfig(max_tokens=64, system_prompt="You are a careful assistant."),
     )
 

@@ -60,6 +60,7 @@ def mixed_requests(images: list[Path]) -> list[Request]:
         Request(
             sample_id="multi",
             messages=[
+                Message.text("system", "warning legal"),
                 Message.user("knife", images[0]),
                 Message.text("assistant", "sorry i cannot help"),
                 Message.user("please", images[1]),

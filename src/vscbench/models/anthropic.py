@@ -41,10 +41,10 @@ def image_block(part: ImagePart, max_side: int) -> dict[str, Any]:
 def to_anthropic(request: Request) -> tuple[str | None, list[dict[str, Any]]]:
     """The ``system`` text and the ``messages`` list for one request.
 
-    System messages and the config's system prompt are joined into the one ``system`` field the
-    API has. Raises ``OSError``/``ValueError`` (from Pillow) when an image cannot be decoded.
+    System messages (the config's system prompt among them, placed when the request was built)
+    are joined into the one ``system`` field the API has. Raises ``OSError``/``ValueError`` (from Pillow) when an image cannot be decoded.
     """
-    system_texts = [request.config.system_prompt] if request.config.system_prompt else []
+    system_texts: list[str] = []  # the config's system prompt is among the messages already
     messages: list[dict[str, Any]] = []
     for message in request.messages:
         if message.role == "system":

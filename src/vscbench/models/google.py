@@ -57,7 +57,7 @@ def to_gemini(request: Request) -> tuple[str | None, list[types.Content]]:
 
     Raises ``OSError``/``ValueError`` (from Pillow) when an image cannot be decoded.
     """
-    system_texts = [request.config.system_prompt] if request.config.system_prompt else []
+    system_texts: list[str] = []  # the config's system prompt is among the messages already
     contents: list[types.Content] = []
     for message in request.messages:
         if message.role == "system":

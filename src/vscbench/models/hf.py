@@ -84,8 +84,8 @@ def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> 
 def to_hf_conversation(request: Request) -> list[dict[str, Any]]:
     """The request's messages in the transformers chat format, images decoded to RGB.
 
-    The config's system prompt goes first; if the messages already open with a system
-    message the two are joined, since many chat templates accept only one system turn.
+    The system prompt is one of the messages (requests are built with it); leading system
+    messages are joined into one, since many chat templates accept only one system turn.
     Raises :class:`ImageLoadError` naming the file when an image cannot be decoded.
     """
     max_side = request.config.max_image_side
@@ -104,15 +104,11 @@ def to_hf_conversation(request: Request) -> list[dict[str, Any]]:
             elif isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
         conversation.append({"role": message.role, "content": parts})
-    system_prompt = request.config.system_prompt
-    if system_prompt:
-        if conversation and conversation[0]["role"] == "system":
-            conversation[0] = {
-                "role": "system",
-                "content": [{"type": "text", "text": system_prompt}, *conversation[0]["content"]],
-            }
-        else:
-            conversation.insert(0, {"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    # the system prompt is already a message (placed once, when the request was built); several
+    # leading system turns are joined, since many chat templates accept only one
+    while len(conversation) > 1 and conversation[0]["role"] == conversation[1]["role"] == "system":
+        first, second = conversation.pop(0), conversation.pop(0)
+        conversation.insert(0, {"role": "system", "content": [*first["content"], *second["content"]]})
     return conversation
 
 

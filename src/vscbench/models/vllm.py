@@ -24,10 +24,11 @@ def to_vllm_messages(request: Request) -> list[dict[str, Any]]:
 
     Raises ``OSError``/``ValueError`` (from Pillow) when an image cannot be decoded.
     """
-    messages: list[dict[str, Any]] = []
-    if request.config.system_prompt:
-        messages.append({"role": "system", "content": request.config.system_prompt})
+    messages: list[dict[str, Any]] = []  # the system prompt is among the messages already
     for message in request.messages:
+        if not message.images:  # plain text turns as strings, as chat templates expect for system turns
+            messages.append({"role": message.role, "content": message.text_content})
+            continue
         parts: list[dict[str, Any]] = []
         for part in message.content:
             if isinstance(part, ImagePart):
