@@ -16,8 +16,8 @@ import vscbench.images as images
 from hostile import release_row, tiny_release, write_bomb_png, write_truncated_png
 from vscbench.benchmarks.check import check_release
 from vscbench.images import ImageError, load_rgb, prepared_bytes
-from vscbench.models.openai import OpenAIModel
 from vscbench.models.base import ModelSpec
+from vscbench.models.openai import OpenAIModel
 from vscbench.schema import GenerationConfig, Message, Request
 
 REPO = Path(__file__).resolve().parents[1]

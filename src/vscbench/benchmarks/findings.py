@@ -22,6 +22,9 @@ DEFECT_KINDS = (
     "unchanged_rewrite",
     "image_reference_in_original",
     "unknown_category",
+    "image_outside_data",
+    "prompt_not_text",
+    "prompt_too_long",
 )
 #: Warning kinds: suspicious content that still lets the sample be asked as written.
 WARNING_KINDS = ("multiple_prompts", "stray_numbering", "image_row_mismatch")

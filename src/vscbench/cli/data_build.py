@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from vscbench.cli.app import data_app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import console, err_console, fail, plain, print_json
 
 
 def _settings(font: Path | None, typography_size: int | None, figstep_size: int | None):
@@ -83,11 +83,11 @@ def build(
         for column in ("row", "variant", "file", "reason"):
             table.add_column(column, overflow="fold")
         for failure in report.failures:
-            table.add_row(str(failure.row), failure.variant, failure.file, failure.reason)
+            table.add_row(str(failure.row), plain(failure.variant), plain(failure.file), plain(failure.reason))
         console.print(table)
     shrunk = sum(n for size, n in report.figstep_sizes.items() if size < settings.figstep_size)
     note = f"; {shrunk} FigStep statements shrunk to fit" if shrunk else ""
-    console.print(f"[bold]{report.root}[/bold]: {report.summary()}{note}", highlight=False)
+    console.print(f"[bold]{plain(report.root)}[/bold]: {plain(report.summary())}{note}", highlight=False)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -116,7 +116,5 @@ def build_custom_command(
             root = build_custom(file, out, settings=settings, workers=workers or None, force=force, progress=progress)
     except (DatasetError, RenderError) as exc:
         fail(str(exc))
-    from rich.markup import escape
-
-    hint = escape(f"load_vscbench({str(root)!r}, subsets=['text_centric'])")
-    console.print(f"wrote [bold]{escape(str(root))}[/bold]; load it with {hint}", highlight=False)
+    hint = plain(f"load_vscbench({str(root)!r}, subsets=['text_centric'])")
+    console.print(f"wrote [bold]{plain(root)}[/bold]; load it with {hint}", highlight=False)

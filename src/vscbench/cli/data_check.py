@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vscbench.cli.app import data_app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import console, err_console, fail, plain, print_json
 
 
 @data_app.command("check")
@@ -70,17 +70,19 @@ def _print_report(report, limit: int) -> None:
             shown[finding.kind] += 1
             if shown[finding.kind] > limit:
                 continue
-            table.add_row(finding.kind, finding.file, str(finding.row or ""), finding.column or "", finding.detail)
+            # every cell comes from the data: shown as plain text, never read as markup
+            table.add_row(plain(finding.kind), plain(finding.file), str(finding.row or ""),
+                          plain(finding.column or ""), plain(finding.detail))  # fmt: skip
         console.print(table)
         hidden = {k: n - limit for k, n in shown.items() if n > limit}
         if hidden:
-            console.print(f"  (not shown: {hidden}; use --json for all)")
+            console.print(f"  (not shown: {plain(hidden)}; use --json for all)")
     counts = report.to_dict()["counts"]
     described = report.load.expected()
-    console.print(f"[bold]{report.root}[/bold]: {report.load.summary()}")
+    console.print(f"[bold]{plain(report.root)}[/bold]: {plain(report.load.summary())}")
     if described:
-        console.print("described by the data: " + ", ".join(f"{v} {k}" for k, v in sorted(described.items())))
+        console.print("described by the data: " + plain(", ".join(f"{v} {k}" for k, v in sorted(described.items()))))
     if report.ok:
         console.print("[green]no defects[/green]")
     else:
-        console.print("[red]defects:[/red] " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        console.print("[red]defects:[/red] " + plain(", ".join(f"{n} {k}" for k, n in counts.items())))

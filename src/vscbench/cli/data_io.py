@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from vscbench.cli.app import data_app
-from vscbench.cli.common import console, fail
+from vscbench.cli.common import console, fail, plain
 
 
 def _parse_checksums(values: list[str]) -> dict[str, str]:
@@ -18,7 +17,7 @@ def _parse_checksums(values: list[str]) -> dict[str, str]:
         name, sep, digest = value.partition("=")
         digest = digest.strip().lower()
         if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            fail(f"--sha256 {escape(value)!r} is not NAME=HEX with a 64-digit hex sha256, e.g. "
+            fail(f"--sha256 {value!r} is not NAME=HEX with a 64-digit hex sha256, e.g. "
                  "--sha256 vscbench_image_centric.xlsx=3f2a...")  # fmt: skip
         checksums[name.strip()] = digest
     return checksums
@@ -71,14 +70,14 @@ def fetch(
         root = fetch_release(dest, sources, force=force, keep_archive=keep_archive, retries=retries,
                              timeout=timeout, show_progress=not quiet)  # fmt: skip
     except (FetchError, OSError) as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     table = Table(title="VSCBench release", show_header=True)
     table.add_column("path", overflow="fold")
     table.add_column("content")
     for path, what in describe_release(root):
-        table.add_row(escape(path), escape(what))
+        table.add_row(plain(path), plain(what))
     console.print(table)
-    console.print(f"Next: [bold]vscbench data check {escape(str(root))}[/bold]")
+    console.print(f"Next: [bold]vscbench data check {plain(root)}[/bold]")
 
 
 @data_app.command("export")
@@ -105,19 +104,19 @@ def export(
     from vscbench.benchmarks.samples import load_samples
 
     if fmt not in EXPORT_FORMATS:
-        fail(f"--format {escape(fmt)!r} is not one of {', '.join(EXPORT_FORMATS)}")
+        fail(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     if subset not in ("all", "image_centric", "text_centric"):
-        fail(f"--subset {escape(subset)!r} is not one of all, image_centric, text_centric")
+        fail(f"--subset {subset!r} is not one of all, image_centric, text_centric")
     try:
         loaded = load_samples(data, subset=subset, variants=variant or None, warn=False)
         if not loaded.samples:
-            fail(f"no samples in {escape(str(data))} match --subset {subset} --variant {', '.join(variant) or 'any'}")
+            fail(f"no samples in {data} match --subset {subset} --variant {', '.join(variant) or 'any'}")
         root = data if data.is_dir() else None
         written = export_samples(loaded.samples, fmt, out, root=root, absolute_paths=absolute_paths,
                                  overwrite=overwrite, show_progress=not quiet)  # fmt: skip
     except (DatasetError, FileExistsError, OSError) as exc:
-        fail(escape(str(exc)))
-    console.print(f"wrote {len(loaded.samples)} samples to [bold]{escape(str(written))}[/bold] ({fmt})")
+        fail(str(exc))
+    console.print(f"wrote {len(loaded.samples)} samples to [bold]{plain(written)}[/bold] ({fmt})")
     if loaded.report.unusable:
         console.print(f"[yellow]{len(loaded.report.unusable)} samples could not be exported[/yellow] "
-                      f"({escape(loaded.report.summary())}); see `vscbench data check {escape(str(data))}`")  # fmt: skip
+                      f"({plain(loaded.report.summary())}); see `vscbench data check {plain(data)}`")  # fmt: skip

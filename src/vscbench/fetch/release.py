@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_DIR, IMAGE_CENTRIC_FILE, TEXT_CENTRIC_DIR, TEXT_CENTRIC_FILE
 from vscbench.fetch.download import ChecksumError, FetchError, confirmation_url, download
@@ -247,7 +248,7 @@ def fetch_release(
         if force or not _usable_copy(target, source, manifest, say):
             if force:
                 target.with_name(target.name + ".part").unlink(missing_ok=True)
-            say(f"[bold]fetch[/bold] {source.name} from {source.url}")
+            say(f"[bold]fetch[/bold] {escape(source.name)} from {escape(source.url)}")
             download(
                 source.url, target, sha256=source.sha256, retries=retries, backoff=backoff,
                 timeout=timeout, show_progress=show_progress, expect_zip=True,
