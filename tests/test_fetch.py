@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
+import vscbench.fetch.download as download_module
 from vscbench.benchmarks.vscbench import (
     IMAGE_CENTRIC_DIR,
     IMAGE_CENTRIC_FILE,
@@ -217,13 +218,17 @@ def test_resume_sends_range_and_receives_only_the_rest(server, tmp_path):
     data = payload()
     server.files["big.bin"] = data
     target = tmp_path / "big.bin"
-    (tmp_path / "big.bin.part").write_bytes(data[:70_000])
-    download(f"{server.base}/files/big.bin", target, show_progress=False)
+    with pytest.raises(FetchError, match="resumes from"):  # the first run is cut off half way
+        download(f"{server.base}/drop/big.bin", target, show_progress=False, retries=0)
+    half = len(data) // 2
+    assert (tmp_path / "big.bin.part").stat().st_size == half
+    server.requests.clear()
+    download(f"{server.base}/drop/big.bin", target, show_progress=False)
     assert server.requests == [
-        {"path": "/files/big.bin", "range": "bytes=70000-", "status": 206, "sent": len(data) - 70_000}
+        {"path": "/drop/big.bin", "range": f"bytes={half}-", "status": 206, "sent": len(data) - half}
     ]
     assert target.read_bytes() == data
-    assert not (tmp_path / "big.bin.part").exists()
+    assert not (tmp_path / "big.bin.part").exists() and not list(tmp_path.glob("*.json"))
 
 
 def test_dropped_connection_is_retried_from_where_it_stopped(server, tmp_path):
@@ -236,14 +241,20 @@ def test_dropped_connection_is_retried_from_where_it_stopped(server, tmp_path):
     assert second["range"] == f"bytes={len(data) // 2}-" and second["sent"] == len(data) - len(data) // 2
 
 
-def test_server_ignoring_range_restarts_and_416_means_complete(server, tmp_path):
+def test_server_ignoring_range_restarts_and_416_means_complete(server, tmp_path, monkeypatch):
     data = payload()
     server.files["big.bin"] = data
     (tmp_path / "a.bin.part").write_bytes(b"stale bytes from some other file")
     download(f"{server.base}/norange/big.bin", tmp_path / "a.bin", show_progress=False)
     assert (tmp_path / "a.bin").read_bytes() == data
 
-    (tmp_path / "b.bin.part").write_bytes(data)  # complete, but never renamed
+    def killed_before_the_rename(partial, target):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # complete, but never renamed
+        patch.setattr(download_module, "_publish", killed_before_the_rename)
+        with pytest.raises(KeyboardInterrupt):
+            download(f"{server.base}/files/big.bin", tmp_path / "b.bin", show_progress=False)
     download(f"{server.base}/files/big.bin", tmp_path / "b.bin", show_progress=False)
     assert server.requests[-1]["status"] == 416
     assert (tmp_path / "b.bin").read_bytes() == data

@@ -4,18 +4,30 @@ A download goes to ``NAME.part`` and is renamed only once complete and verified,
 interrupted run leaves nothing that looks finished; the next run asks the server for the missing
 bytes only (``Range``). Google Drive answers a large file's first request with an HTML page
 instead of the file; that page's form (or link) is followed as a browser would.
+
+Resuming never splices unknown bytes into a file. Beside ``NAME.part`` a record
+(``NAME.part.json``) says which URL its bytes came from, the server's validator (ETag or
+Last-Modified, sent back as ``If-Range`` so a changed file is sent whole) and the sha256 of
+the bytes written so far, checkpointed every 16 MiB and at the end of every attempt. A part
+without a record, or whose bytes no longer match it (a flipped bit, a tail of zeros left by a
+crash), is started over. A body cut short is retried and, when it still is, reported as
+truncated, also when the server sent no Content-Length (then a zip's missing end shows it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -27,6 +39,11 @@ from vscbench.images import file_sha256
 log = logging.getLogger(__name__)
 
 _MAX_CONFIRM_PAGES = 3
+
+#: The record of a ``NAME.part`` is ``NAME.part`` + this suffix.
+RECORD_SUFFIX = ".json"
+#: How often (in bytes written) the record of a part is brought up to date.
+_CHECKPOINT_BYTES = 16 * 2**20
 
 
 class FetchError(RuntimeError):
@@ -90,6 +107,98 @@ def confirmation_url(page: str, base_url: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- partial files
+
+
+@dataclass
+class _Partial:
+    """A ``.part`` file and what is known of its bytes: where they came from, the server's
+    validator, and a running sha256 over them, saved as a record beside the file."""
+
+    path: Path
+    url: str
+    hasher: Any = field(default_factory=hashlib.sha256)
+    length: int = 0
+    validator: str | None = None
+    unsaved: int = 0
+
+    @property
+    def record(self) -> Path:
+        return self.path.with_name(self.path.name + RECORD_SUFFIX)
+
+    def reset(self) -> None:
+        """Forget every byte: the next write starts the file over."""
+        self.path.unlink(missing_ok=True)
+        self.record.unlink(missing_ok=True)
+        self.hasher, self.length, self.validator, self.unsaved = hashlib.sha256(), 0, None, 0
+
+    def save(self) -> None:
+        record = {"url": self.url, "validator": self.validator, "length": self.length,
+                  "sha256": self.hasher.hexdigest()}  # fmt: skip
+        tmp = self.record.with_name(self.record.name + ".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.record)
+        self.unsaved = 0
+
+    def append(self, handle: Any, chunk: bytes) -> None:
+        handle.write(chunk)
+        self.hasher.update(chunk)
+        self.length += len(chunk)
+        self.unsaved += len(chunk)
+        if self.unsaved >= _CHECKPOINT_BYTES:
+            handle.flush()  # the record never vouches for bytes still in a buffer
+            self.save()
+
+    @classmethod
+    def resume(cls, path: Path, url: str) -> "_Partial":
+        """The part as an earlier run left it, checked against its record; started over (with
+        a warning) when there is no record, it names another URL, or the bytes do not match."""
+        partial = cls(path, url)
+        if not path.exists():
+            partial.record.unlink(missing_ok=True)
+            return partial
+        try:
+            record = json.loads(partial.record.read_text())
+            length, expected = int(record["length"]), str(record["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record, length, expected = None, 0, ""
+        reason = None
+        if record is None or record.get("url") != url:
+            reason = "there is no record of where its bytes came from"
+        elif path.stat().st_size < length:
+            reason = "it is shorter than its record says"
+        else:
+            with open(path, "rb") as handle:
+                left = length
+                while left and (block := handle.read(min(left, 1 << 20))):
+                    partial.hasher.update(block)
+                    left -= len(block)
+            if partial.hasher.hexdigest() != expected:
+                reason = "its bytes do not match their record (the file is corrupt)"
+        if reason:
+            log.warning("%s: %s; downloading it again from the start", path, reason)
+            partial.reset()
+            return partial
+        os.truncate(path, length)  # bytes past the last checkpoint are not vouched for
+        partial.length, partial.validator = length, record.get("validator")
+        return partial
+
+
+def _validator(response: httpx.Response) -> str | None:
+    """A validator ``If-Range`` accepts: a strong ETag, else Last-Modified."""
+    etag = response.headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("last-modified")
+
+
+def _truncated_zip(path: Path) -> bool:
+    """A file that starts like a zip but lacks a zip's end (its central directory)."""
+    with open(path, "rb") as handle:
+        starts_like_zip = handle.read(4) == b"PK\x03\x04"
+    return starts_like_zip and not zipfile.is_zipfile(path)
+
+
 # --------------------------------------------------------------------------- downloads
 
 
@@ -120,19 +229,24 @@ def _http_error(response: httpx.Response, url: str) -> FetchError:
     return FetchError(f"HTTP {status} {response.reason_phrase} for {url}: {advice}.")
 
 
-def _stream_once(client: httpx.Client, url: str, part: Path, progress: Progress, task: int) -> str:
-    """One attempt: fetch what ``part`` still misses. Returns the URL that finally served the file."""
+def _stream_once(
+    client: httpx.Client, url: str, partial: _Partial, progress: Progress, task: int, expect_zip: bool = False
+) -> str:
+    """One attempt: fetch what the part still misses. Returns the URL that finally served the file."""
+    part = partial.path
     for _ in range(_MAX_CONFIRM_PAGES + 1):
-        offset = part.stat().st_size if part.exists() else 0
+        offset = partial.length
         # identity encoding: byte ranges must count bytes of the file, not of a compressed stream
         headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={offset}-"} if offset else {})
+        if offset and partial.validator:
+            headers["If-Range"] = partial.validator  # a changed file comes back whole (200), not spliced
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 416:
                 _, total = _range_start_and_total(response.headers.get("content-range"))
                 if total == offset:
                     progress.update(task, total=offset, completed=offset)
                     return url
-                part.unlink()  # the partial file is longer than the file: start over
+                partial.reset()  # the partial file is longer than the file: start over
                 continue
             if response.status_code in (429, 500, 502, 503, 504):
                 raise _Retryable(str(_http_error(response, url)))
@@ -152,23 +266,35 @@ def _stream_once(client: httpx.Client, url: str, part: Path, progress: Progress,
                 log.info("following download confirmation page to %s", next_url)
                 url = next_url
                 continue
+            total = None
             if response.status_code == 206:
-                start, _ = _range_start_and_total(response.headers.get("content-range"))
+                start, total = _range_start_and_total(response.headers.get("content-range"))
                 if start != offset:
-                    part.unlink()  # a server that miscounts ranges: the next attempt starts over
+                    partial.reset()  # a server that miscounts ranges: the next attempt starts over
                     raise _Retryable(f"{url} sent bytes from {start}, not from {offset} as asked")
                 mode = "ab"
             else:
-                offset, mode = 0, "wb"  # the server ignored the Range header: start over
+                partial.reset()  # the server ignored the Range header, or the file changed: start over
+                offset, mode = 0, "wb"
+                partial.validator = _validator(response)
             length = response.headers.get("content-length")
-            expected = offset + int(length) if length and length.isdigit() else None
+            expected = offset + int(length) if length and length.isdigit() else total
             progress.update(task, total=expected, completed=offset)
             with open(part, mode) as handle:
-                for chunk in _chain(first, chunks):
-                    handle.write(chunk)
-                    progress.advance(task, len(chunk))
-            if expected is not None and part.stat().st_size < expected:
-                raise _Retryable(f"{url} closed the connection after {part.stat().st_size} of {expected} bytes")
+                try:
+                    for chunk in _chain(first, chunks):
+                        partial.append(handle, chunk)
+                        progress.advance(task, len(chunk))
+                finally:  # however the attempt ends, the record vouches for what was written
+                    handle.flush()
+                    partial.save()
+            if expected is not None and partial.length < expected:
+                raise _Retryable(f"{url} closed the connection after {partial.length:,} of {expected:,} bytes")
+            if expected is None and expect_zip and _truncated_zip(part):
+                raise _Retryable(
+                    f"the download was truncated: {url} stopped after {partial.length:,} bytes, with no "
+                    "Content-Length to tell the file's size, and the zip it sent has no end"
+                )
             return url
     raise FetchError(f"{url} kept answering with confirmation pages; download the file in a browser instead.")
 
@@ -211,11 +337,14 @@ def download(
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     local = _local_path(url)
+    partial = _Partial(part, url)
     if local is not None:
         if not local.is_file():
             raise FetchError(f"{local} does not exist; give a URL (http/https) or the path of a downloaded file.")
+        partial.reset()
         shutil.copyfile(local, part)
     else:
+        partial = _Partial.resume(part, url)
         own_client = client is None
         if client is None:
             client = httpx.Client(
@@ -232,30 +361,46 @@ def download(
                 task = progress.add_task(target.name, total=None)
                 for attempt in range(retries + 1):
                     try:
-                        url = _stream_once(client, url, part, progress, task)
+                        url = _stream_once(client, url, partial, progress, task, expect_zip)
                         break
                     except (httpx.TransportError, _Retryable) as exc:
+                        reason = _transport_reason(exc, partial)
                         if attempt == retries:
                             raise FetchError(
-                                f"could not download {url} after {retries + 1} attempts ({exc}). Check the "
+                                f"could not download {url} after {retries + 1} attempts ({reason}). Check the "
                                 f"connection and run the same command again: it resumes from {part}."
                             ) from exc
-                        log.warning("download of %s interrupted (%s); retrying", url, exc)
+                        log.warning("download of %s interrupted (%s); retrying", url, reason)
                         time.sleep(backoff * 2**attempt)
         finally:
             if own_client:
                 client.close()
     if expect_zip and not zipfile.is_zipfile(part):
-        part.unlink()
+        partial.reset()
         raise FetchError(f"{url} did not send a zip file (xlsx and the image archive are zips); check the URL.")
     if sha256:
         actual = file_sha256(part)
         if actual.lower() != sha256.lower():
-            part.unlink()
+            partial.reset()
             raise ChecksumError(
                 f"{target.name} from {url} has sha256 {actual}, expected {sha256}; the download was "
                 f"deleted. Run the command again; if the upstream file changed on purpose, pass its "
                 f"checksum with --sha256 {target.name}=HEX."
             )
-    os.replace(part, target)
+    _publish(partial, target)
     return target
+
+
+def _publish(partial: _Partial, target: Path) -> None:
+    """Give the complete, verified part its final name; its record is no longer needed."""
+    os.replace(partial.path, target)
+    partial.record.unlink(missing_ok=True)
+
+
+def _transport_reason(exc: Exception, partial: _Partial) -> str:
+    """Why an attempt failed, in words: a body cut short says it was truncated."""
+    if isinstance(exc, httpx.RemoteProtocolError) and "message body" in str(exc).lower():
+        return (f"the download was truncated: the server closed the connection after {partial.length:,} bytes, "
+                f"before the end of the file ({exc})")  # fmt: skip
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text and not isinstance(exc, _Retryable) else (text or type(exc).__name__)

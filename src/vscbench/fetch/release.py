@@ -3,7 +3,8 @@
 The downloads themselves (resume, Drive confirmation pages, checksums) live in
 :mod:`vscbench.fetch.download`. The image archive's inner layout is not documented, so the two
 image folders are found wherever they sit in it, and no member may land outside the
-destination.
+destination, and no archive may inflate past a size or compression-ratio limit (a zip bomb):
+both are checked on every member before the first byte is written.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ URL_ENV = {
     IMAGES_ARCHIVE: "VSCBENCH_IMAGES_URL",
 }
 _JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db"}
+
+#: The most bytes an archive may inflate to. The release's images take about a gigabyte; this
+#: leaves room for a much larger mirror and still refuses an archive that would fill a disk.
+MAX_EXTRACT_BYTES = 32 * 2**30
+#: The most a member may inflate per compressed byte. Images are compressed already (a ratio
+#: near 1); deflate of constant data reaches ~1000, the mark of a zip bomb.
+MAX_COMPRESSION_RATIO = 100
+#: Members smaller than this are not held to the ratio (a tiny text file may compress well).
+_RATIO_FLOOR = 2**20
 
 
 class UnsafeArchiveError(FetchError):
@@ -105,12 +115,40 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def plan_extraction(archive: zipfile.ZipFile) -> dict[str, list[tuple[zipfile.ZipInfo, tuple[str, ...]]]]:
+def _size_problems(archive: zipfile.ZipFile, max_bytes: int, max_ratio: float) -> list[str]:
+    """Why the archive would inflate too far: members past the ratio, or a total past the limit."""
+    problems = []
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR and ratio > max_ratio:
+            problems.append(
+                f"{info.filename!r} inflates {info.compress_size:,} bytes to {info.file_size:,} "
+                f"(ratio {ratio:,.0f}, limit {max_ratio:g})"
+            )
+    if total > max_bytes:
+        problems.append(f"its members inflate to {total:,} bytes, past the limit of {max_bytes:,}")
+    return problems
+
+
+def plan_extraction(
+    archive: zipfile.ZipFile, max_bytes: int | None = None, max_ratio: float | None = None
+) -> dict[str, list[tuple[zipfile.ZipInfo, tuple[str, ...]]]]:
     """Map each image folder to its members and their paths inside that folder.
 
-    Every member is checked first, so an unsafe archive is refused before anything is written.
-    Where a folder appears under several parents, the copy with the most files is used.
+    Every member is checked first (paths, and sizes against ``max_bytes`` and ``max_ratio``,
+    by default :data:`MAX_EXTRACT_BYTES` and :data:`MAX_COMPRESSION_RATIO`), so an unsafe
+    archive is refused before anything is written. Where a folder appears under several
+    parents, the copy with the most files is used.
     """
+    limit = MAX_EXTRACT_BYTES if max_bytes is None else max_bytes
+    too_big = _size_problems(archive, limit, MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio)
+    if too_big:
+        raise UnsafeArchiveError(
+            f"the archive {archive.filename} would inflate too far to be extracted safely (a zip bomb?): "
+            f"{'; '.join(too_big[:3])}; nothing was extracted. Get the archive from the official source."
+        )
     unsafe = [(info.filename, why) for info in archive.infolist() if (why := _unsafe_reason(info))]
     if unsafe:
         listed = "; ".join(f"{name!r} {why}" for name, why in unsafe[:5])
@@ -138,17 +176,33 @@ def plan_extraction(archive: zipfile.ZipFile) -> dict[str, list[tuple[zipfile.Zi
     return plan
 
 
-def extract_image_folders(archive_path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> dict[str, int]:
+def extract_image_folders(
+    archive_path: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = None,
+    max_ratio: float | None = None,
+) -> dict[str, int]:
     """Extract the two image folders from the archive directly under ``dest``; return file counts.
 
     Files are written to a staging folder inside ``dest`` first, then moved into place, replacing
-    an existing folder of the same name only once its new copy is complete.
+    an existing folder of the same name only once its new copy is complete. An archive that
+    would inflate past ``max_bytes`` or ``max_ratio`` (see :func:`plan_extraction`), or past the
+    free space of ``dest``, is refused before anything is written; no member is written past the
+    size it declares.
     """
     root = Path(dest)
     staging = root / ".vscbench-extract"
     try:
         with zipfile.ZipFile(archive_path) as archive:
-            plan = plan_extraction(archive)
+            plan = plan_extraction(archive, max_bytes, max_ratio)
+            needed = sum(info.file_size for members in plan.values() for info, _ in members)
+            free = shutil.disk_usage(root).free
+            if needed > free:
+                raise FetchError(
+                    f"extracting {archive_path} needs {needed:,} bytes but {root} has {free:,} free; "
+                    "free some space (or choose another --dest) and run the command again"
+                )
             if not plan:
                 tops = sorted({i.filename.split("/")[0] for i in archive.infolist()})[:10]
                 raise FetchError(
@@ -163,9 +217,13 @@ def extract_image_folders(archive_path: str | os.PathLike[str], dest: str | os.P
                         raise UnsafeArchiveError(f"{info.filename!r} would be written outside {root}")
                     out.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(info) as source, open(out, "wb") as sink:
-                        shutil.copyfileobj(source, sink, 1 << 20)
+                        _copy_bounded(source, sink, info)
     except zipfile.BadZipFile as exc:
+        shutil.rmtree(staging, ignore_errors=True)
         raise FetchError(f"{archive_path} is not a readable zip archive ({exc}); delete it and fetch again.") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # nothing half-extracted is left behind
+        raise
     for folder in plan:
         final = root / folder
         if final.exists():
@@ -176,6 +234,16 @@ def extract_image_folders(archive_path: str | os.PathLike[str], dest: str | os.P
     if missing:
         log.warning("the archive holds no %s/ folder", " or ".join(missing))
     return {folder: len(members) for folder, members in plan.items()}
+
+
+def _copy_bounded(source, sink, info: zipfile.ZipInfo) -> None:
+    """Copy one member, refusing to write more than it declared (a forged header)."""
+    written = 0
+    while block := source.read(1 << 20):
+        written += len(block)
+        if written > info.file_size:
+            raise UnsafeArchiveError(f"{info.filename!r} inflates past the {info.file_size:,} bytes it declares")
+        sink.write(block)
 
 
 # --------------------------------------------------------------------------- the release
