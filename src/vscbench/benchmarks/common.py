@@ -10,9 +10,10 @@ what to do instead of getting a short run with no explanation.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
 from vscbench.schema import Sample
@@ -101,7 +102,9 @@ class BenchmarkReport:
     def ok(self) -> bool:
         return not self.defects
 
-    def add(self, kind: str, file: str, row: int | None, column: str | None, detail: str, severity: str = "defect") -> None:
+    def add(
+        self, kind: str, file: str, row: int | None, column: str | None, detail: str, severity: str = "defect"
+    ) -> None:
         self.findings.append(Finding(kind, file, row, column, detail, severity))  # type: ignore[arg-type]
 
     def count(self, samples: Sequence[Sample]) -> None:
@@ -158,7 +161,10 @@ class LoadedBenchmark:
         return len(self.samples)
 
     def filter(
-        self, variants: Sequence[str] | None = None, categories: Sequence[str] | None = None, labels: Sequence[str] | None = None
+        self,
+        variants: Sequence[str] | None = None,
+        categories: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> list[Sample]:
         out = self.samples
         if variants:
@@ -261,4 +267,6 @@ def locate(data: str | Path, info: BenchmarkInfo, candidates: Sequence[str]) -> 
         if (path / candidate).exists():
             return path / candidate
     expected = ", ".join(candidates)
-    raise DatasetError(f"{path} is a folder without the {info.title} files (looked for: {expected}). {not_bundled(info)}")
+    raise DatasetError(
+        f"{path} is a folder without the {info.title} files (looked for: {expected}). {not_bundled(info)}"
+    )

@@ -108,7 +108,9 @@ def load(
                     continue
                 image, prompt = None, question
             else:
-                image = usable_image(report, table.file, row, "image", f"query_{key}_6.png", folder, [f"figstep/{local}"])
+                image = usable_image(
+                    report, table.file, row, "image", f"query_{key}_6.png", folder, [f"figstep/{local}"]
+                )
                 if image is None:
                     continue
                 prompt = instruction

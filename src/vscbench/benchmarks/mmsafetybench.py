@@ -30,7 +30,12 @@ SCENARIOS = (
     "06-Fraud", "07-Sex", "08-Political_Lobbying", "09-Privacy_Violence", "10-Legal_Opinion",
     "11-Financial_Advice", "12-Health_Consultation", "13-Gov_Decision",
 )  # fmt: skip
-PROMPT_FIELD = {"SD": "Rephrased Question(SD)", "TYPO": "Rephrased Question", "SD_TYPO": "Rephrased Question", "text": "Question"}
+PROMPT_FIELD = {
+    "SD": "Rephrased Question(SD)",
+    "TYPO": "Rephrased Question",
+    "SD_TYPO": "Rephrased Question",
+    "text": "Question",
+}
 VARIANTS = ("SD", "TYPO", "SD_TYPO")
 QUESTIONS_DIR = "processed_questions"
 IMAGE_DIRS = ("MM-SafetyBench(imgs)", "imgs", "data/MM-SafetyBench(imgs)", "data/imgs")
@@ -74,14 +79,18 @@ def _question_files(path: Path) -> list[Path]:
         files = sorted(folder.glob("*.json")) if folder.is_dir() else []
         if files:
             return files
-    raise DatasetError(f"{path} holds no MM-SafetyBench question files (data/{QUESTIONS_DIR}/*.json). {not_bundled(INFO)}")
+    raise DatasetError(
+        f"{path} holds no MM-SafetyBench question files (data/{QUESTIONS_DIR}/*.json). {not_bundled(INFO)}"
+    )
 
 
 def _image_root(path: Path, files: list[Path], images: str | Path | None) -> Path | None:
     if images is not None:
         root = Path(images).expanduser()
         if not root.is_dir():
-            raise DatasetError(f"images={root} is not a folder; unzip MM-SafetyBench's image archive and pass its folder.")
+            raise DatasetError(
+                f"images={root} is not a folder; unzip MM-SafetyBench's image archive and pass its folder."
+            )
         return root
     starts = [path if path.is_dir() else path.parent, files[0].parent.parent, files[0].parent.parent.parent]
     for start in starts:
@@ -118,7 +127,9 @@ def load(
         chosen = {scenarios} if isinstance(scenarios, str) else set(scenarios)
         files = [f for f in files if f.stem in chosen]
         if not files:
-            raise DatasetError(f"none of the scenarios {sorted(chosen)} is among the question files; use {', '.join(SCENARIOS)}")
+            raise DatasetError(
+                f"none of the scenarios {sorted(chosen)} is among the question files; use {', '.join(SCENARIOS)}"
+            )
     root = _image_root(path, files, images) if any(v != "text" for v in wanted) else None
     report = BenchmarkReport("mmsafetybench", f"{files[0].parent}")
     if root is None and any(v != "text" for v in wanted):
@@ -130,7 +141,9 @@ def load(
     for file in files:
         scenario = file.stem
         if scenario not in SCENARIOS:
-            report.add("unknown_category", file.name, None, None, f"{scenario!r} is not one of the 13 scenarios", "warning")
+            report.add(
+                "unknown_category", file.name, None, None, f"{scenario!r} is not one of the 13 scenarios", "warning"
+            )
         table = records_table(load_json(file), file.name, None)
         for row, entry in table.rows:
             if "__error__" in entry:

@@ -26,7 +26,15 @@ from typing import Any
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, locate, make_sample
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.tabular import (
-    Table, is_saved_dataset, load_json, parse_hub, read_hub, read_saved_dataset, records_table, text, usable_image,
+    Table,
+    is_saved_dataset,
+    load_json,
+    parse_hub,
+    read_hub,
+    read_saved_dataset,
+    records_table,
+    text,
+    usable_image,
 )  # fmt: skip
 from vscbench.schema import Sample
 
@@ -76,7 +84,7 @@ def _metadata(record: dict[str, Any]) -> dict[str, Any]:
     nested = record.get("metadata")
     if isinstance(nested, dict):
         return nested
-    return {key[len("metadata_"):]: value for key, value in record.items() if key.startswith("metadata_")}
+    return {key[len("metadata_") :]: value for key, value in record.items() if key.startswith("metadata_")}
 
 
 def _json_table(path: Path) -> Table:
@@ -96,7 +104,9 @@ def _tables(data: str | Path, contrast: bool, split: str | None, revision: str |
     path = Path(data).expanduser()
     if is_saved_dataset(path):
         if contrast:
-            raise DatasetError(f"{path} is one saved dataset; load the contrast set from the MOSSBench repository folder.")
+            raise DatasetError(
+                f"{path} is one saved dataset; load the contrast set from the MOSSBench repository folder."
+            )
         return read_saved_dataset(path, split), None
     main = locate(path, INFO, [f"data/{INFORMATION}", INFORMATION])
     if main.suffix.lower() != ".json":
@@ -106,7 +116,9 @@ def _tables(data: str | Path, contrast: bool, split: str | None, revision: str |
         root = main.parent.parent.parent if main.parent.name == "images_information" else main.parent
         candidate = root / "data_contrast" / INFORMATION
         if not candidate.is_file():
-            raise DatasetError(f"contrast=True needs {candidate} (the repository's data_contrast/ folder). {INFO.get_it}")
+            raise DatasetError(
+                f"contrast=True needs {candidate} (the repository's data_contrast/ folder). {INFO.get_it}"
+            )
         second = _json_table(candidate)
     return _json_table(main), second
 

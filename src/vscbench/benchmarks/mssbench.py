@@ -133,7 +133,9 @@ def _embodied(entries: list[Any], file: str, root: Path, instruction: str, repor
                        "warning")  # fmt: skip
         count = min(len(safe_list), len(unsafe_list))
         if count == 0:
-            report.add("missing_prompt", file, row, "embodied.safe_instructions", f"embodied entry {row} has no instructions")
+            report.add(
+                "missing_prompt", file, row, "embodied.safe_instructions", f"embodied entry {row} has no instructions"
+            )
             continue
         ids = {side: [f"mssbench/embodied/{row}/{n}/{side}" for n in range(count)] for side in ("safe", "unsafe")}
         images = {
@@ -146,7 +148,9 @@ def _embodied(entries: list[Any], file: str, root: Path, instruction: str, repor
                 if images[side] is None:
                     continue
                 if not said:
-                    report.add("missing_prompt", file, row, f"embodied.{side}_instructions[{number}]", "empty instruction")
+                    report.add(
+                        "missing_prompt", file, row, f"embodied.{side}_instructions[{number}]", "empty instruction"
+                    )
                     report.unusable[ids[side][number]] = "prompt missing"
                     continue
                 samples.append(

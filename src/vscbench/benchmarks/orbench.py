@@ -91,9 +91,7 @@ def _tables(data: str | Path, sets: Sequence[str], split: str | None, revision: 
         return [(found, read_table(path, split))]
     tables = [(s, read_table(path / FILES[s], split)) for s in sets if (path / FILES[s]).is_file()]
     if not tables:
-        raise DatasetError(
-            f"{path} holds none of {', '.join(FILES[s] for s in sets)}. {not_bundled(INFO)}"
-        )
+        raise DatasetError(f"{path} holds none of {', '.join(FILES[s] for s in sets)}. {not_bundled(INFO)}")
     return tables
 
 
@@ -124,7 +122,14 @@ def load(
                 f"OR-Bench files have the columns prompt, category. {INFO.get_it}."
             )
         if "category" not in table.columns:
-            report.add("missing_column", table.file, None, "category", "no 'category' column; categories are 'unknown'", "warning")
+            report.add(
+                "missing_column",
+                table.file,
+                None,
+                "category",
+                "no 'category' column; categories are 'unknown'",
+                "warning",
+            )
         for row, record in table.rows:
             prompt, category = text(record.get("prompt")), text(record.get("category")).lower()
             if not prompt:

@@ -22,12 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.benchmarks import figstep, mmsafetybench, mossbench, mssbench, orbench, siuo, vlguard, xstest
-from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark
+from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, not_bundled
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.samples import load_samples
+from vscbench.benchmarks.tabular import parse_hub
 from vscbench.benchmarks.vscbench import is_release
 
-__all__ = ["BENCHMARKS", "BenchmarkInfo", "BenchmarkReport", "LoadedBenchmark", "get_info", "load_benchmark", "parse_options"]
+__all__ = [
+    "BENCHMARKS",
+    "BenchmarkInfo",
+    "BenchmarkReport",
+    "LoadedBenchmark",
+    "get_info",
+    "load_benchmark",
+    "parse_options",
+]
 
 VSCBENCH_RELEASE_SAMPLES = 1800 + 450 + 1800
 
@@ -126,6 +135,8 @@ def load_benchmark(name: str, data: str | Path, **options: Any) -> LoadedBenchma
         raise DatasetError(
             f"{info.name} has no option {', '.join(unknown)}; its options: {', '.join(allowed) or 'none'}"
         )
+    if parse_hub(data) is not None and info.hub_id is None:
+        raise DatasetError(f"{info.title} is not loaded from the Hugging Face Hub by vscbench. {not_bundled(info)}")
     return LOADERS[info.name](data, **options)
 
 
@@ -161,6 +172,8 @@ def parse_options(name: str, pairs: Iterable[str] | Mapping[str, str]) -> dict[s
     for key, value in items:
         parameter = parameters.get(key)
         if parameter is None or parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
-            raise DatasetError(f"{info.name} has no option {key!r}; its options: {', '.join(option_names(info.name)) or 'none'}")
+            raise DatasetError(
+                f"{info.name} has no option {key!r}; its options: {', '.join(option_names(info.name)) or 'none'}"
+            )
         options[key] = _convert(info.name, key, value, parameter)
     return options

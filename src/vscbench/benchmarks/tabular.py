@@ -99,9 +99,13 @@ def records_table(data: Any, file: str, base: Path | None) -> Table:
     elif isinstance(data, dict):
         items = data.items()
     else:
-        raise DatasetError(f"{file} holds a JSON {type(data).__name__}; expected a list of objects or an object of objects.")
+        raise DatasetError(
+            f"{file} holds a JSON {type(data).__name__}; expected a list of objects or an object of objects."
+        )
     for index, (key, item) in enumerate(items, start=1):
-        record = dict(item) if isinstance(item, dict) else {"__error__": f"expected an object, got {type(item).__name__}"}
+        record = (
+            dict(item) if isinstance(item, dict) else {"__error__": f"expected an object, got {type(item).__name__}"}
+        )
         if key is not None:
             record["__key__"] = str(key)
         rows.append((index, record))
@@ -213,7 +217,9 @@ def read_table(path: Path, split: str | None = None) -> Table:
         return records_table(load_json(path), path.name, path.parent)
     if suffix == ".parquet":
         return read_parquet(path)
-    raise DatasetError(f"{path} is not a CSV, JSON, JSONL or Parquet file, nor a folder saved with datasets' save_to_disk.")
+    raise DatasetError(
+        f"{path} is not a CSV, JSON, JSONL or Parquet file, nor a folder saved with datasets' save_to_disk."
+    )
 
 
 def missing_columns(table: Table, required: Iterable[str]) -> list[str]:

@@ -74,9 +74,7 @@ def _image_root(path: Path, images: str | Path | None) -> Path:
     return path.parent
 
 
-def load(
-    data: str | Path, *, subsets: Sequence[str] = SUBSETS, images: str | Path | None = None
-) -> LoadedBenchmark:
+def load(data: str | Path, *, subsets: Sequence[str] = SUBSETS, images: str | Path | None = None) -> LoadedBenchmark:
     """VLGuard's test.json with its unzipped images: safe_safes / safe_unsafes twins and unsafes."""
     wanted = [subsets] if isinstance(subsets, str) else list(subsets)
     if not wanted or any(s not in SUBSETS for s in wanted):
