@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, make_sample, not_bundled
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import load_json, records_table, text
+from vscbench.benchmarks.tabular import is_inside, load_json, prompt_text, records_table, text
 from vscbench.schema import Sample
 
 SCENARIOS = (
@@ -101,9 +101,11 @@ def _image_root(path: Path, files: list[Path], images: str | Path | None) -> Pat
 
 
 def _image(root: Path, scenario: str, variant: str, qid: str) -> Path | None:
+    """The question's image, if there is one inside ``root`` (a question id is data: one that
+    climbs out of the image folder finds nothing)."""
     for suffix in (".jpg", ".png", ".jpeg"):
         candidate = root / scenario / variant / f"{qid}{suffix}"
-        if candidate.is_file():
+        if candidate.is_file() and is_inside(candidate, root):
             return candidate
     return None
 
@@ -153,10 +155,10 @@ def load(
             question = text(entry.get("Question"))
             for variant in wanted:
                 local = f"{scenario}/{qid}/{variant}"
-                prompt = text(entry.get(PROMPT_FIELD[variant]))
-                if not prompt:
-                    report.add("missing_prompt", table.file, row, PROMPT_FIELD[variant], f"question {qid}: empty")
-                    report.unusable[f"mmsafetybench/{local}"] = "prompt missing"
+                field = PROMPT_FIELD[variant]
+                prompt, why = prompt_text(report, table.file, row, field, entry.get(field), f"question {qid}")
+                if why:
+                    report.unusable[f"mmsafetybench/{local}"] = why
                     continue
                 image = _image(root, scenario, variant, qid) if root is not None and variant != "text" else None
                 if variant != "text" and image is None:

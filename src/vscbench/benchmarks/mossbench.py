@@ -30,6 +30,7 @@ from vscbench.benchmarks.tabular import (
     is_saved_dataset,
     load_json,
     parse_hub,
+    prompt_text,
     read_hub,
     read_saved_dataset,
     records_table,
@@ -131,11 +132,10 @@ def _samples(table: Table, label: str, report: BenchmarkReport, paired: set[str]
             report.add("bad_row", table.file, row, None, record["__error__"])
             continue
         pid = text(record.get("pid")) or text(record.get("__key__")) or f"r{row}"
-        question = text(record.get("question"))
         sample_id = f"mossbench/{prefix}{pid}"
-        if not question:
-            report.add("missing_prompt", table.file, row, "question", f"pid {pid}: the question is empty")
-            report.unusable[sample_id] = "prompt missing"
+        question, why = prompt_text(report, table.file, row, "question", record.get("question"), f"pid {pid}")
+        if why:
+            report.unusable[sample_id] = why
             continue
         meta = _metadata(record)
         stimulus = _stimulus(meta.get("over"))

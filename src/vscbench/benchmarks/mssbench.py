@@ -25,7 +25,7 @@ from typing import Any
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, locate, make_sample
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import load_json, text, usable_image
+from vscbench.benchmarks.tabular import load_json, prompt_text, text, usable_image
 from vscbench.schema import Sample
 
 FILES = ("combined.json", "combine.json")
@@ -93,11 +93,10 @@ def _chat(entries: list[Any], file: str, root: Path, instruction: str, report: B
         meta = {"intent": text(entry.get("intent")), "unsafe_situation": text(entry.get("unsafe_image")),
                 "reason": text(entry.get("reason")), "entry": row}  # fmt: skip
         for number, query in enumerate(queries):
-            query = text(query)
-            if not query:
-                report.add("missing_prompt", file, row, f"chat.queries[{number}]", "the query is empty")
+            query, why = prompt_text(report, file, row, f"chat.queries[{number}]", query, f"chat entry {row}")
+            if why:
                 for side in ("safe", "unsafe"):
-                    report.unusable[ids[side][number]] = "prompt missing"
+                    report.unusable[ids[side][number]] = why
                 continue
             for side, image in images.items():
                 if image is None:
@@ -112,11 +111,11 @@ def _chat(entries: list[Any], file: str, root: Path, instruction: str, report: B
     return samples
 
 
-def _instructions(entry: dict[str, Any], side: str) -> list[str]:
+def _instructions(entry: dict[str, Any], side: str) -> list[Any]:
     many = entry.get(f"{side}_instructions")
     if isinstance(many, list) and many:
-        return [text(x) for x in many]
-    one = text(entry.get(f"{side}_instruction"))
+        return list(many)
+    one = entry.get(f"{side}_instruction")
     return [one] if one else []
 
 
@@ -144,14 +143,14 @@ def _embodied(entries: list[Any], file: str, root: Path, instruction: str, repor
         }
         category = text(entry.get("category")) or "unknown"
         for number in range(count):
-            for side, said in (("safe", safe_list[number]), ("unsafe", unsafe_list[number])):
+            for side, raw in (("safe", safe_list[number]), ("unsafe", unsafe_list[number])):
                 if images[side] is None:
                     continue
-                if not said:
-                    report.add(
-                        "missing_prompt", file, row, f"embodied.{side}_instructions[{number}]", "empty instruction"
-                    )
-                    report.unusable[ids[side][number]] = "prompt missing"
+                said, why = prompt_text(
+                    report, file, row, f"embodied.{side}_instructions[{number}]", raw, f"embodied entry {row}"
+                )
+                if why:
+                    report.unusable[ids[side][number]] = why
                     continue
                 samples.append(
                     make_sample(

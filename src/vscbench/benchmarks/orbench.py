@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, make_sample, not_bundled
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import Table, is_saved_dataset, parse_hub, read_hub, read_table, text
+from vscbench.benchmarks.tabular import Table, is_saved_dataset, parse_hub, prompt_text, read_hub, read_table, text
 
 SETS = {"hard-1k": "safe", "toxic": "unsafe", "80k": "safe"}
 FILES = {name: f"or-bench-{name}.csv" for name in SETS}
@@ -131,10 +131,10 @@ def load(
                 "warning",
             )
         for row, record in table.rows:
-            prompt, category = text(record.get("prompt")), text(record.get("category")).lower()
-            if not prompt:
-                report.add("missing_prompt", table.file, row, "prompt", "the prompt is empty")
-                report.unusable[f"orbench/{name}/r{row}"] = "prompt missing"
+            category = text(record.get("category")).lower()
+            prompt, why = prompt_text(report, table.file, row, "prompt", record.get("prompt"))
+            if why:
+                report.unusable[f"orbench/{name}/r{row}"] = why
                 continue
             if category and category not in CATEGORIES:
                 report.add("unknown_category", table.file, row, "category",

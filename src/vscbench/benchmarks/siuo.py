@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, locate, make_sample
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import load_json, records_table, text, usable_image
+from vscbench.benchmarks.tabular import load_json, prompt_text, records_table, text, usable_image
 from vscbench.schema import Sample
 
 FILE = "siuo_gen.json"
@@ -79,10 +79,10 @@ def load(data: str | Path, *, images: str | Path | None = None) -> LoadedBenchma
             report.add("bad_row", table.file, row, None, entry["__error__"])
             continue
         key = text(entry.get("question_id")) or f"r{row}"
-        question, category = text(entry.get("question")), text(entry.get("category"))
-        if not question:
-            report.add("missing_prompt", table.file, row, "question", f"case {key}: the question is empty")
-            report.unusable[f"siuo/{key}"] = "prompt missing"
+        category = text(entry.get("category"))
+        question, why = prompt_text(report, table.file, row, "question", entry.get("question"), f"case {key}")
+        if why:
+            report.unusable[f"siuo/{key}"] = why
             continue
         if category not in CATEGORIES:
             report.add("unknown_category", table.file, row, "category",

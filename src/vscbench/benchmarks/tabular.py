@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vscbench.benchmarks.cells import MAX_PROMPT_CHARS, OUTSIDE_DATA
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, locate, not_bundled
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.samples import default_image_cache, materialise_image
@@ -235,9 +237,32 @@ def text(value: Any) -> str:
     return str(value).strip()
 
 
-def image_cell(value: Any, base: Path | None, cache_dir: Path | None = None) -> tuple[Path | None, str | None]:
-    """An image column's value as a file path: a relative path (against ``base``), an absolute
-    path, embedded bytes or a ``datasets`` ``{bytes, path}`` dict. Returns (path, problem)."""
+class ImageProblem(str):
+    """Why an image cell cannot be used; ``kind`` and ``reason`` are the finding's kind and the
+    unusable samples' reason."""
+
+    kind: str
+    reason: str
+
+    def __new__(cls, text: str, kind: str, reason: str) -> "ImageProblem":
+        problem = super().__new__(cls, text)
+        problem.kind, problem.reason = kind, reason
+        return problem
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every link followed, stays inside ``root``."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+
+
+def image_cell(value: Any, base: Path | None, cache_dir: Path | None = None) -> tuple[Path | None, ImageProblem | None]:
+    """An image column's value as a file inside ``base`` (the data folder), or embedded bytes
+    (a ``datasets`` ``{bytes, path}`` dict) written to the image cache. Returns (path, problem).
+
+    A path is untrusted: an absolute one, one that climbs out with ``..``, or a link that leads
+    out of ``base`` is refused, so a data file can never make vscbench read or send a file from
+    elsewhere on the machine.
+    """
     cache = cache_dir or default_image_cache()
     name: str | None = None
     if isinstance(value, dict):
@@ -245,19 +270,54 @@ def image_cell(value: Any, base: Path | None, cache_dir: Path | None = None) -> 
         if data:
             return materialise_image(bytes(data), name, cache), None
     elif isinstance(value, (bytes, bytearray)):
-        return (materialise_image(bytes(value), None, cache), None) if value else (None, "the image is empty")
+        if value:
+            return materialise_image(bytes(value), None, cache), None
+        return None, ImageProblem("the embedded image is empty", "empty_image", "image empty")
     elif isinstance(value, str):
         name = value.strip()
     elif value is not None:
-        return None, f"an image must be a path or bytes, not {type(value).__name__}"
+        return None, ImageProblem(
+            f"an image must be a path or bytes, not {type(value).__name__}", "missing_image_name", "image not named"
+        )
     if not name:
-        return None, "no image is named"
-    path = Path(name).expanduser()
-    if not path.is_absolute():
-        if base is None:
-            return None, f"the image {name!r} is a relative path with no folder to resolve it against"
-        path = base / path
+        return None, ImageProblem("no image is named", "missing_image_name", "image not named")
+    if base is None:
+        return None, ImageProblem(
+            f"the image {name!r} is a path, but this dataset has no folder to hold it (embed the image bytes)",
+            "missing_image", "image missing",
+        )  # fmt: skip
+    path = base / name
+    if Path(name).is_absolute() or name.startswith("~") or not is_inside(path, base):
+        return None, ImageProblem(
+            f"the image path {name!r} leads outside the data folder {base}; it is never read",
+            "image_outside_data", OUTSIDE_DATA,
+        )  # fmt: skip
+    if not path.is_file():
+        return None, ImageProblem(f"image file {path} does not exist", "missing_image", "image missing")
     return path, None
+
+
+def prompt_text(
+    report: BenchmarkReport, file: str, row: int | None, column: str, value: Any, where: str = ""
+) -> tuple[str, str | None]:
+    """A prompt field as text, or ``("", reason)`` with a finding: empty, not text (a number, a
+    list), or longer than :data:`~vscbench.benchmarks.cells.MAX_PROMPT_CHARS` (a runaway cell would
+    be sent, and paid for, per sample). ``where`` names the entry in the finding's detail."""
+    lead = f"{where}: " if where else ""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        report.add("missing_prompt", file, row, column, f"{lead}the prompt is empty")
+        return "", "prompt missing"
+    if not isinstance(value, str):
+        report.add("prompt_not_text", file, row, column,
+                   f"{lead}the prompt holds a {type(value).__name__} ({str(value)[:40]!r}), not text; it is not asked")  # fmt: skip
+        return "", "prompt is not text"
+    prompt = value.strip()
+    if len(prompt) > MAX_PROMPT_CHARS:
+        report.add("prompt_too_long", file, row, column,
+                   f"{lead}the prompt holds {len(prompt):,} characters, more than {MAX_PROMPT_CHARS:,}; it is not "
+                   f"asked (it starts {prompt[:40]!r})")  # fmt: skip
+        return "", "prompt too long"
+    return prompt, None
 
 
 def open_table(
@@ -296,14 +356,9 @@ def usable_image(
     """The image of a row when it can be used; otherwise a finding, and the samples that needed
     it are marked unusable (the image is only checked to exist, never decoded here)."""
     path, problem = image_cell(value, base, cache_dir)
-    if path is not None and not path.is_file():
-        problem = f"image file {path} does not exist"
-        kind, reason = "missing_image", "image missing"
-    else:
-        kind, reason = "missing_image_name", "image not named"
     if problem is None:
         return path
-    report.add(kind, file, row, column, problem)
+    report.add(problem.kind, file, row, column, str(problem))
     for sample_id in sample_ids:
-        report.unusable[sample_id] = reason
+        report.unusable[sample_id] = problem.reason
     return None

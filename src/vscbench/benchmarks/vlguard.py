@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, locate, make_sample
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import load_json, records_table, text, usable_image
+from vscbench.benchmarks.tabular import load_json, prompt_text, records_table, text, usable_image
 from vscbench.schema import Sample
 
 SUBSETS = ("safe_safes", "safe_unsafes", "unsafes")
@@ -96,7 +96,7 @@ def load(data: str | Path, *, subsets: Sequence[str] = SUBSETS, images: str | Pa
             report.add("bad_label", table.file, row, "safe", f"{key}: 'safe' must be true or false, not {safe_image!r}")
             continue
         turns = entry.get("instr-resp") if isinstance(entry.get("instr-resp"), list) else []
-        found = {k: text(t.get(k)) for t in turns if isinstance(t, dict) for k in KEYS.values() if k in t}
+        found = {k: t.get(k) for t in turns if isinstance(t, dict) for k in KEYS.values() if k in t}
         answers = {k: text(t.get("response")) for t in turns if isinstance(t, dict) for k in KEYS.values() if k in t}
         mine = [s for s in (("safe_safes", "safe_unsafes") if safe_image else ("unsafes",)) if s in wanted]
         if not mine:
@@ -107,10 +107,10 @@ def load(data: str | Path, *, subsets: Sequence[str] = SUBSETS, images: str | Pa
             continue
         category = text(entry.get("harmful_category")) or "safe_image"
         for subset, sample_id in zip(mine, ids):
-            prompt = found.get(KEYS[subset], "")
-            if not prompt:
-                report.add("missing_prompt", table.file, row, f"instr-resp.{KEYS[subset]}", f"{key}: no {KEYS[subset]}")
-                report.unusable[sample_id] = "prompt missing"
+            column = f"instr-resp.{KEYS[subset]}"
+            prompt, why = prompt_text(report, table.file, row, column, found.get(KEYS[subset]), key)
+            if why:
+                report.unusable[sample_id] = why
                 continue
             samples.append(
                 make_sample(

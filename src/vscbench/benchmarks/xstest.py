@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, make_sample
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.benchmarks.tabular import Table, missing_columns, open_table, text
+from vscbench.benchmarks.tabular import Table, missing_columns, open_table, prompt_text, text
 from vscbench.benchmarks.vscbench import CONTRAST_TWINS, TEXT_CENTRIC_TYPES
 from vscbench.schema import Sample
 
@@ -106,12 +106,12 @@ def load(data: str | Path, *, split: str | None = None, revision: str | None = N
     ids = {row: text(r.get("id")) or f"r{row}" for row, r in table.rows}
     samples: list[Sample] = []
     for row, record in table.rows:
-        kind, prompt, local = text(record.get("type")), text(record.get("prompt")), ids[row]
+        kind, local = text(record.get("type")), ids[row]
         if kind not in TEXT_CENTRIC_TYPES:
             report.add("unknown_category", table.file, row, "type", f"type {kind!r} is not one of XSTest's 18 types")
-        if not prompt:
-            report.add("missing_prompt", table.file, row, "prompt", "the prompt is empty")
-            report.unusable[f"xstest/{local}"] = "prompt missing"
+        prompt, why = prompt_text(report, table.file, row, "prompt", record.get("prompt"))
+        if why:
+            report.unusable[f"xstest/{local}"] = why
             continue
         twin = twins.get(row)
         samples.append(
