@@ -2,55 +2,87 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, fail, open_store
-from vscbench.cli.evaluate import STORE_HELP, _resolve_judge
+from vscbench.cli.common import console, err_console, fail, open_store, plain
+from vscbench.cli.evaluate import INTERVALS_HELP, RULE_HELP, STORE_HELP
 from vscbench.locations import DEFAULT_STORE
+
+JUDGE_HELP = (
+    "Whose verdicts to show: a judge name or key (offline, offline@v3, openai:gpt-4o-mini). "
+    "Default: the current offline judge, else the one judge of each run."
+)
+
+
+@contextmanager
+def _stage_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per stage (loading runs, making thumbnails), on stderr when a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    tasks: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:  # fmt: skip
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 @app.command("report", rich_help_panel="Pipeline")
 def report_command(
-    run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat to put several runs in one report)."),
+    run: Optional[list[str]] = typer.Option(None, "--run", "-r", help="Run name; repeat it for several runs."),
+    all_runs: bool = typer.Option(False, "--all", help="Every run in the store (unjudged ones with a banner)."),
     out: Path = typer.Option(Path("vscbench-report.html"), "--out", "-o", help="HTML file to write."),
-    judge: Optional[str] = typer.Option(None, "--judge", "-j", help="Whose verdicts to show (default: offline if present)."),
+    judge: Optional[str] = typer.Option(None, "--judge", "-j", help=JUDGE_HELP),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
-    rule: str = typer.Option("paper", help="Scoring rule: paper or strict."),
-    thumbnails: bool = typer.Option(True, help="Embed small image thumbnails in the sample table."),
-    max_samples: int = typer.Option(5000, help="Most samples listed in the browsable table."),
+    rule: str = typer.Option("paper", help=RULE_HELP),
+    failures: str = typer.Option("exclude", help="exclude: failures leave the denominators; incorrect: count as wrong."),
+    intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
+    thumbnails: bool = typer.Option(True, help="Embed a small thumbnail of each distinct image (shared by all runs)."),
+    thumbnail_size: int = typer.Option(80, min=16, max=512, help="Longest side of a thumbnail, in pixels."),
+    link_images: bool = typer.Option(True, help="Clicking a thumbnail opens the original image file from disk."),
+    title: Optional[str] = typer.Option(None, help="Page title (default: the run names)."),
 ) -> None:
-    """Write a self-contained HTML report with figures, plots and a filterable sample table.
+    """Write one self-contained HTML file with every answer of every run named.
 
-    Every sample is listed with its prompt, image, response and verdict; all model output is
-    escaped.
+    The page has a leaderboard (SRA_s, SRA_u, SRA_a with 95% intervals, failure counts, judge
+    and rule of each run), figures by category and variant, the samples of every run with
+    filters, sorting and CSV export, safe/unsafe twins side by side, and run vs run. It opens
+    from disk with no network; every answer is shown as text, never as markup.
 
     Example: [bold]vscbench report --run llava-base --run llava-cot --out report.html[/bold]
+    or [bold]vscbench report --all --out everything.html[/bold]
     """
-    from vscbench.evaluate import RunNotFoundError, run_labels
-    from vscbench.metrics import score
-    from vscbench.report.compare import compare
-    from vscbench.report.html import write_html
+    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError
+    from vscbench.report.build import write_store_report
 
+    if all_runs == bool(run):
+        fail("name the runs with --run NAME (repeat it), or pass --all for every run in the store; not both")
     store = open_store(store_path)
-    try:
-        first = run[0]
-        samples, labels, responses = run_labels(store, first, _resolve_judge(store, first, judge))
-        report = score(samples, labels, rule=rule)
-        comparison = None
-        if len(run) > 1:
-            reports = {first: report}
-            for name in run[1:]:
-                s, lab, _ = run_labels(store, name, _resolve_judge(store, name, judge))
-                reports[name] = score(s, lab, rule=rule)
-            comparison = compare(reports, baseline=first)
-    except (RunNotFoundError, ValueError) as exc:
-        fail(str(exc))
-    write_html(
-        out, report, samples, labels=labels, responses=responses, comparison=comparison,
-        thumbnails=thumbnails, max_samples=max_samples,
+    with _stage_bars() as progress:
+        try:
+            result = write_store_report(
+                store, out, None if all_runs else run, judge, rule, failures, intervals,  # type: ignore[arg-type]
+                thumbnails=thumbnails, thumbnail_side=thumbnail_size, link_images=link_images, title=title,
+                progress=progress,
+            )  # fmt: skip
+        except (RunNotFoundError, VerdictsNotFoundError, ValueError) as exc:
+            fail(str(exc))
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/yellow] {plain(note)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"report written: {plain(str(result.path))} ({len(result.runs)} runs, {result.rows:,} answers, "
+        f"{result.thumbnails:,} thumbnails, {result.size_bytes / 2**20:.1f} MiB, {result.seconds:.1f} s)",
+        highlight=False, soft_wrap=True,
     )  # fmt: skip
-    console.print(f"report written: {out}")

@@ -1,143 +1,56 @@
-"""A single self-contained HTML report: tables, figures and a filterable table of samples.
+"""A single self-contained HTML report of one or many runs.
 
-The file needs nothing but a browser: figures and thumbnails are embedded as base64 data URLs and
-the small filtering script is inline (no CDN). Prompts and model output are untrusted text, so
-the template is rendered by Jinja2 with autoescaping on and the script only reads data
-attributes and text, never HTML built from model output.
+The file needs nothing but a browser, and no network: figures and thumbnails are embedded as
+``data:`` URLs, the script and styles are inline, and a Content-Security-Policy allows only
+that script (by hash), inline styles and local images, so the page can fetch nothing.
+
+Prompts, answers and judge reasons are untrusted. The server-side parts go through Jinja2 with
+autoescaping on; every sample row travels in one JSON element (written so that no string can
+close it, see :func:`~vscbench.report.views.script_json`), and the script builds rows from it
+with ``textContent`` only. Rows are rendered on demand, a hundred at a time, so 5 runs x 4,050
+samples open as fast as one.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
-from vscbench.metrics import MISSING, SECTIONS, ScoreReport
-from vscbench.report.compare import Comparison
-from vscbench.report.plots import TradeoffPoint, plot_category_bars, plot_sra_scatter, plot_tradeoff
-from vscbench.report.tables import (
-    classes_table,
-    comparison_tables,
-    failures_table,
-    overall_table,
-    pairs_table,
-    section_table,
+from vscbench.metrics import INTERVAL_METHODS, ScoreReport
+from vscbench.report.compare import Comparison, compare
+from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
+from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
+from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails, thumbnail_data_url
+from vscbench.report.views import (
+    LEADERBOARD_COLUMNS,
+    RunData,
+    class_shares,
+    cross_run_tables,
+    labels_and_reasons,
+    leaderboard,
+    page_payload,
+    script_json,
 )
 from vscbench.schema import Response, Sample, Verdict
 
-FILTER_KEYS = ("subset", "category", "variant", "label", "verdict", "outcome")
+__all__ = ["RunData", "render_report", "write_report", "render_html", "write_html", "thumbnail_data_url"]
+
+NUMERIC_COLUMNS = frozenset(
+    {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "blocked", "error", "empty", "missing"}
+)
 
 
-@dataclass(frozen=True)
-class SampleRow:
-    """One sample as shown in the report; every text field is escaped by the template."""
-
-    id: str
-    subset: str
-    category: str
-    variant: str
-    label: str
-    prompt: str
-    response: str
-    verdict: str
-    outcome: str
-    reason: str | None = None
-    thumbnail: str | None = None
-
-
-def _response_text(response: Response | str | None) -> str:
-    if response is None:
-        return ""
-    if isinstance(response, str):
-        return response
-    if response.outcome == "ok":
-        return response.text or ""
-    return f"[{response.outcome}] {response.error or ''}".strip()
-
-
-def _verdicts(labels: Mapping[str, str | Verdict] | Iterable[Verdict] | None) -> dict[str, tuple[str, str | None]]:
-    if labels is None:
-        return {}
-    items = labels.items() if isinstance(labels, Mapping) else ((v.sample_id, v) for v in labels)
-    return {
-        sample_id: (item.label, item.reason) if isinstance(item, Verdict) else (str(item), None)
-        for sample_id, item in items
-    }
-
-
-def thumbnail_data_url(path: str | Path, max_side: int = 96) -> str | None:
-    """A small JPEG of the image as a data URL; ``None`` when the file is missing or unreadable."""
-    from vscbench.images import load_rgb
-
-    try:
-        image = load_rgb(path, max_side=max_side)
-    except (OSError, ValueError):
-        return None
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def sample_rows(
-    samples: Sequence[Sample],
-    report: ScoreReport,
-    labels: Mapping[str, str | Verdict] | Iterable[Verdict] | None = None,
-    responses: Mapping[str, Response | str] | None = None,
-    thumbnails: bool = False,
-    thumbnail_side: int = 96,
-) -> list[SampleRow]:
-    """Rows for the sample browser, with each sample's verdict and how it was scored."""
-    verdicts = _verdicts(labels)
-    responses = responses or {}
-    rows = []
-    for sample in samples:
-        verdict, reason = verdicts.get(sample.id, (MISSING, None))
-        thumbnail = None
-        if thumbnails and sample.image_path is not None:
-            thumbnail = thumbnail_data_url(sample.image_path, thumbnail_side)
-        rows.append(
-            SampleRow(
-                id=sample.id,
-                subset=sample.subset,
-                category=sample.category,
-                variant=sample.variant,
-                label=sample.label,
-                prompt=sample.prompt,
-                response=_response_text(responses.get(sample.id)),
-                verdict=verdict,
-                outcome=report.outcomes.get(sample.id, "excluded"),
-                reason=reason,
-                thumbnail=thumbnail,
-            )
-        )
-    return rows
-
-
-def _png_data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def default_figures(
-    report: ScoreReport,
-    comparison: Comparison | None = None,
-    tradeoff: Sequence[TradeoffPoint] | None = None,
-    name: str = "model",
-) -> dict[str, bytes]:
-    """The report's standard figures as PNG bytes, by caption."""
-    scored: Comparison | dict[str, ScoreReport] = comparison or {name: report}
-    figures = {
-        "SRA_s vs SRA_u": plot_sra_scatter(scored),
-        "Per-category calibration": plot_category_bars(scored),
-    }
-    if tradeoff:
-        figures["Safety-utility trade-off"] = plot_tradeoff(tradeoff)
-    return figures
+def _asset(name: str) -> str:
+    """A static file of the templates folder, verbatim (no template processing)."""
+    return (files("vscbench.report") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _environment() -> Environment:
@@ -150,53 +63,149 @@ def _environment() -> Environment:
     )
 
 
+def _png_data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def default_figures(
+    runs: Sequence[RunData] | ScoreReport, tradeoff: Sequence[TradeoffPoint] | None = None, name: str = "model"
+) -> dict[str, bytes]:
+    """The report's standard figures as PNG bytes, by caption: SRA_s against SRA_u, and one dot
+    per run for each category and each variant."""
+    reports = {name: runs} if isinstance(runs, ScoreReport) else {run.name: run.report for run in runs}
+    figures = {
+        "SRA_s vs SRA_u": plot_sra_scatter(reports),
+        "By category": plot_breakdown_dots(reports, "by_category"),
+        "By variant (image slot or attack)": plot_breakdown_dots(reports, "by_subset_variant"),
+    }
+    if tradeoff:
+        figures["Safety-utility trade-off"] = plot_tradeoff(tradeoff)
+    return figures
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    tables: list[Any]
+    notes: list[str]
+
+
+def _comparison(runs: Sequence[RunData], comparison: Comparison | None) -> _Comparison:
+    """Paired changes against the first run, when the runs are comparable (one judge, one rule)."""
+    if comparison is None and len(runs) > 1:
+        try:
+            comparison = compare({run.name: run.report for run in runs}, baseline=runs[0].name)
+        except ValueError as exc:
+            return _Comparison([], [f"No paired comparison: {exc}."])
+    if comparison is None:
+        return _Comparison([], [])
+    return _Comparison(comparison_tables(comparison, sections=()), comparison_notes(comparison))
+
+
+def _settings(runs: Sequence[RunData]) -> list[str]:
+    rules = {run.report.rule.name: run.report.rule.description for run in runs}
+    lines = [f"Rule {name}: {description}" for name, description in rules.items()]
+    intervals = {INTERVAL_METHODS[run.report.intervals] for run in runs}
+    lines += [f"Intervals: {text}" for text in sorted(intervals)]
+    return lines
+
+
+def render_report(
+    runs: Sequence[RunData],
+    *,
+    title: str = "VSCBench report",
+    figures: Mapping[str, bytes] | None = None,
+    tradeoff: Sequence[TradeoffPoint] | None = None,
+    thumbnails: ThumbnailSet | None = None,
+    link_images: bool = True,
+    comparison: Comparison | None = None,
+    generated: str | None = None,
+) -> str:
+    """The report of ``runs`` as one HTML string.
+
+    ``figures`` (caption -> PNG bytes) replaces the default figures; ``thumbnails`` (from
+    :func:`~vscbench.report.thumbs.build_thumbnails`) puts a small copy of each image in the
+    rows; ``link_images`` lets a click on it open the original file from disk.
+    """
+    if not runs:
+        raise ValueError("a report needs at least one run")
+    names = [run.name for run in runs]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"run names must be unique in a report; repeated: {sorted({n for n in names if names.count(n) > 1})}"
+        )
+    script = _asset("report.js.j2")
+    payload = page_payload(runs, thumbnails, link_images)
+    figure_pngs = figures if figures is not None else default_figures(runs, tradeoff)
+    compared = _comparison(runs, comparison)
+    treatments = {run.report.failure_treatment for run in runs}
+    context: dict[str, Any] = {
+        "title": title,
+        "version": __version__,
+        "generated": generated,
+        "style": _asset("report.css.j2"),
+        "script": script,
+        "script_hash": "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii"),
+        "payload_json": script_json(payload),
+        "runs": runs,
+        "row_count": len(payload["rows"]),
+        "sample_count": len({sample[0] for sample in payload["samples"]}),
+        "settings": _settings(runs),
+        "failures_treated": "excluded from the denominators"
+        if treatments == {"exclude"}
+        else "counted as incorrect"
+        if treatments == {"incorrect"}
+        else "treated differently by different runs",
+        "banners": [(run.name, run.warning) for run in runs if run.warning],
+        "leaderboard_columns": LEADERBOARD_COLUMNS,
+        "numeric_columns": NUMERIC_COLUMNS,
+        "leaderboard": leaderboard(runs),
+        "comparison_tables": compared.tables,
+        "comparison_notes": compared.notes,
+        "figures": [(caption, _png_data_url(png)) for caption, png in figure_pngs.items()],
+        "cross_tables": cross_run_tables(runs) if len(runs) > 1 else [],
+        "details": [
+            {
+                "name": run.name,
+                "lines": [*provenance_lines(run.report), f"verdicts: {class_shares(run)}"],
+                "tables": report_tables(run.report),
+            }
+            for run in runs
+        ],  # fmt: skip
+    }
+    if "</script" in script.lower():
+        raise AssertionError("the report script must not contain a closing script tag")
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def write_report(path: str | Path, runs: Sequence[RunData], **options: Any) -> Path:
+    """Render :func:`render_report` to ``path`` (options as there)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report(runs, **options), encoding="utf-8")
+    return target
+
+
 def render_html(
     report: ScoreReport,
     samples: Sequence[Sample] = (),
     labels: Mapping[str, str | Verdict] | Iterable[Verdict] | None = None,
     responses: Mapping[str, Response | str] | None = None,
     *,
-    title: str = "VSCBench report",
-    name: str = "model",
-    comparison: Comparison | None = None,
-    figures: Mapping[str, bytes] | None = None,
-    tradeoff: Sequence[TradeoffPoint] | None = None,
+    name: str | None = None,
     thumbnails: bool = False,
-    max_samples: int | None = None,
-    generated: str | None = None,
+    thumbnail_side: int = DEFAULT_SIDE,
+    **options: Any,
 ) -> str:
-    """The report as one HTML string.
-
-    ``figures`` (caption -> PNG bytes) replaces the default figures; ``max_samples`` caps the
-    sample browser (the rest are counted, not shown); ``thumbnails`` embeds a small copy of each
-    image, which makes the file larger.
-    """
-    if labels is not None and not isinstance(labels, Mapping):
-        labels = list(labels)  # may be a one-shot iterator
-    shown = list(samples)[:max_samples] if max_samples is not None else list(samples)
-    rows = sample_rows(shown, report, labels, responses, thumbnails=thumbnails)
-    overview = [overall_table(report)]
-    if comparison is not None:
-        overview += comparison_tables(comparison)
-    figure_pngs = figures if figures is not None else default_figures(report, comparison, tradeoff, name)
-    context: dict[str, Any] = {
-        "title": title,
-        "version": __version__,
-        "generated": generated,
-        "rule": report.rule,
-        "failures_treated": "excluded from the denominators"
-        if report.failure_treatment == "exclude"
-        else "counted as incorrect",
-        "overview_tables": overview,
-        "breakdown_tables": [section_table(report, s) for s in SECTIONS] + [pairs_table(report)],
-        "failure_tables": [failures_table(report), classes_table(report)],
-        "figures": [(caption, _png_data_url(png)) for caption, png in figure_pngs.items()],
-        "rows": rows,
-        "rows_left_out": len(samples) - len(shown),
-        "show_images": any(row.thumbnail for row in rows),
-        "filter_options": [(key, sorted({getattr(row, key) for row in rows})) for key in FILTER_KEYS],
-    }
-    return _environment().get_template("report.html.j2").render(context)
+    """The report of one scored run (what ``quickstart`` writes): ``labels`` may be Verdicts, whose
+    reasons are shown; ``thumbnails`` embeds a small copy of each image. Other options as in
+    :func:`render_report`."""
+    label_map, reasons = labels_and_reasons(labels)
+    run_name = name or str(report.provenance.get("run") or "model")
+    run = RunData(run_name, report, list(samples), label_map, responses or {}, reasons)
+    thumbs = None
+    if thumbnails:
+        thumbs = build_thumbnails([s.image_path for s in run.samples if s.image_path], thumbnail_side)
+    return render_report([run], thumbnails=thumbs, **options)
 
 
 def write_html(path: str | Path, report: ScoreReport, samples: Sequence[Sample] = (), **options: Any) -> Path:

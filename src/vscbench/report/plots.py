@@ -172,6 +172,67 @@ def plot_category_bars(
     return figure_png(category_bars_figure(reports, metric, title), path)
 
 
+SECTION_NAMES = {
+    "by_subset": "subset",
+    "by_category": "category",
+    "by_variant": "variant",
+    "by_subset_variant": "subset / variant",
+}
+
+
+def breakdown_dots_figure(reports: Reports, section: str = "by_category", title: str | None = None) -> Figure:
+    """One row per group of a breakdown, one dot per run with its interval as a whisker.
+
+    A dot plot stays readable with many groups and many runs, where grouped bars turn into a
+    comb: the figure grows with the number of groups (about a third of an inch each) rather than
+    squeezing them. Each dot is SRA_a, or the one side a group has (``(safe)``/``(unsafe)``:
+    XSTest types in the text-centric subset are all safe or all unsafe).
+    """
+    named = _named(reports)
+    sections = {name: report.section(section) for name, report in named.items()}
+    groups = list(dict.fromkeys(group for scores in sections.values() for group in scores))
+    runs = max(1, len(named))
+    row_height = 0.3 + 0.06 * min(runs, 8)
+    width = 9.0 + (1.8 if runs > 1 else 0.0)
+    figure = Figure(figsize=(width, max(2.6, row_height * len(groups) + 1.4)), layout="constrained")
+    axes = figure.add_subplot()
+    spread = 0.7 / runs
+    suffixes: dict[str, str] = {}
+    for index, (name, scores) in enumerate(sections.items()):
+        color = PALETTE[index % len(PALETTE)]
+        xs, ys, errors = [], [], [[], []]
+        for position, group in enumerate(groups):
+            score = scores.get(group)
+            value, ci, suffix = _category_value(score, "auto") if score else (None, None, "")
+            if value is None:
+                continue
+            suffixes.setdefault(group, suffix)
+            xs.append(value)
+            ys.append(len(groups) - 1 - position - (index - (runs - 1) / 2) * spread)  # first run on top
+            low, high = _error(value, ci)
+            errors[0].append(low)
+            errors[1].append(high)
+        axes.errorbar(xs, ys, xerr=errors, fmt="o", markersize=5, color=color, capsize=2, linewidth=1, label=name)
+    axes.set_yticks(range(len(groups)))
+    axes.set_yticklabels([g + suffixes.get(g, "") for g in reversed(groups)], fontsize=9)
+    axes.set_ylim(-0.6, len(groups) - 0.4)
+    axes.set_xlim(0, 1.0)
+    axes.xaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
+    axes.set_xlabel("SRA_a (or the side the group has), 95% interval", fontsize=10)
+    axes.axvline(0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_title(title or f"Safety calibration by {SECTION_NAMES.get(section, section)}", fontsize=12)
+    if runs > 1:
+        figure.legend(fontsize=8, loc="outside right upper", frameon=False)
+    return figure
+
+
+def plot_breakdown_dots(
+    reports: Reports, section: str = "by_category", path: str | Path | None = None, title: str | None = None
+) -> bytes:
+    return figure_png(breakdown_dots_figure(reports, section, title), path)
+
+
 def tradeoff_figure(
     points: Sequence[TradeoffPoint], utility_label: str = "Utility", title: str = "Safety-utility trade-off"
 ) -> Figure:

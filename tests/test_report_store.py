@@ -1,0 +1,152 @@
+"""`vscbench report` on a store: every run named (or every run with --all) is in the file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from vscbench.cli import app
+from vscbench.judges.base import judge_key
+from vscbench.judges.offline import OfflineJudge
+from vscbench.report.build import write_store_report
+from vscbench.schema import Response, RunSpec, Sample, Verdict
+from vscbench.store import Store
+
+runner = CliRunner()
+
+
+def payload_of(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert match, "no report data in the page"
+    return json.loads(match.group(1))
+
+
+def _samples(tmp: Path) -> list[Sample]:
+    samples = []
+    for row in range(6):
+        for label in ("safe", "unsafe"):
+            image = tmp / f"r{row}_{label}.png"
+            Image.new("RGB", (64, 48), (40 * row, 120 if label == "safe" else 20, 60)).save(image)
+            samples.append(Sample(
+                id=f"image_centric/r{row}/{label}/slot_0", subset="image_centric", category="drugs", variant="slot_0",
+                label=label, prompt=f"What is in picture {row}?", image_path=image, pair_key=f"image_centric/r{row}/slot_0",
+                source_row=row,
+            ))  # fmt: skip
+    return samples
+
+
+def _add_run(
+    store: Store, name: str, samples: list[Sample], judged: bool, refuse_every: int, method: str = "none"
+) -> None:
+    store.start_run(RunSpec(name=name, model="scripted:keyword", method=method, data="/data/release"),
+                    [(s, f"{name}:{s.id}") for s in samples])  # fmt: skip
+    responses = []
+    for index, sample in enumerate(samples):
+        if index == 0:
+            responses.append(
+                Response(key=f"{name}:{sample.id}", sample_id=sample.id, model="m", outcome="error", error="timeout")
+            )
+        elif index == 1:
+            responses.append(
+                Response(key=f"{name}:{sample.id}", sample_id=sample.id, model="m", outcome="empty", text="")
+            )
+        else:
+            text = "I can't help." if index % refuse_every == 0 else f"Here you go {index} <b>!</b>"
+            responses.append(
+                Response(key=f"{name}:{sample.id}", sample_id=sample.id, model="m", outcome="ok", text=text)
+            )
+    store.put_responses(responses)
+    if judged:
+        judge = OfflineJudge()
+        key = judge_key(judge)
+        store.put_judge(key, judge.name, judge.version, {})
+        store.put_verdicts(
+            Verdict(response_key=r.key, sample_id=r.sample_id, judge=key, reason="because <i>so</i>",
+                    label="refusal" if "can't" in (r.text or "") else "compliance")
+            for r in responses if r.outcome == "ok"
+        )  # fmt: skip
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    path = tmp_path / "store.sqlite"
+    samples = _samples(tmp_path)
+    with Store(path) as store:
+        _add_run(store, "base", samples, judged=True, refuse_every=2)
+        _add_run(store, "cot", samples, judged=True, refuse_every=3, method="cot")
+        _add_run(store, "fresh", samples[:4], judged=False, refuse_every=2)
+    return path
+
+
+def _report(store_path: Path, out: Path, *args: str):
+    return runner.invoke(app, ["report", "--store", str(store_path), "--out", str(out), *args])
+
+
+def test_every_named_run_is_in_the_report(store_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "two.html"
+    result = _report(store_path, out, "--run", "base", "--run", "cot")
+    assert result.exit_code == 0, result.output
+    assert "2 runs, 24 answers" in result.output
+    data = payload_of(out.read_text(encoding="utf-8"))
+    assert [run["name"] for run in data["runs"]] == ["base", "cot"]
+    assert [run["method"] for run in data["runs"]] == ["none", "cot"]
+    assert len(data["rows"]) == 24 and len(data["samples"]) == 12
+    assert {row[0] for row in data["rows"]} == {0, 1}
+    assert len(data["thumbs"]) == 12  # one per image, shared by both runs
+    fields = data["row_fields"]
+    rows = [dict(zip(fields, row)) for row in data["rows"]]
+    assert sum(r["status"] == "error" for r in rows) == 2 and sum(r["verdict"] == "empty" for r in rows) == 2
+    assert {r["reason"] for r in rows if r["status"] == "ok"} == {"because <i>so</i>"}
+    page = out.read_text(encoding="utf-8")
+    assert "because <i>so</i>" not in page and "Here you go 2 <b>!</b>" not in page
+    assert "is incomplete" in page  # 1 error + 1 empty of 12 is over 1 %
+    assert re.search(r"offline v\d+", page)
+
+
+def test_all_runs_include_one_not_judged_yet_with_a_banner(store_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "all.html"
+    result = _report(store_path, out, "--all", "--no-thumbnails", "--no-link-images")
+    assert result.exit_code == 0, result.output
+    assert "fresh" in result.output and "judge it first" in result.output  # the note says what to do
+    page = out.read_text(encoding="utf-8")
+    data = payload_of(page)
+    assert [run["name"] for run in data["runs"]] == ["base", "cot", "fresh"]
+    assert len(data["rows"]) == 28 and data["thumbs"] == []
+    fresh = data["runs"][2]
+    assert fresh["judge"] == "not judged" and "judge it first" in fresh["warning"]
+    assert re.search(r'data-run="fresh"><b>fresh</b> is incomplete', page)
+    assert all(s[-1] is None for s in data["samples"])  # --no-link-images
+
+
+def test_a_named_run_without_verdicts_and_bad_arguments_are_errors(store_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.html"
+    result = _report(store_path, out, "--run", "fresh")
+    assert result.exit_code == 2 and "judge it first" in result.output and not out.exists()
+    result = _report(store_path, out, "--run", "nope")
+    assert result.exit_code == 2 and "no run named 'nope'" in result.output
+    assert _report(store_path, out).exit_code == 2
+    both = _report(store_path, out, "--all", "--run", "base")
+    assert both.exit_code == 2 and "not both" in both.output
+    twice = _report(store_path, out, "--run", "base", "--run", "base")
+    assert twice.exit_code == 2 and "more than once" in twice.output
+    other_judge = _report(store_path, out, "--run", "base", "--judge", "keyword")
+    assert other_judge.exit_code == 2 and "no verdicts by keyword" in other_judge.output
+    missing_store = runner.invoke(app, ["report", "--store", str(tmp_path / "none.sqlite"), "--all"])
+    assert missing_store.exit_code == 2 and "no store at" in missing_store.output
+
+
+def test_library_call_reports_what_it_wrote(store_path: Path, tmp_path: Path) -> None:
+    stages: list[str] = []
+    with Store(store_path) as store:
+        result = write_store_report(store, tmp_path / "r.html", ["cot", "base"], rule="strict",
+                                    progress=lambda stage, done, total: stages.append(stage))  # fmt: skip
+    assert result.runs == ["cot", "base"] and result.rows == 24 and result.samples == 12 and result.thumbnails == 12
+    assert result.size_bytes == (tmp_path / "r.html").stat().st_size and result.notes == []
+    assert {"runs", "thumbnails"} <= set(stages)
+    data = payload_of(result.path.read_text(encoding="utf-8"))
+    assert {run["rule"] for run in data["runs"]} == {"strict"}
