@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -71,6 +73,17 @@ class Fault:
     def drop(cls) -> "Fault":
         """Close the connection without sending any reply."""
         return cls("drop")
+
+    @classmethod
+    def reset(cls) -> "Fault":
+        """Abort the connection with a TCP reset (RST) instead of a reply, as an overloaded
+        load balancer or a crashed worker does; the client sees ECONNRESET."""
+        return cls("reset")
+
+    @classmethod
+    def raw(cls, body: bytes, status: int = 200) -> "Fault":
+        """Reply with these exact bytes as the body (invalid UTF-8, hand-written JSON...)."""
+        return cls("raw", status, message=body.decode("latin-1"))
 
     @classmethod
     def malformed(cls) -> "Fault":
@@ -295,6 +308,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, payload)
         elif fault.kind == "malformed":
             self._send_bytes(200, b'{"id": "chatcmpl-broken", "choices": [ this is not json')
+        elif fault.kind == "raw":
+            self._send_bytes(fault.status, fault.message.encode("latin-1"))
+        elif fault.kind == "reset":
+            self.close_connection = True
+            try:  # SO_LINGER with a zero timeout: close() sends RST, not FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            except OSError:
+                pass
         elif fault.kind == "drop":
             self.close_connection = True
             try:

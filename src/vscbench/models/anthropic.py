@@ -9,24 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 import anthropic
 
 from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
 from vscbench.schema import ImagePart, Request, TextPart, Usage
 
 #: Anthropic refuses images above 5 MB; past this many base64 characters we send JPEG instead.
 _PNG_BASE64_LIMIT = 4_500_000
 
-#: Phrases in a 400 error that mean the provider's filter refused, not that the request was bad.
-_POLICY_PHRASES = ("content policy", "content filter", "usage policy", "output blocked", "safety")
+#: The provider's explicit signal that its filter refused (a 400 ``invalid_request_error`` whose
+#: message is "Output blocked by content filtering policy"). Only this is ``blocked``: any other
+#: 400, even one that mentions "safety" or a "policy", is an error, retried on the next run.
+_FILTER_MESSAGE = re.compile(r"^\s*(output|input|prompt|request) blocked by (the )?content filter(ing)? policy", re.I)
+
+#: The SDK waits for a Retry-After up to two minutes; longer asks are reported, not retried.
+MAX_RETRY_WAIT_S = 120.0
 
 
 def redact(text: str, secret: str | None) -> str:
-    """The text with the secret replaced, so an echoed key never reaches the store or logs."""
+    """The text with the secret and URL credentials removed, so neither reaches a store or log."""
+    text = strip_credentials(text)
     return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+
+
+def is_filter_block(exc: anthropic.APIStatusError) -> bool:
+    """Whether a status error is the provider's content filter, by its explicit signal alone."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    message = str(inner.get("message") or "") if isinstance(inner, dict) else ""
+    return exc.status_code == 400 and bool(_FILTER_MESSAGE.match(message))
 
 
 def image_block(part: ImagePart, max_side: int) -> dict[str, Any]:
@@ -89,6 +105,7 @@ class AnthropicModel:
         max_retries: int = 4,
         timeout: float = 120.0,
         sampling_params: bool = False,
+        max_retry_wait: float = MAX_RETRY_WAIT_S,
     ) -> None:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
@@ -98,8 +115,10 @@ class AnthropicModel:
         self.spec = spec
         self._api_key = key
         self.sampling_params = sampling_params
+        self.max_retry_wait = max_retry_wait
+        self._http = repairing_client(anthropic.DefaultAsyncHttpxClient, event_hooks=event_hooks())
         self.client = anthropic.AsyncAnthropic(
-            api_key=key, base_url=spec.base_url, max_retries=max_retries, timeout=timeout
+            api_key=key, base_url=spec.connect_url, max_retries=max_retries, timeout=timeout, http_client=self._http
         )
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
@@ -107,6 +126,7 @@ class AnthropicModel:
 
     async def aclose(self) -> None:
         await self.client.close()
+        await self._http.aclose()
 
     async def _generate_one(self, request: Request) -> Generation:
         try:
@@ -124,20 +144,21 @@ class AnthropicModel:
         if self.sampling_params:
             sampling = {"temperature": request.config.temperature, "top_p": request.config.top_p}
             options["extra_body"] = {k: v for k, v in sampling.items() if v is not None}
-        try:
-            reply = await self.client.messages.create(**options)
-        except anthropic.APIStatusError as exc:
-            reason = redact(f"HTTP {exc.status_code} {_error_message(exc)}", self._api_key)
-            blocked = exc.status_code == 400 and any(p in reason.lower() for p in _POLICY_PHRASES)
-            return Generation(outcome="blocked" if blocked else "error", error=reason)
-        except anthropic.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            reason = f"{type(exc).__name__}: {exc} ({type(cause).__name__}: {cause})"
-            return Generation(outcome="error", error=redact(reason, self._api_key))
-        except Exception as exc:  # a bug or SDK surprise must not end the whole run
-            return Generation(outcome="error", error=redact(f"{type(exc).__name__}: {exc}", self._api_key))
-        text = "".join(block.text for block in reply.content if block.type == "text")
+        with call_log(self.max_retry_wait) as log:
+            try:
+                reply = await self.client.messages.create(**options)
+            except anthropic.APIStatusError as exc:
+                reason = redact(f"HTTP {exc.status_code} {_error_message(exc)}{log.wait_reason()}", self._api_key)
+                outcome = "blocked" if is_filter_block(exc) else "error"
+                return Generation(outcome=outcome, error=reason, attempts=max(log.attempts, 1))
+            except anthropic.APIConnectionError as exc:
+                reason = f"connection failed: {connection_reason(exc)}"
+                return Generation(outcome="error", error=redact(reason, self._api_key), attempts=max(log.attempts, 1))
+            except Exception as exc:  # a bug or SDK surprise must not end the whole run
+                reason = redact(f"{type(exc).__name__}: {exc}", self._api_key)
+                return Generation(outcome="error", error=reason, attempts=max(log.attempts, 1))
+        text, repaired = log.note("".join(block.text for block in reply.content if block.type == "text"))
         usage = Usage(prompt_tokens=reply.usage.input_tokens, completion_tokens=reply.usage.output_tokens)
         if reply.stop_reason == "refusal":
             return Generation(outcome="blocked", text=text or None, error="stop_reason=refusal", usage=usage)
-        return Generation(outcome="ok", text=text, usage=usage)
+        return Generation(outcome="ok", text=text, error=repaired, usage=usage, attempts=max(log.attempts, 1))

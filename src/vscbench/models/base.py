@@ -8,6 +8,7 @@ provider SDK's own retry, configured by the backend).
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,11 +42,18 @@ class ModelSpec:
 
     ``hf:`` names may be hub ids or local paths (which may contain ``@`` only if escaped by
     using ``--base-url`` instead; for ``hf`` the ``@`` form is not parsed).
+
+    Credentials in a URL (``http://user:password@host/v1``, for a gateway behind basic auth)
+    are used to connect and kept nowhere else: ``base_url``, ``str(spec)`` and ``cache_spec``
+    (what run names, listings, stores and logs see) hold the URL without them; only
+    :attr:`connect_url` has them, and it is never printed.
     """
 
     provider: str
     name: str
     base_url: str | None = None
+    secret_url: str | None = field(default=None, repr=False, compare=False)
+    """``base_url`` with its ``user:password@`` parts; None when it has none."""
 
     @classmethod
     def parse(cls, spec: str, base_url: str | None = None) -> "ModelSpec":
@@ -64,16 +72,41 @@ class ModelSpec:
             )
         name = rest
         if provider != "hf" and "@" in rest:
-            name, _, url = rest.rpartition("@")
-            if base_url and base_url != url:
-                raise ModelSpecError(f"model spec {spec!r} names {url} but --base-url says {base_url}")
+            # the first '@' that starts a URL ends the name: a URL's own user@host stays in it
+            at_url = re.search(r"@(?=[a-z][a-z0-9+.-]*://)", rest, re.IGNORECASE)
+            name, url = (rest[: at_url.start()], rest[at_url.end() :]) if at_url else rest.rpartition("@")[::2]
+            if base_url and _without_credentials(base_url) != _without_credentials(url):
+                raise ModelSpecError(
+                    f"model spec {_without_credentials(spec)!r} names {_without_credentials(url)} "
+                    f"but --base-url says {_without_credentials(base_url)}"
+                )
             base_url = url
-        if base_url and "," in base_url:  # a pool: normalise each URL, keep a lone URL's comma
+        if not base_url:
+            return cls(provider=provider, name=name)
+        if "," in base_url:  # a pool: normalise each URL, keep a lone URL's comma
             urls = [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
             if not urls:
-                raise ModelSpecError(f"model spec {spec!r} names an empty list of URLs")
-            return cls(provider=provider, name=name, base_url=",".join(urls) + ("," if len(urls) == 1 else ""))
-        return cls(provider=provider, name=name, base_url=base_url.rstrip("/") if base_url else None)
+                raise ModelSpecError(f"model spec {_without_credentials(spec)!r} names an empty list of URLs")
+            joined = ",".join(urls) + ("," if len(urls) == 1 else "")
+        else:
+            joined = base_url.rstrip("/")
+        clean = _without_credentials(joined)
+        return cls(provider=provider, name=name, base_url=clean, secret_url=joined if clean != joined else None)
+
+    @property
+    def connect_url(self) -> str | None:
+        """The URL(s) to connect to, credentials included. Never print or store it."""
+        return self.secret_url or self.base_url
+
+    @property
+    def connect_urls(self) -> tuple[str, ...]:
+        """:attr:`base_urls` with their credentials, in the same order."""
+        return tuple(url for url in (self.connect_url or "").split(",") if url)
+
+    def endpoint(self, index: int) -> "ModelSpec":
+        """The spec of one URL of a pool (credentials kept for connecting)."""
+        clean, secret = self.base_urls[index], self.connect_urls[index]
+        return ModelSpec(self.provider, self.name, clean, secret if secret != clean else None)
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.name}" + (f"@{self.base_url}" if self.base_url else "")
@@ -97,12 +130,19 @@ class ModelSpec:
         return f"{self.provider}:{self.name}@pool" if self.is_pool else str(self)
 
 
+def _without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of each URL in it removed."""
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s,]*@", r"\1", text)
+
+
 @dataclass
 class Generation:
     """One backend answer: the text, or why there is none.
 
     ``outcome`` is ``blocked`` when the provider's content filter refused the input or output,
-    and ``error`` for anything else that went wrong after the SDK's retries.
+    and ``error`` for anything else that went wrong after the SDK's retries. On an ``ok`` answer
+    ``error`` may hold a note on how its text was repaired to be storable (invalid UTF-8, lone
+    surrogates or NUL replaced by U+FFFD), so a changed answer is never silent.
     """
 
     outcome: Outcome

@@ -18,6 +18,7 @@ from google.genai import types
 
 from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
 from vscbench.schema import ImagePart, Request, TextPart, Usage
 
 #: Finish reasons that mean a filter stopped the answer, not the model.
@@ -40,7 +41,20 @@ _RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 
 
 def _redact(text: str, secret: str | None) -> str:
+    text = strip_credentials(text)
     return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+
+
+def _async_client_class() -> type:
+    """The httpx flavour google-genai drives (httpx2 where installed, else httpx)."""
+    try:
+        import httpx2
+
+        return httpx2.AsyncClient
+    except ImportError:  # pragma: no cover - depends on the installed SDK
+        import httpx
+
+        return httpx.AsyncClient
 
 
 def image_part(part: ImagePart, max_side: int) -> types.Part:
@@ -133,9 +147,13 @@ class GoogleModel:
             jitter=min(1.0, retry_initial_delay),
             http_status_codes=_RETRY_STATUS_CODES,
         )
+        # our own httpx client: reply bodies made valid UTF-8 (the SDK would drop the answer) and
+        # attempts counted; it also keeps the SDK off aiohttp, whose errors say less
+        self._http = repairing_client(_async_client_class(), event_hooks=event_hooks(), timeout=timeout)
         http_options = types.HttpOptions(
-            base_url=spec.base_url, timeout=int(timeout * 1000), retry_options=retry
-        )
+            base_url=spec.connect_url, timeout=int(timeout * 1000), retry_options=retry,
+            httpx_async_client=self._http,
+        )  # fmt: skip
         self.client = genai.Client(api_key=key, http_options=http_options)
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
@@ -143,6 +161,7 @@ class GoogleModel:
 
     async def aclose(self) -> None:
         await self.client.aio.aclose()
+        await self._http.aclose()
 
     async def _generate_one(self, request: Request) -> Generation:
         try:
@@ -157,13 +176,30 @@ class GoogleModel:
             top_p=request.config.top_p,
             seed=request.config.seed,
         )
-        try:
-            response = await self.client.aio.models.generate_content(
-                model=self.spec.name, contents=contents, config=config
-            )
-        except genai_errors.APIError as exc:
-            reason = f"HTTP {exc.code} {exc.status}: {exc.message}"
-            return Generation(outcome="error", error=_redact(reason, self._api_key))
-        except Exception as exc:  # connection failures after retries, SDK surprises
-            return Generation(outcome="error", error=_redact(f"{type(exc).__name__}: {exc}", self._api_key))
-        return read_response(response)
+        with call_log() as log:
+            try:
+                response = await self.client.aio.models.generate_content(
+                    model=self.spec.name, contents=contents, config=config
+                )
+            except genai_errors.APIError as exc:
+                status = f" {exc.status}" if exc.status else ""
+                reason = f"HTTP {exc.code}{status}: {exc.message}{log.wait_reason()}"
+                return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
+            except Exception as exc:  # connection failures after retries, SDK surprises
+                reason = _failure_reason(exc)
+                return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
+        generation = read_response(response)
+        generation.attempts = max(log.attempts, 1)
+        generation.text, repaired = log.note(generation.text)
+        if repaired and generation.outcome == "ok":
+            generation.error = repaired
+        return generation
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """A transport failure in words (connection reset, refused...); anything else by its type."""
+    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    transport = ("ConnectError", "ReadError", "WriteError", "RemoteProtocolError", "ConnectTimeout", "ReadTimeout")
+    if names & set(transport) or isinstance(exc, ConnectionError):
+        return f"connection failed: {connection_reason(exc)}"
+    return f"{type(exc).__name__}: {exc}"

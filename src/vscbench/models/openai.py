@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import os
 import re
 from typing import Any
 
 from vscbench.images import ImageError, data_url
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.models.http import (
+    CallLog,
+    call_log,
+    connection_reason,
+    event_hooks,
+    repairing_client,
+    split_credentials,
+    strip_credentials,
+)
 from vscbench.schema import ImagePart, Request, Usage
 
 #: Error codes with which OpenAI (``content_policy_violation``) and Azure OpenAI
@@ -29,15 +37,8 @@ PLACEHOLDER_KEY = "EMPTY"
 
 _SECRET_LIKE = re.compile(r"(sk-|key-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}")
 
-# The HTTP attempts made by the current generate() call; the SDK's retries each pass the
-# client's request hook, which runs in the calling task, so a context variable isolates calls.
-_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("vscbench_openai_attempts", default=None)
-
-
-async def _count_attempt(request: Any) -> None:
-    counter = _attempts.get()
-    if counter is not None:
-        counter[0] += 1
+#: The SDK waits for a Retry-After up to two minutes; longer asks are reported, not retried.
+MAX_RETRY_WAIT_S = 120.0
 
 
 class ByteBudget:
@@ -98,13 +99,18 @@ class OpenAIModel:
         base_url: str | None = None,
         default_headers: dict[str, str] | None = None,
         max_inflight_image_mb: int = 256,
+        max_retry_wait: float = MAX_RETRY_WAIT_S,
     ) -> None:
         import openai
 
         self._budget = ByteBudget(max_inflight_image_mb * 1024 * 1024)
-        self.spec = ModelSpec(spec.provider, spec.name, (base_url or spec.base_url))
+        if base_url:
+            clean, had_credentials = split_credentials(base_url.rstrip("/"))
+            spec = ModelSpec(spec.provider, spec.name, clean, base_url.rstrip("/") if had_credentials else None)
+        self.spec = spec
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.spec.base_url is None:
@@ -114,10 +120,13 @@ class OpenAIModel:
                 )
             key = PLACEHOLDER_KEY
         self._secret = key
-        http_client = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_count_attempt]})
+        self._url_secrets = [
+            userinfo for url in self.spec.connect_urls if (userinfo := url.partition("://")[2].rpartition("@")[0])
+        ]
+        http_client = repairing_client(openai.DefaultAsyncHttpxClient, event_hooks=event_hooks())
         self._client = openai.AsyncOpenAI(
             api_key=key,
-            base_url=self.spec.base_url,
+            base_url=self.spec.connect_url,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
@@ -138,31 +147,29 @@ class OpenAIModel:
             body = await self.request_body(request)
         except (ImageError, OSError) as exc:  # refused per request, named, and never sent
             return Generation("error", error=f"cannot read image: {exc}", attempts=0)
-        counter = [0]
-        token = _attempts.set(counter)
-        try:
-            completion = await self._client.chat.completions.create(**body)
-        except openai.APIStatusError as exc:
-            code = _error_code(exc)
-            reason = self._redact(f"HTTP {exc.status_code}{f' {code}' if code else ''}: {_message(exc)}")
-            outcome = "blocked" if code in CONTENT_FILTER_CODES else "error"
-            return Generation(outcome, error=reason, attempts=max(counter[0], 1))
-        except openai.APITimeoutError:
-            return Generation("error", error=f"timed out after {self.timeout:g} s per attempt", attempts=max(counter[0], 1))
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            reason = self._redact(f"connection failed: {type(cause).__name__}: {cause}")
-            return Generation("error", error=reason[:300], attempts=max(counter[0], 1))
-        except openai.OpenAIError as exc:  # e.g. a 200 reply whose body is not a completion
-            reason = self._redact(f"{type(exc).__name__}: {exc}")
-            return Generation("error", error=reason[:300], attempts=max(counter[0], 1))
-        except ValueError as exc:  # a body the SDK could not decode as JSON
-            return Generation("error", error=f"unreadable reply: {str(exc)[:200]}", attempts=max(counter[0], 1))
-        finally:
-            _attempts.reset(token)
-        return self._to_generation(completion, max(counter[0], 1))
+        with call_log(self.max_retry_wait) as log:
+            try:
+                completion = await self._client.chat.completions.create(**body)
+            except openai.APIStatusError as exc:
+                code = _error_code(exc)
+                reason = f"HTTP {exc.status_code}{f' {code}' if code else ''}: {_message(exc)}{log.wait_reason()}"
+                outcome = "blocked" if code in CONTENT_FILTER_CODES else "error"
+                return Generation(outcome, error=self._redact(reason), attempts=max(log.attempts, 1))
+            except openai.APITimeoutError:
+                reason = f"timed out after {self.timeout:g} s per attempt"
+                return Generation("error", error=reason, attempts=max(log.attempts, 1))
+            except openai.APIConnectionError as exc:
+                reason = self._redact(f"connection failed: {connection_reason(exc)}")
+                return Generation("error", error=reason[:300], attempts=max(log.attempts, 1))
+            except openai.OpenAIError as exc:  # e.g. a 200 reply whose body is not a completion
+                reason = self._redact(f"{type(exc).__name__}: {exc}")
+                return Generation("error", error=reason[:300], attempts=max(log.attempts, 1))
+            except ValueError as exc:  # a body the SDK could not decode as JSON
+                reason = self._redact(f"unreadable reply: {str(exc)[:200]}")
+                return Generation("error", error=reason, attempts=max(log.attempts, 1))
+            return self._to_generation(completion, max(log.attempts, 1), log)
 
-    def _to_generation(self, completion: Any, attempts: int) -> Generation:
+    def _to_generation(self, completion: Any, attempts: int, log: CallLog | None = None) -> Generation:
         usage = Usage()
         if getattr(completion, "usage", None) is not None:
             usage = Usage(prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens)
@@ -172,12 +179,13 @@ class OpenAIModel:
         choice = choices[0]
         message = choice.message
         text = message.content if message.content is not None else getattr(message, "refusal", None)
+        text, repaired = (log or CallLog()).note(text)  # storable text, and what was replaced
         if choice.finish_reason == "content_filter":
             return Generation("blocked", text=text, error="finish_reason content_filter", usage=usage, attempts=attempts)
         if text is None or not text.strip():
             reason = f"no text (finish_reason {choice.finish_reason})"
             return Generation("empty", text=text, error=reason, usage=usage, attempts=attempts)
-        return Generation("ok", text=text, usage=usage, attempts=attempts)
+        return Generation("ok", text=text, error=repaired, usage=usage, attempts=attempts)
 
     async def request_body(self, request: Request) -> dict[str, Any]:
         """The chat completion arguments for a request (images encoded off the event loop)."""
@@ -211,9 +219,12 @@ class OpenAIModel:
         return body
 
     def _redact(self, text: str) -> str:
+        """Error text without the API key, URL credentials, or anything that looks like a key."""
         if self._secret and self._secret != PLACEHOLDER_KEY:
             text = text.replace(self._secret, "***")
-        return _SECRET_LIKE.sub(lambda m: m.group(1) + "***", text)
+        for secret in self._url_secrets:
+            text = text.replace(secret, "***")
+        return _SECRET_LIKE.sub(lambda m: m.group(1) + "***", strip_credentials(text))
 
     async def aclose(self) -> None:
         await self._client.close()

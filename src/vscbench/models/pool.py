@@ -113,7 +113,8 @@ class EndpointPool:
         self.cool_down_s = cool_down_s
         self.max_inflight_per_endpoint = max_inflight_per_endpoint
         options = {"api_key": api_key, "timeout": timeout, "max_retries": endpoint_retries, **client_options}
-        self.endpoints = [Endpoint(url, OpenAIModel(ModelSpec(spec.provider, spec.name, url), **options)) for url in urls]
+        # each client connects with its URL's credentials; the pool shows and records the URL without them
+        self.endpoints = [Endpoint(url, OpenAIModel(spec.endpoint(i), **options)) for i, url in enumerate(urls)]
         self._slots = _Slots()
 
     @property
