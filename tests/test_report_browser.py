@@ -299,3 +299,18 @@ def test_sorting_rows_and_the_leaderboard(page):
     page.click("#leaderboard th[data-key='run']")
     assert once == sorted(before) and names() == sorted(before, reverse=True)
     assert page.problems == []
+
+
+def test_a_report_without_samples_opens_cleanly(browser, tmp_path):
+    samples = [Sample(id="s", subset="text_only", category="c", variant="text", label="safe", prompt="p")]
+    run = RunData("scores only", score(samples, {"s": "compliance"}), [], {}, {})
+    path = write_report(tmp_path / "bare.html", [run], figures={})
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_selector("html[data-ready='1']", timeout=15_000)
+    assert page.locator("#samples-view").count() == 0 and page.locator("#leaderboard tbody tr").count() == 1
+    assert problems == []
+    page.close()
