@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from vscbench.cli import app
 from vscbench.evaluate import judge_run, run_labels, score_run
 from vscbench.judges.base import JudgeInput, judge_key
-from vscbench.judges.llm import LLMJudge
 from vscbench.judges.keyword import KeywordJudge
+from vscbench.judges.llm import LLMJudge
 from vscbench.judges.offline import OfflineJudge
 from vscbench.judges.registry import get_judge
 from vscbench.schema import Response, RunSpec, Sample

@@ -283,14 +283,19 @@ def test_steering_hook_is_removed_after_a_run_and_after_a_failure(
     model.model.generate = spying_generate
     plan = parse_method(f"iar:layer=1,strength=1.5,vector={vector}")
     with Store(tmp_path / "s.sqlite") as store:
-        with plan.prepared(model):
-            summary = run_samples_sync(model, samples, store, transform=plan.transform(samples))
-            assert summary.ok == 3 and hooks_during and set(hooks_during) == {1} and not block._forward_hooks
-            spying_generate.fail = True
-            failed = run_samples_sync(model, samples, store, run_name="failing",
-                                      transform=parse_method(f"iar:layer=1,strength=2,vector={vector}").transform(samples))  # fmt: skip
+        steered = plan.wrap(model)  # a model decorator: the loaded model itself is not changed
+        assert steered is not model and steered.spec == model.spec
+        summary = run_samples_sync(steered, samples, store, transform=plan.transform(samples))
+        assert summary.ok == 3 and hooks_during and set(hooks_during) == {1} and not block._forward_hooks
+        hooks_during.clear()
+        plain = run_samples_sync(model, samples, store, run_name="plain")
+        assert plain.ok == 3 and set(hooks_during) == {0}  # the same model, unsteered, beside it
+        spying_generate.fail = True
+        stronger = parse_method(f"iar:layer=1,strength=2,vector={vector}")
+        failed = run_samples_sync(stronger.wrap(model), samples, store, run_name="failing",
+                                  transform=stronger.transform(samples))  # fmt: skip
         assert failed.error == 3 and "device fell over" in failed.top_errors[0][0]
-    assert not block._forward_hooks and model.generation_context is None
+    assert not block._forward_hooks
 
 
 def test_unusable_vector_files_are_refused_with_the_reason(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from vscbench.cli import app
+from vscbench.judges.offline import OfflineJudge
 from vscbench.quickstart import LLM_JUDGE_WHEN_KEYED, default_judge
 
 runner = CliRunner()
@@ -26,7 +27,8 @@ def test_quickstart_offline_with_a_tiny_vlm(tmp_path: Path, release_template: Pa
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["judge"] == "offline"
+    assert payload["judge"] == f"offline@v{OfflineJudge.version}"
+    assert payload["provenance"]["judge"]["name"] == "offline" and payload["provenance"]["rule"] == "paper"
     assert payload["overall"]["n"] + sum(f["count"] for f in payload["failures"].values()) == 12
     assert {"image_centric", "text_centric"} == set(payload["by_subset"])
     assert (tmp_path / "vscbench-report.html").is_file()

@@ -63,11 +63,11 @@ def test_scripted_on_two_replicas_matches_a_local_run(tmp_path: Path) -> None:
     with Store(tmp_path / "ray.sqlite") as store:
         summary = ray_run("scripted:keyword", samples, store, model_options={"batch_size": 3})
         assert (summary.samples, summary.unique, summary.sent, summary.ok) == (24, 22, 22, 22)
-        assert sum(summary.batches_per_replica) == 8 and min(summary.batches_per_replica) >= 1
+        assert sum(summary.executor["batches_per_replica"]) == 8 and min(summary.executor["batches_per_replica"]) >= 1
         assert store.run_info("r").status == "complete" and store.run_info("r").missing == 0
         on_ray = answers(store, "r")
         again = ray_run("scripted:keyword", samples, store, model_options={"batch_size": 3})
-        assert (again.sent, again.cached, again.batches_per_replica) == (0, 22, [])  # nothing sent, no actor started
+        assert (again.sent, again.cached, again.executor) == (0, 22, {})  # nothing sent, no actor started
     with Store(tmp_path / "local.sqlite") as store:
         run_samples_sync(load_model("scripted:keyword", batch_size=3), samples, store, run_name="r")
         assert answers(store, "r") == on_ray
@@ -99,7 +99,7 @@ def test_tiny_llava_on_two_replicas_equals_local_greedy(tmp_path: Path, tiny_lla
     with Store(tmp_path / "ray.sqlite") as store:
         summary = ray_run(spec, samples, store, config=config, model_options=options)
         assert (summary.sent, summary.ok, summary.error) == (6, 6, 0), summary.top_errors
-        assert sorted(summary.batches_per_replica) == [1, 2]  # 3 batches of 2
+        assert sorted(summary.executor["batches_per_replica"]) == [1, 2]  # 3 batches of 2
         on_ray = answers(store, "r")
     with Store(tmp_path / "local.sqlite") as store:
         model = load_model(spec, **options)
@@ -124,7 +124,7 @@ def test_a_dying_replica_hands_its_batches_over(tmp_path: Path) -> None:
         summary = ray_run("scripted:echo", samples, store, model_options={"batch_size": 2, "latency": 0.05},
                           progress=kill_one)  # fmt: skip
         assert killed and (summary.sent, summary.ok, summary.error) == (16, 16, 0)
-        assert summary.requeued_batches >= 1 and sum(summary.batches_per_replica) == 8
+        assert summary.executor["requeued_batches"] >= 1 and sum(summary.executor["batches_per_replica"]) == 8
         assert [r.text for _, r in store.run_items("r")] == [s.prompt for s in samples]
     deadline = time.monotonic() + WAIT  # the replicas are killed at the end (asynchronously, so poll)
     while any(n.startswith(REPLICA_PREFIX) for n in ray.util.list_named_actors()):
@@ -154,6 +154,6 @@ def test_cli_ray(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (summary,) = json.loads(result.stdout)
-    assert (summary["sent"], summary["ok"], summary["replicas"]) == (5, 5, 2)
+    assert (summary["sent"], summary["ok"], summary["executor"]["replicas"]) == (5, 5, 2)
     again = json.loads(CliRunner().invoke(app, args).stdout)[0]
     assert (again["sent"], again["cached"]) == (0, 5)

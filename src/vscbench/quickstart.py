@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.judges.base import judge_key
 from vscbench.judges.registry import LLM_JUDGE_WHEN_KEYED, default_judge  # noqa: F401  (part of this API)
 from vscbench.locations import DEFAULT_STORE
 from vscbench.metrics import ScoreReport
+from vscbench.store import Store
 
 #: Small enough for a CPU (0.9 B parameters), and its processor needs no torchvision, unlike
 #: SmolVLM's, whose video processor does.
@@ -74,17 +74,19 @@ def quickstart(
     concurrency: int = 8,
     say: Say = print,
     progress=None,
+    preset: str | None = None,
 ) -> QuickstartResult:
-    """Run the whole pipeline on a stratified sample and return the scores."""
+    """Run the whole pipeline on a stratified sample and return the scores.
+
+    The run itself is :func:`vscbench.experiment.run_experiment`: quickstart only prepares the
+    data, names the run and writes the report. ``progress`` is a progress factory (run name ->
+    callback), as :func:`run_experiment` takes.
+    """
     from vscbench.benchmarks.samples import load_samples
-    from vscbench.evaluate import judge_run, run_labels
-    from vscbench.judges.registry import get_judge
-    from vscbench.metrics import score
-    from vscbench.models.base import load_model
-    from vscbench.requests import select_samples
-    from vscbench.runner import default_run_name, run_samples_sync
-    from vscbench.schema import GenerationConfig, RunSpec
-    from vscbench.store import Store
+    from vscbench.evaluate import run_labels
+    from vscbench.experiment import Experiment, apply_preset, run_experiment
+    from vscbench.judges.registry import describe_default
+    from vscbench.runner import default_run_name
 
     notes: list[str] = []
     root = prepare_data(data, say)
@@ -95,38 +97,38 @@ def quickstart(
             f"`vscbench data check {root}` lists them"
         )
     subsets = sorted({s.subset for s in loaded.samples})
+    if not loaded.samples:
+        raise DatasetError(f"{root} holds no sample that can be asked; run `vscbench data check {root}`")
     if "image_centric" not in subsets:
         notes.append(
             "no image-centric images are present, so only the text-centric subset is scored; "
             f"`vscbench data fetch --dest {root}` downloads the image archive"
         )
-    samples = select_samples(loaded.samples, limit=limit)
-    if not samples:
-        raise DatasetError(f"{root} holds no sample that can be asked; run `vscbench data check {root}`")
-    config = GenerationConfig(max_tokens=max_tokens)
-    name = run_name or f"quickstart-{default_run_name(model)}"
-    judge_spec = judge or default_judge()
-    say(f"running {model} on {len(samples)} samples ({', '.join(subsets)}) ...")
+    settings: dict[str, Any] = {
+        "models": [model], "data": str(root), "limit": limit, "store": str(store_path),
+        "run_name": run_name or f"quickstart-{default_run_name(model)}", "generation": {"max_tokens": max_tokens},
+        "execution": {"concurrency": concurrency},
+    }  # fmt: skip
+    if preset is not None:
+        settings["preset"] = preset
+        settings.pop("generation")
+    if judge is not None or preset is None:
+        settings["judges"] = [judge or default_judge()]
+        if judge is None:
+            say(describe_default(settings["judges"][0]))
+    experiment = apply_preset(Experiment.model_validate(settings))
+    say(f"running {model} on up to {limit} samples ({', '.join(subsets)}) ...")
+    result = run_experiment(experiment, progress=progress, say=say)
+    outcome = result.runs[0]
+    judge_name = outcome.judged[0].judge if outcome.judged else ""
+    written = None
     with Store(store_path) as store:
-        backend = load_model(model)
-        spec = RunSpec(name=name, model=str(backend.spec), data=str(root), limit=limit, config=config)
-        summary = run_samples_sync(
-            backend, samples, store, run_name=name, config=config, concurrency=concurrency, spec=spec,
-            progress=progress,
-        )  # fmt: skip
-        say(f"judging the answers with the {judge_spec} judge ...")
-        judge_options = {"store": store} if ":" in judge_spec else {}
-        judge_obj = get_judge(judge_spec, **judge_options)
-        judge_run(store, name, judge_obj)
-        judge_name = judge_key(judge_obj)
-        scored, labels, responses = run_labels(store, name, judge_name)
-        report = score(scored, labels)
-        written = None
-        if html is not None:
+        if html is not None and judge_name:
             from vscbench.report.html import write_html
 
-            written = write_html(html, report, scored, labels=labels, responses=responses)
+            scored, labels, responses = run_labels(store, outcome.run, judge_name)
+            written = write_html(html, outcome.score, scored, labels=labels, responses=responses)
     return QuickstartResult(
-        data=root, store=store_path, run=name, judge=judge_name, report=report, html=written, notes=notes,
-        run_summary=summary.to_dict(),
+        data=root, store=store_path, run=outcome.run, judge=judge_name, report=outcome.score, html=written,
+        notes=notes + result.notes, run_summary=outcome.summary.to_dict(),
     )  # fmt: skip

@@ -19,7 +19,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
 from vscbench.models.base import Generation, Model
 from vscbench.requests import ImageHashCache, RequestTransform, build_requests
@@ -81,6 +81,8 @@ class RunSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     top_errors: list[tuple[str, int]] = field(default_factory=list)
+    executor: dict[str, Any] = field(default_factory=dict)
+    """How the executor shared the work (Ray: replicas, batches per replica, requeued batches)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,7 +148,7 @@ def plan_run(
 
     Needs no model, so ``--dry-run`` works without an API key.
     """
-    hashes = hashes if hashes is not None else _hash_cache_from(store)
+    hashes = hashes if hashes is not None else hash_cache_from(store)
     requests = build_requests(samples, config, transform=transform, hashes=hashes)
     keys = [request.cache_key(model_spec) for request in requests]
     answered = store.answered_keys(keys)
@@ -157,14 +159,50 @@ def plan_run(
     return RunPlan(model_spec, list(samples), requests, keys, todo, cached=len(answered))
 
 
-def _hash_cache_from(store: Store) -> ImageHashCache:
+def hash_cache_from(store: Store) -> ImageHashCache:
+    """An image-hash cache seeded with the hashes the store remembers (a resumed run reads no image)."""
     cache = ImageHashCache()
     cache.update(store.image_hashes())
     return cache
 
 
+@runtime_checkable
+class Executor(Protocol):
+    """Where the calls of a run are made: in this process (:class:`LocalExecutor`, which also
+    drives a pool of servers, itself a model), or on a Ray cluster
+    (:class:`vscbench.distributed.ray.RayExecutor`). :func:`run_samples` plans, keys, stores
+    and counts the same way whichever executor sends the calls."""
+
+    cache_spec: str
+    """The model spec answers are keyed and recorded under."""
+
+    async def execute(
+        self, todo: dict[str, Request], store: Store, progress: ProgressCallback | None, started: float
+    ) -> RunProgress:
+        """Send every keyed request, commit each answer to the store as it arrives."""
+        ...
+
+
+@dataclass
+class LocalExecutor:
+    """Bounded-concurrency calls to one model in this process (see :func:`execute_requests`)."""
+
+    model: Model
+    concurrency: int = 8
+    request_timeout: float | None = None
+
+    @property
+    def cache_spec(self) -> str:
+        return str(self.model.spec)
+
+    async def execute(
+        self, todo: dict[str, Request], store: Store, progress: ProgressCallback | None, started: float
+    ) -> RunProgress:
+        return await execute_requests(self.model, todo, store, self.concurrency, self.request_timeout, progress, started)
+
+
 async def run_samples(
-    model: Model,
+    model: Model | Executor,
     samples: Sequence[Sample],
     store: Store,
     run_name: str | None = None,
@@ -177,15 +215,18 @@ async def run_samples(
 ) -> RunSummary:
     """Ask ``model`` every sample not answered yet, storing each answer as it arrives.
 
-    ``concurrency`` bounds the calls in flight; a backend with ``max_batch_size`` > 1 gets
-    batches of up to that many requests per call. ``request_timeout`` is an overall deadline for
-    one call (retries included); a call past it is stored as an ``error``. ``spec`` (optional)
-    records how the samples were chosen; its name, model, config and method are filled here.
+    ``model`` is a model (called here, ``concurrency`` calls in flight; a backend with
+    ``max_batch_size`` > 1 gets batches of up to that many requests per call) or an
+    :class:`Executor` that sends the calls elsewhere. ``request_timeout`` is an overall
+    deadline for one call (retries included); a call past it is stored as an ``error``.
+    ``spec`` (optional) records how the samples were chosen; its name, model, config and
+    method are filled here.
     """
     started = time.perf_counter()
     config = config or GenerationConfig()
-    model_spec = str(model.spec)
-    hashes = _hash_cache_from(store)
+    executor = model if isinstance(model, Executor) else LocalExecutor(model, concurrency, request_timeout)
+    model_spec = executor.cache_spec
+    hashes = hash_cache_from(store)
     plan = plan_run(model_spec, samples, store, config, transform, hashes)
     if hashes.hashed:  # remember new hashes so the next run reads no image to compute its keys
         store.put_image_hashes(hashes.entries())
@@ -198,7 +239,7 @@ async def run_samples(
     summary = RunSummary(name, model_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached)
     status = "interrupted"
     try:
-        state = await execute_requests(model, plan.todo, store, concurrency, request_timeout, progress, started)
+        state = await executor.execute(plan.todo, store, progress, started)
         final = store.answered_keys(plan.keys)
         status = "complete" if len(final) == plan.unique else "incomplete"
     finally:
@@ -207,6 +248,7 @@ async def run_samples(
     summary.prompt_tokens, summary.completion_tokens = state.prompt_tokens, state.completion_tokens
     summary.elapsed_s = round(time.perf_counter() - started, 3)
     summary.top_errors = state.errors.most_common(5)
+    summary.executor = dict(getattr(executor, "stats", None) or {})
     return summary
 
 
@@ -233,10 +275,10 @@ async def execute_requests(
     async def worker() -> None:
         for batch in batches:  # one shared iterator: each batch goes to exactly one worker
             call_started = time.perf_counter()
-            generations = await _call(model, [request for _, request in batch], request_timeout)
+            generations = await call_model(model, [request for _, request in batch], request_timeout)
             latency = round(time.perf_counter() - call_started, 4)
             responses = [
-                _response(key, request.sample_id, model_spec, generation, latency)
+                to_response(key, request.sample_id, model_spec, generation, latency)
                 for (key, request), generation in zip(batch, generations)
             ]
             store.put_responses(responses)
@@ -272,7 +314,7 @@ def _batches(items: list[tuple[str, Request]], size: int) -> Iterator[list[tuple
         yield items[start : start + size]
 
 
-async def _call(model: Model, requests: list[Request], timeout: float | None) -> list[Generation]:
+async def call_model(model: Model, requests: list[Request], timeout: float | None) -> list[Generation]:
     """One backend call that always returns one Generation per request, never raises for a
     failed call and never turns a failure into an answer."""
     try:
@@ -288,7 +330,7 @@ async def _call(model: Model, requests: list[Request], timeout: float | None) ->
     return generations
 
 
-def _response(key: str, sample_id: str, model_spec: str, generation: Generation, latency: float) -> Response:
+def to_response(key: str, sample_id: str, model_spec: str, generation: Generation, latency: float) -> Response:
     outcome = generation.outcome if generation.outcome in ("ok", "blocked", "error", "empty") else "error"
     if outcome == "ok" and not (generation.text or "").strip():
         # no text is no answer: kept apart, never judged, never scored as a refusal

@@ -226,17 +226,26 @@ def load_samples(
     cache_dir: str | os.PathLike[str] | None = None,
     strict: bool = True,
     warn: bool = True,
+    figstep_instruction: str | None = None,
 ) -> VSCBenchData:
     """Samples from a release folder, a ``.jsonl``/``.parquet`` export, or a saved datasets folder.
 
     ``subset`` ("image_centric", "text_centric", or None/"all") and ``variants`` filter the result.
     Embedded images are cached under ``cache_dir`` (default :func:`default_image_cache`).
+    ``figstep_instruction`` replaces the benchmark's own FigStep sentence in a release folder;
+    an export or a user dataset sends its prompts as they are, so it refuses one.
     """
     source = Path(path).expanduser()
     cache = Path(cache_dir).expanduser() if cache_dir else None
     if source.is_dir() and is_release(source):
         wanted = [subset] if subset and subset != "all" else ["image_centric", "text_centric"]
-        data = load_vscbench(source, subsets=wanted, warn=warn)
+        instruction = {"figstep_instruction": figstep_instruction} if figstep_instruction is not None else {}
+        data = load_vscbench(source, subsets=wanted, warn=warn, **instruction)
+    elif figstep_instruction is not None:
+        raise DatasetError(
+            f"a FigStep instruction applies to a release folder; {source} is an export or a dataset of your own, "
+            "whose prompts are sent exactly as they are written there"
+        )
     elif source.is_dir() and any((source / n).is_file() for n in ("dataset_info.json", "dataset_dict.json")):
         data = samples_from_rows(_saved_dataset_rows(source), source / "data", cache, strict)
         data.root = source

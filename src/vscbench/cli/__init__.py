@@ -13,10 +13,10 @@ import pkgutil
 from vscbench.cli.app import app
 
 #: Modules whose commands open ``vscbench --help``, in this order; the rest follow by name.
-_FIRST = ("quickstart", "run", "evaluate", "report", "steer")
+_FIRST = ("quickstart", "run", "runs", "evaluate", "report", "steer")
 
 for _name in sorted(
-    (info.name for info in pkgutil.iter_modules(__path__) if info.name not in {"app", "common"}),
+    (info.name for info in pkgutil.iter_modules(__path__) if info.name not in {"app", "common", "progress"}),
     key=lambda name: (_FIRST.index(name) if name in _FIRST else len(_FIRST), name),
 ):
     importlib.import_module(f"{__name__}.{_name}")

@@ -26,6 +26,7 @@ def quickstart_command(
     html: Path = typer.Option(Path("vscbench-report.html"), "--html", help="Where to write the HTML report."),
     max_tokens: int = typer.Option(128, help="Most tokens per answer."),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="paper: the released VSCBench code's generation settings and judge (gpt-4o-mini; needs OPENAI_API_KEY)."),
 ) -> None:
     """Fetch the benchmark, run a model on a stratified sample, judge the answers, print SRA figures.
 
@@ -36,39 +37,34 @@ def quickstart_command(
       [bold]vscbench quickstart --model openai:gpt-4o-mini --limit 200[/bold]
       [bold]vscbench quickstart --data ./vscbench-data --model hf:/models/llava-1.5-7b-hf[/bold]
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from vscbench.benchmarks.findings import DatasetError
+    from vscbench.cli.progress import experiment_progress
+    from vscbench.experiment import ExperimentError
     from vscbench.fetch.download import FetchError
     from vscbench.models.base import ModelSpecError
     from vscbench.quickstart import quickstart
     from vscbench.report.tables import print_report
 
-    say = (lambda text: err_console.print(text, highlight=False)) if not json_output else (lambda text: None)
-    with Progress(
-        TextColumn("asking the model"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True, disable=json_output or not err_console.is_terminal,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("run", total=None)
-        try:
-            result = quickstart(
-                model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,
-                max_tokens=max_tokens, say=say,
-                progress=lambda state: bar.update(task, completed=state.done, total=state.to_send),
-            )  # fmt: skip
-        except (DatasetError, FetchError, ModelSpecError, FileNotFoundError) as exc:
-            fail(str(exc))
+    say = (lambda text: err_console.print(text, highlight=False, markup=False)) if not json_output else (lambda text: None)
+    try:
+        result = quickstart(
+            model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,
+            max_tokens=max_tokens, say=say, progress=experiment_progress(quiet=json_output), preset=preset,
+        )  # fmt: skip
+    except (DatasetError, FetchError, ModelSpecError, ExperimentError, FileNotFoundError) as exc:
+        fail(str(exc))
     if json_output:
         print_json({"run": result.run, "judge": result.judge, "store": str(result.store), **result.report.to_dict()})
         return
     print_report(result.report, console=console, sections=("by_subset", "by_variant"))
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", highlight=False, markup=False)
     console.print(
-        f"\nrun [bold]{result.run}[/bold] in {result.store}, judged by {result.judge}"
-        + (f"; report: {result.html}" if result.html else "")
-    )
+        f"\nrun {result.run} in {result.store}, judged by {result.judge}" + (f"; report: {result.html}" if result.html else ""),
+        highlight=False, markup=False,
+    )  # fmt: skip
     console.print(
         f"next: vscbench score --run {result.run} --store {result.store}   |   "
-        f"vscbench report --run {result.run} --store {result.store}"
-    )
+        f"vscbench report --run {result.run} --store {result.store}",
+        highlight=False, markup=False,
+    )  # fmt: skip

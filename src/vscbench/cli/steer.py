@@ -146,7 +146,7 @@ def sweep_command(
     from rich.table import Table
 
     from vscbench.benchmarks.findings import DatasetError
-    from vscbench.cli.run import _load_samples
+    from vscbench.experiment_inputs import ExperimentError, load_pool
     from vscbench.judges.registry import JudgeSpecError, get_judge
     from vscbench.methods.plan import MethodSpecError
     from vscbench.methods.steering.sweep_run import sweep
@@ -168,7 +168,11 @@ def sweep_command(
     except JudgeSpecError as exc:
         fail(str(exc))
     spec_text = model if model.startswith("hf:") else f"hf:{model}"
-    samples = select_samples(_load_samples(data, subset), subset, limit=limit, seed=seed)
+    try:
+        pool = load_pool("vscbench", str(data), subset)
+    except ExperimentError as exc:
+        fail(str(exc))
+    samples = select_samples(pool.samples, subset, limit=limit, seed=seed)
     if not samples:
         fail(f"no sample of {data} matches --subset {subset}")
     utility_samples = None

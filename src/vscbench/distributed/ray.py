@@ -1,12 +1,12 @@
-"""Data-parallel generation on a Ray cluster: N replicas of a model, one store on the driver.
+"""Data-parallel generation on a Ray cluster: an executor with N replicas of a model.
 
-Each replica is a Ray actor that loads the model once (any backend spec; typically ``hf:`` with
-one GPU each via ``resources_per_replica={"num_gpus": 1}``). The driver plans the run exactly as
-:func:`vscbench.runner.run_samples` does (same cache keys, so a Ray run and a local run share
-answers), sends the keys still to do to the actors in batches, and commits each batch's answers
-to the store as it comes back (``ray.wait``). So a killed driver loses only the batches in
-flight, and running the same call again sends only what is missing. A replica that dies has its
-batch sent to the others.
+:class:`RayExecutor` is an :class:`vscbench.runner.Executor`: :func:`vscbench.runner.run_samples`
+plans the run (same cache keys, so a Ray run and a local run share answers), stores and counts
+exactly as it does locally; this module only sends the keys still to do to Ray actors in
+batches and commits each batch's answers to the store as it comes back (``ray.wait``). Each
+replica is an actor that loads the model once (any backend spec; typically ``hf:`` with one GPU
+each via ``resources={"num_gpus": 1}``). A killed driver loses only the batches in flight, and
+running again sends only what is missing. A replica that dies has its batch sent to the others.
 
 Ray is not a dependency of the core package (``pip install 'vscbench[ray]'``); the workers must
 be able to import ``vscbench`` and read the image paths the samples name (on a multi-node
@@ -25,32 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError, load_model
-from vscbench.requests import RequestTransform
 from vscbench.runner import (  # the runner's own failure handling, so both paths store the same outcomes
     ProgressCallback,
     RunProgress,
     RunSummary,
-    _call,
-    _hash_cache_from,
-    _response,
-    default_run_name,
-    plan_run,
+    call_model,
+    run_samples,
+    to_response,
 )
-from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample
+from vscbench.schema import Request, Response, Sample
 from vscbench.store import Store
 
 Batch = list[tuple[str, Request]]
 REPLICA_PREFIX = "vscbench-replica-"
 """Ray actor names of the replicas start with this."""
 
-
-@dataclass
-class RayRunSummary(RunSummary):
-    """A :class:`RunSummary` plus how the work was shared between replicas."""
-
-    replicas: int = 0
-    batches_per_replica: list[int] = field(default_factory=list)
-    requeued_batches: int = 0
 
 
 class ReplicaWorker:
@@ -80,9 +69,9 @@ class ReplicaWorker:
         async def answer(chunk: Batch) -> list[Response]:
             async with self._gate:
                 started = time.perf_counter()
-                generations = await _call(self.model, [request for _, request in chunk], self.request_timeout)
+                generations = await call_model(self.model, [request for _, request in chunk], self.request_timeout)
                 latency = round(time.perf_counter() - started, 4)
-            return [_response(key, request.sample_id, self.cache_spec, generation, latency)
+            return [to_response(key, request.sample_id, self.cache_spec, generation, latency)
                     for (key, request), generation in zip(chunk, generations)]  # fmt: skip
 
         answered = await asyncio.gather(*(answer(chunk) for chunk in chunks))
@@ -110,84 +99,85 @@ def connect_ray(address: str | None = None, **init_options: Any) -> bool:
     return True
 
 
-def run_samples_ray(
-    model_spec: str | ModelSpec,
-    samples: Sequence[Sample],
-    store: Store,
-    num_replicas: int = 2,
-    resources_per_replica: dict[str, float] | None = None,
-    *,
-    address: str | None = None,
-    run_name: str | None = None,
-    config: GenerationConfig | None = None,
-    transform: RequestTransform | None = None,
-    model_options: dict[str, Any] | None = None,
-    batch_size: int | None = None,
-    concurrency_per_replica: int = 1,
-    batches_in_flight_per_replica: int = 2,
-    request_timeout: float | None = None,
-    batch_timeout: float | None = None,
-    startup_timeout: float | None = 600.0,
-    progress: ProgressCallback | None = None,
-    spec: RunSpec | None = None,
-    init_options: dict[str, Any] | None = None,
-) -> RayRunSummary:
-    """Ask every sample not answered yet of ``num_replicas`` Ray actors running ``model_spec``.
+@dataclass
+class RayExecutor:
+    """Send a run's calls to ``replicas`` Ray actors running ``model`` (see the module docstring).
 
-    ``resources_per_replica`` is each actor's Ray resources (default ``{"num_cpus": 1}``; add
+    ``resources`` is each actor's Ray resources (default ``{"num_cpus": 1}``; add
     ``"num_gpus": 1`` for one GPU per replica). ``batch_size`` is the requests per actor call
     (default: the model's ``max_batch_size`` x ``concurrency_per_replica``); each actor holds
     ``batches_in_flight_per_replica`` calls so it never waits for the driver. ``batch_timeout``
     is the longest wait for *any* batch to finish and ``startup_timeout`` for the replicas to
     load; past either, the run stops with an error (answers so far are kept). Ray is joined at
-    ``address`` or started locally (and then shut down at the end).
+    ``address`` or started locally (and then shut down at the end). After a run, :attr:`stats`
+    says how the work was shared.
     """
-    started = time.perf_counter()
-    parsed = model_spec if isinstance(model_spec, ModelSpec) else ModelSpec.parse(model_spec)
-    cache_spec = parsed.cache_spec
-    config = config or GenerationConfig()
-    hashes = _hash_cache_from(store)
-    plan = plan_run(cache_spec, samples, store, config, transform, hashes)
-    if hashes.hashed:
-        store.put_image_hashes(hashes.entries())
-    method = plan.requests[0].method if plan.requests else "none"
-    name = run_name or (spec.name if spec else None) or default_run_name(cache_spec)
-    base = spec or RunSpec(name=name, model=cache_spec)
-    store.start_run(base.model_copy(update={"name": name, "model": cache_spec, "config": config, "method": method}),
-                    zip(plan.samples, plan.keys))  # fmt: skip
-    summary = RayRunSummary(name, cache_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached,
-                            replicas=num_replicas)  # fmt: skip
-    state = RunProgress(to_send=len(plan.todo))
-    status = "interrupted"
-    try:
-        if plan.todo:
-            _generate_on_ray(
-                _load_spec(parsed), cache_spec, list(plan.todo.items()), store, state, summary, progress, started,
-                num_replicas=num_replicas, resources=resources_per_replica, address=address,
-                model_options=model_options or {}, batch_size=batch_size, concurrency=concurrency_per_replica,
-                in_flight=batches_in_flight_per_replica, request_timeout=request_timeout,
-                batch_timeout=batch_timeout, startup_timeout=startup_timeout, init_options=init_options or {},
-            )  # fmt: skip
-        status = "complete" if len(store.answered_keys(plan.keys)) == plan.unique else "incomplete"
-    finally:
-        store.finish_run(name, status)
-    summary.ok, summary.blocked, summary.error = state.ok, state.blocked, state.error
-    summary.prompt_tokens, summary.completion_tokens = state.prompt_tokens, state.completion_tokens
-    summary.elapsed_s = round(time.perf_counter() - started, 3)
-    summary.top_errors = state.errors.most_common(5)
-    return summary
+
+    model: str | ModelSpec
+    replicas: int = 2
+    resources: dict[str, float] | None = None
+    address: str | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    concurrency_per_replica: int = 1
+    batches_in_flight_per_replica: int = 2
+    request_timeout: float | None = None
+    batch_timeout: float | None = None
+    startup_timeout: float | None = 600.0
+    init_options: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spec = self.model if isinstance(self.model, ModelSpec) else ModelSpec.parse(self.model)
+        if self.replicas < 1:
+            raise ValueError(f"replicas must be at least 1, got {self.replicas}")
+
+    @property
+    def cache_spec(self) -> str:
+        return self.spec.cache_spec
+
+    async def execute(
+        self, todo: dict[str, Request], store: Store, progress: ProgressCallback | None, started: float
+    ) -> RunProgress:
+        state = RunProgress(to_send=len(todo))
+        self.stats = {}
+        if todo:  # nothing to send starts no actor; Ray's calls block, so they run off the event loop
+            self.stats = {"replicas": self.replicas, "batches_per_replica": [0] * self.replicas, "requeued_batches": 0}
+            await asyncio.to_thread(self._generate, list(todo.items()), store, state, progress, started)
+        return state
+
+    def _generate(self, todo: Batch, store: Store, state: RunProgress, progress: ProgressCallback | None,
+                  started: float) -> None:  # fmt: skip
+        _generate_on_ray(
+            _load_spec(self.spec), self.cache_spec, todo, store, state, self.stats, progress, started,
+            num_replicas=self.replicas, resources=self.resources, address=self.address,
+            model_options=self.model_options, batch_size=self.batch_size, concurrency=self.concurrency_per_replica,
+            in_flight=self.batches_in_flight_per_replica, request_timeout=self.request_timeout,
+            batch_timeout=self.batch_timeout, startup_timeout=self.startup_timeout, init_options=self.init_options,
+        )  # fmt: skip
+
+
+def run_samples_ray(
+    model_spec: str | ModelSpec, samples: Sequence[Sample], store: Store, num_replicas: int = 2,
+    resources_per_replica: dict[str, float] | None = None, **options: Any,
+) -> RunSummary:  # fmt: skip
+    """:func:`vscbench.runner.run_samples` on a :class:`RayExecutor`, for scripts: executor
+    settings (``address``, ``model_options``, ``batch_size``, ``concurrency_per_replica``, ...)
+    and run settings (``run_name``, ``config``, ``transform``, ``progress``, ``spec``) by name."""
+    executor_fields = set(RayExecutor.__dataclass_fields__) - {"model", "replicas", "resources", "stats"}
+    executor = RayExecutor(model_spec, num_replicas, resources_per_replica,
+                           **{k: options.pop(k) for k in list(options) if k in executor_fields})  # fmt: skip
+    return asyncio.run(run_samples(executor, samples, store, **options))
 
 
 def _generate_on_ray(load_spec: str, cache_spec: str, todo: Batch, store: Store, state: RunProgress,
-                     summary: RayRunSummary, progress: ProgressCallback | None, started: float, *, num_replicas: int,
+                     stats: dict[str, Any], progress: ProgressCallback | None, started: float, *, num_replicas: int,
                      resources: dict[str, float] | None, address: str | None, model_options: dict[str, Any],
                      batch_size: int | None, concurrency: int, in_flight: int, request_timeout: float | None,
                      batch_timeout: float | None, startup_timeout: float | None,
                      init_options: dict[str, Any]) -> None:  # fmt: skip
     import ray
 
-    if num_replicas < 1:
-        raise ValueError(f"num_replicas must be at least 1, got {num_replicas}")
     own_ray = connect_ray(address, **init_options)
     actor_options = {"num_cpus": 1, **(resources or {})}
     worker_class = ray.remote(ReplicaWorker)
@@ -202,7 +192,6 @@ def _generate_on_ray(load_spec: str, cache_spec: str, todo: Batch, store: Store,
         sizes = _wait_until_loaded(actors, startup_timeout, actor_options)
         size = batch_size or sizes[0] * max(1, concurrency)
         queue = deque(todo[start : start + size] for start in range(0, len(todo), size))
-        summary.batches_per_replica = [0] * num_replicas
         pending: dict[Any, tuple[int, Batch]] = {}
         alive = set(range(num_replicas))
 
@@ -225,12 +214,12 @@ def _generate_on_ray(load_spec: str, cache_spec: str, todo: Batch, store: Store,
             except ray.exceptions.RayActorError:  # the replica died (OOM, lost node): others take its work
                 alive.discard(index)
                 queue.appendleft(batch)
-                summary.requeued_batches += 1
+                stats["requeued_batches"] += 1
                 for ref, (owner, lost) in list(pending.items()):
                     if owner == index:
                         del pending[ref]
                         queue.appendleft(lost)
-                        summary.requeued_batches += 1
+                        stats["requeued_batches"] += 1
                 if not alive:
                     raise RuntimeError(f"every replica of {cache_spec} died; answers so far are stored") from None
                 for survivor in alive:
@@ -238,10 +227,10 @@ def _generate_on_ray(load_spec: str, cache_spec: str, todo: Batch, store: Store,
                 continue
             except ray.exceptions.RayTaskError as exc:  # a bug in a worker: stored as failures, retried next run
                 reason = f"replica raised {type(exc.cause).__name__}: {str(exc.cause)[:200]}"
-                responses = [_response(key, request.sample_id, cache_spec, Generation("error", error=reason), 0.0)
+                responses = [to_response(key, request.sample_id, cache_spec, Generation("error", error=reason), 0.0)
                              for key, request in batch]  # fmt: skip
             store.put_responses(responses)
-            summary.batches_per_replica[index] += 1
+            stats["batches_per_replica"][index] += 1
             state.record(responses, started)
             if progress is not None:
                 progress(state)

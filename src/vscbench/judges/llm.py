@@ -39,6 +39,8 @@ class LLMJudge:
         structured: bool = True,
         model: Model | None = None,
         request_timeout: float | None = 300.0,
+        temperature: float = 0.0,
+        max_tokens: int = 300,
         **model_options: Any,
     ) -> None:
         self.spec = ModelSpec.parse(spec) if model is None else model.spec
@@ -47,6 +49,7 @@ class LLMJudge:
         self.concurrency = concurrency
         self.structured = structured
         self.request_timeout = request_timeout
+        self.temperature, self.max_tokens = temperature, max_tokens
         self._store = store
         self._model = model
         self._model_options = model_options
@@ -80,8 +83,9 @@ class LLMJudge:
         from vscbench.judges.rubric import VERDICT_SCHEMA
 
         return GenerationConfig(
-            max_tokens=300, temperature=0.0, response_schema=VERDICT_SCHEMA if self.structured else None
-        )
+            max_tokens=self.max_tokens, temperature=self.temperature,
+            response_schema=VERDICT_SCHEMA if self.structured else None,
+        )  # fmt: skip
 
     def _request(self, item: JudgeInput, retry_of: str | None = None) -> Request:
         digest = None

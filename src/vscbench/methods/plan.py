@@ -6,8 +6,8 @@ gives a :class:`MethodPlan` that the run engine uses in three places:
 - :meth:`MethodPlan.select` drops few-shot demonstration rows from the evaluated samples;
 - :meth:`MethodPlan.transform` maps each built Request to the one sent and stamps it with the
   canonical spec, so a response's cache key covers the method;
-- :meth:`MethodPlan.prepare_model` installs IAR on a local ``hf:`` model (a context factory
-  around every ``generate``, whose hook is removed after each call, also when it fails).
+- :meth:`MethodPlan.wrap` wraps a local ``hf:`` model for IAR (a model decorator whose every
+  ``generate`` hooks the block for its own duration, also when it fails).
 
 The canonical spec names the steering vector by its file's SHA-256, not its path, so moving a
 file keeps cached answers and changing its content never reuses them.
@@ -15,8 +15,7 @@ file keeps cached answers and changing its content never reuses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ class IARSetting:
 
     ``layer_spec`` is what the user wrote (``14``, ``-1`` or a depth fraction ``0.5``);
     ``layer`` is the 0-indexed text block once known (at parse time for a non-negative index,
-    otherwise when the model is prepared or :meth:`MethodPlan.resolve_layer` is called).
+    otherwise when the model is wrapped or :meth:`MethodPlan.resolve_layer` is called).
     """
 
     layer_spec: str
@@ -46,7 +45,7 @@ class IARSetting:
     positions: str = "last"
     gate: bool = False
     layer: int | None = None
-    #: Filled by :meth:`MethodPlan.prepare_model`: the push as a fraction of the activation norm.
+    #: Filled by :meth:`MethodPlan.wrap`: the push as a fraction of the activation norm.
     relative_strength: float | None = None
 
     @property
@@ -58,7 +57,7 @@ class IARSetting:
         if self.layer is None:
             raise MethodSpecError(
                 f"iar layer {self.layer_spec} is a depth fraction or counts from the end; it is resolved "
-                "against a model: call prepare_model(model) or resolve_layer(num_layers) first"
+                "against a model: call wrap(model) or resolve_layer(num_layers) first"
             )
         text = (
             f"iar:layer={self.layer},strength={float(self.strength)!r},"
@@ -127,8 +126,6 @@ class MethodPlan:
     iar: IARSetting | None = None
     #: Ids of the few-shot demonstration samples chosen by :meth:`select` (sorted).
     demo_ids: list[str] = field(default_factory=list)
-    #: (model, its previous generation context) while steering is installed on it.
-    _released: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def canonical(self) -> str:
@@ -189,33 +186,33 @@ class MethodPlan:
                 "method (cot, safety-prompt, few-shot:K) with it instead"
             )
 
-    def prepare_model(self, model: Any) -> None:
-        """Install IAR steering on a local ``hf:`` model (no-op for plans without ``iar``).
+    def wrap(self, model: Any) -> Any:
+        """The model a run calls: ``model`` itself, or, with ``iar``, a
+        :class:`~vscbench.methods.steering.wrapper.SteeredModel` around it.
 
         Loads the vector file against the model (refusing one made for another model),
-        resolves the layer and sets ``model.generation_context``; every ``generate`` call then
-        hooks the block for its own duration only. :meth:`release_model` undoes this.
+        resolves the layer and checks the file has a vector (and, with ``gate=probe``, a probe)
+        for it. The wrapped model is not changed.
         """
         if self.iar is None:
-            return
+            return model
         spec = getattr(model, "spec", None)
         provider = getattr(spec, "provider", type(model).__name__)
         self.check_backend(provider, str(spec or type(model).__name__))
-        if not hasattr(model, "generation_context") or not hasattr(model, "model"):
-            raise MethodSpecError(f"iar steering needs an HFModel with .model and .generation_context; got {type(model).__name__}")
-        from vscbench.methods.steering.hooks import steer
+        if not hasattr(model, "generate_batch") or not hasattr(model, "model"):
+            raise MethodSpecError(f"iar steering needs a local HFModel (with .model and .generate_batch); got {type(model).__name__}")
         from vscbench.methods.steering.layers import num_text_layers
         from vscbench.methods.steering.vectors import VectorFileError, load_vectors
+        from vscbench.methods.steering.wrapper import SteeredModel
 
         iar = self.iar
-        network = model.model
         try:
-            vectors = load_vectors(iar.vector, network)
+            vectors = load_vectors(iar.vector, model.model)
         except VectorFileError as exc:
             raise MethodSpecError(f"iar vector file cannot be used with {spec}: {exc}") from None
         if vectors.sha256 is not None and vectors.sha256 != iar.vector_sha256:
             raise MethodSpecError(f"iar vector file {iar.vector} changed since the method was parsed; parse it again")
-        layer = self.resolve_layer(num_text_layers(network))
+        layer = self.resolve_layer(num_text_layers(model.model))
         assert layer is not None
         if layer not in vectors.vectors:
             raise MethodSpecError(
@@ -228,29 +225,7 @@ class MethodPlan:
                 "from safe and unsafe queries so a probe is fitted"
             )
         iar.relative_strength = vectors.relative_strength(layer, iar.strength)
-        previous = model.generation_context
-        self._released = (model, previous)
-
-        def steering_context(batch: Any) -> Any:
-            return steer(network, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate)
-
-        model.generation_context = steering_context
-
-    def release_model(self, model: Any) -> None:
-        """Put back the generation context ``model`` had before :meth:`prepare_model`."""
-        released = self._released
-        if released is not None and released[0] is model:
-            model.generation_context = released[1]
-            self._released = None
-
-    @contextmanager
-    def prepared(self, model: Any) -> Iterator[Any]:
-        """``with plan.prepared(model): ...`` -- steering installed inside, removed after."""
-        self.prepare_model(model)
-        try:
-            yield model
-        finally:
-            self.release_model(model)
+        return SteeredModel(model, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate)
 
     def to_dict(self) -> dict[str, Any]:
         """What a run records about its method, enough to repeat it and trace its inputs."""

@@ -177,8 +177,6 @@ class HFModel:
         self.tokenizer.padding_side = "left"  # generated tokens must follow the prompt directly
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        #: Entered around every ``model.generate``; a steering wrapper may set it.
-        self.generation_context: GenerationContext | None = None
         self._lock = threading.Lock()  # one generate at a time: parallel calls only thrash memory
 
     def prepare_inputs(self, requests: list[Request]) -> PreparedBatch:
@@ -268,8 +266,7 @@ class HFModel:
         if not prepared.indices:
             return results
         config = requests[prepared.indices[0]].config
-        factory = context or self.generation_context
-        hooks = factory(prepared) if factory is not None else nullcontext()
+        hooks = context(prepared) if context is not None else nullcontext()
         sampling = config.temperature > 0
         options: dict[str, Any] = {
             "max_new_tokens": config.max_tokens,

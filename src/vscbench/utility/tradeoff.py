@@ -127,7 +127,7 @@ def run_utility(
         loaded_model = model
     else:
         loaded_model = load_model(model, **(model_options or {}))
-    plan.prepare_model(loaded_model)
+    steered = plan.wrap(loaded_model)
     model_spec = str(loaded_model.spec)
     generation = generation or GenerationConfig()
     canonical = plan.canonical
@@ -143,13 +143,10 @@ def run_utility(
             "image_only": image_only, "seed": seed, "method": plan.to_dict(),
         },
     )  # fmt: skip
-    try:
-        summary = run_samples_sync(
-            loaded_model, samples, store, run_name=run_name, config=generation, concurrency=concurrency,
-            transform=plan.transform(samples), request_timeout=request_timeout, progress=progress, spec=spec,
-        )  # fmt: skip
-    finally:
-        plan.release_model(loaded_model)
+    summary = run_samples_sync(
+        steered, samples, store, run_name=run_name, config=generation, concurrency=concurrency,
+        transform=plan.transform(samples), request_timeout=request_timeout, progress=progress, spec=spec,
+    )  # fmt: skip
     return UtilityRun(
         run=run_name,
         summary=summary,

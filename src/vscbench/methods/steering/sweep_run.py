@@ -145,30 +145,29 @@ def sweep(
     if benchmark is not None and benchmark not in UTILITY_METRIC:
         raise ValueError(f"utility samples are from {benchmark!r}; load POPE or ScienceQA with load_utility")
 
-    def generate(plan: Any, chosen: Sequence[Sample], base: str, data: str | None) -> tuple[str, Any]:
+    def generate(plan: Any, steered: Any, chosen: Sequence[Sample], base: str, data: str | None) -> tuple[str, Any]:
         name = free_run_name(store, base, model_spec, config, plan.canonical)
         spec = RunSpec(name=name, model=model_spec, data=data, config=config, meta={"method": plan.to_dict(), "sweep": True})
-        runner = run_samples(model, chosen, store, run_name=name, config=config, concurrency=concurrency,
+        runner = run_samples(steered, chosen, store, run_name=name, config=config, concurrency=concurrency,
                              transform=plan.transform(chosen), spec=spec)  # fmt: skip
         summary = asyncio.run(runner)
         return name, summary
 
     for layer in dict.fromkeys(layer for layer, _ in grid):  # refuse a bad vector file before generating
-        with parse_method(f"iar:layer={layer},strength=0,vector={vector}").prepared(model):
-            pass
+        parse_method(f"iar:layer={layer},strength=0,vector={vector}").wrap(model)
     points: list[SweepPoint] = []
     sha = ""
     for layer, strength in grid:
         plan = parse_method(f"iar:layer={layer},strength={strength},vector={vector}")
         sha = plan.iar.vector_sha256 if plan.iar else ""
-        with plan.prepared(model):
-            tag = f"iar-l{layer}-s{strength:g}"
-            run, summary = generate(plan, samples, f"{prefix}-sweep-{tag}", data_label)
-            point = SweepPoint(layer=layer, strength=strength, method=plan.canonical, run=run,
-                               relative_strength=plan.iar.relative_strength if plan.iar else None,
-                               sent=summary.sent, cached=summary.cached)  # fmt: skip
-            if utility_samples:
-                point.utility_run, _ = generate(plan, utility_samples, f"{prefix}-sweep-{benchmark}-{tag}", benchmark)
+        steered = plan.wrap(model)
+        tag = f"iar-l{layer}-s{strength:g}"
+        run, summary = generate(plan, steered, samples, f"{prefix}-sweep-{tag}", data_label)
+        point = SweepPoint(layer=layer, strength=strength, method=plan.canonical, run=run,
+                           relative_strength=plan.iar.relative_strength if plan.iar else None,
+                           sent=summary.sent, cached=summary.cached)  # fmt: skip
+        if utility_samples:
+            point.utility_run, _ = generate(plan, steered, utility_samples, f"{prefix}-sweep-{benchmark}-{tag}", benchmark)
         judge_run(store, run, judge_impl)
         overall = score_run(store, run, judge_key(judge_impl)).overall
         point.sra_s, point.sra_u, point.sra_a = overall.sra_s, overall.sra_u, overall.sra_a

@@ -1,0 +1,89 @@
+"""Progress bars and summaries for experiments, shared by `run`, `quickstart` and `tradeoff`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vscbench.cli.common import err_console
+
+
+def experiment_progress(quiet: bool = False) -> Callable[[str], Callable[[Any], None] | None] | None:
+    """A progress factory for :func:`vscbench.experiment.run_experiment`: one bar per run (done/
+    total, rate, ETA, outcomes), drawn on stderr when it is a terminal."""
+    if quiet or not err_console.is_terminal:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    def factory(name: str) -> Callable[[Any], None]:
+        bar: list[Any] = []
+
+        def update(state: Any) -> None:
+            if not bar:  # started on the first answer: a run with nothing to send draws nothing
+                progress = Progress(
+                    TextColumn("{task.fields[run]}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]:.1f}/s"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[ok]} ok, {task.fields[blocked]} blocked, {task.fields[error]} errors, "
+                               "{task.fields[empty]} empty"),
+                    console=err_console,
+                )  # fmt: skip
+                progress.start()
+                bar.append(progress)
+                bar.append(progress.add_task("run", total=state.to_send, run=name, rate=0.0, ok=0, blocked=0, error=0, empty=0))
+            progress, task = bar
+            progress.update(task, completed=state.done, rate=state.rate, ok=state.ok, blocked=state.blocked,
+                            error=state.error, empty=state.empty)  # fmt: skip
+            if state.done >= state.to_send:
+                progress.stop()
+
+        return update
+
+    return factory
+
+
+def print_experiment(result: Any, console: Console, errors: Console) -> None:
+    """The run summary table, the errors' reasons, and each run's headline scores."""
+    if result.dry_run:
+        columns = ("run", "method", "samples", "unique", "cached", "would_send")
+        rows = [{"run": r.run, "method": r.method, **r.summary} for r in result.runs]
+        _table(console, "Dry run: nothing was sent", rows, columns)
+        return
+    rows = []
+    for r in result.runs:
+        s = r.summary
+        rows.append({"run": r.run, "method": r.method, "samples": s.samples, "sent": s.sent, "cached": s.cached,
+                     "ok": s.ok, "blocked": s.blocked, "error": s.error, "empty": s.empty,
+                     "seconds": f"{s.elapsed_s:.1f}", "tokens in/out": f"{s.prompt_tokens}/{s.completion_tokens}"})  # fmt: skip
+    _table(console, "Run summary", rows, ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "empty",
+                                          "seconds", "tokens in/out"))  # fmt: skip
+    for note in result.notes:
+        errors.print(Text(note))
+    for r in result.runs:
+        for reason, count in r.summary.top_errors:
+            errors.print(Text(f"{r.run}: {count} x {reason}"))
+        if r.score is not None and hasattr(r.score, "overall"):
+            console.print(Text(headline(r.run, r.score)))
+            if r.score.warning():
+                errors.print(Text(f"{r.run}: WARNING: {r.score.warning()}", style="yellow"))
+
+
+def headline(run: str, report: Any) -> str:
+    """``run: SRA_s 61.2% SRA_u 88.0% SRA_a 74.6% (judge offline v3, rule paper)``."""
+    from vscbench.report.tables import format_percent, judge_label
+
+    overall = report.overall
+    figures = " ".join(f"{name} {format_percent(getattr(overall, key))}"
+                       for name, key in (("SRA_s", "sra_s"), ("SRA_u", "sra_u"), ("SRA_a", "sra_a")))  # fmt: skip
+    return f"{run}: {figures} (judge {judge_label(report.provenance.get('judge'))}, rule {report.rule.name})"
+
+
+def _table(console: Console, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run")
+    for row in rows:
+        table.add_row(*(Text(str(row.get(column, ""))) for column in columns))
+    console.print(table)
