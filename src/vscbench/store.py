@@ -10,14 +10,28 @@ A run is a named set of samples asked of one model with one config and method; `
 keeps each sample's JSON, so later stages score a run without the data folder. Outcomes
 ``blocked`` and ``error`` are stored as what they are; an ``error`` is replaced by the next
 attempt, an ``ok`` or ``blocked`` answer never is. API keys are never written here.
+
+The file is checked before it is used (:mod:`vscbench.store_file`): a file that is not a
+vscbench store is refused and left untouched, a newer schema is refused with the version it
+needs, a store that can only be read is opened read-only, and every SQLite failure is one
+:class:`StoreError` naming the store and what to do. Text is stored as text SQLite can hold:
+a lone surrogate or NUL (from any backend) is replaced by U+FFFD and the response's ``error``
+says so, so such an answer never stops a run.
+
+Several processes may run the same calls on one store: :meth:`Store.claim` takes a lease on
+keys before they are sent, so a second process skips what the first is asking, and takes it
+over only when the first has died (its lease expired without renewal).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 import threading
+import time
+import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +39,25 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import csv_row, repair
 from vscbench.schema import Response, RunSpec, Sample, Usage, Verdict, utc_now
+from vscbench.store_file import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    ForeignFileError,
+    NewerStoreError,
+    ReadOnlyStoreError,
+    StoreError,
+    check_store_file,
+    connect_read_only,
+    is_read_only_failure,
+    store_error,
+)
+
+__all__ = [
+    "FINAL_OUTCOMES", "ForeignFileError", "NewerStoreError", "ReadOnlyStoreError", "RunConflictError", "RunInfo",
+    "SCHEMA_VERSION", "Store", "StoreError",
+]  # fmt: skip
 
 FINAL_OUTCOMES = ("ok", "blocked", "empty")
 """Outcomes that end a request for good; ``error`` is retried on the next run."""
@@ -54,6 +86,9 @@ CREATE TABLE IF NOT EXISTS judges (
 );
 CREATE TABLE IF NOT EXISTS image_hashes (
     path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
 );
 """
 
@@ -91,37 +126,93 @@ class RunInfo:
 
 
 class Store:
-    """One SQLite file. Safe to share between threads of a process and between processes."""
+    """One SQLite file. Safe to share between threads of a process and between processes.
 
-    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+    ``read_only``: None (default) opens for writing, or read-only when the file cannot be
+    written (then :attr:`read_only` is true and writes raise :class:`ReadOnlyStoreError`); True
+    opens an existing store read-only. ``timeout`` is how long a write waits for another
+    process's lock before it fails with a :class:`StoreError`.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool | None = None, timeout: float = 60.0) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self.read_only = False
         self._lock = threading.RLock()
-        # isolation_level=None: no implicit transactions; every write below says BEGIN IMMEDIATE
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 60000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        memory = str(path) == ":memory:"
+        kind = "new" if memory else check_store_file(self.path)
+        if read_only and kind == "new":
+            raise StoreError(f"no store at {self.path}; run `vscbench run ... --store {self.path}` first")
+        if read_only:
+            self._open_read_only()
+            return
+        try:
+            if not memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; every write below says BEGIN IMMEDIATE
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            with self._write() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+            unwritable = isinstance(cause, PermissionError) or (
+                isinstance(cause, sqlite3.Error) and is_read_only_failure(cause)
+            )
+            if read_only is None and kind != "new" and unwritable:
+                self._open_read_only()
+                return
+            if isinstance(exc, StoreError):
+                raise
+            if isinstance(exc, OSError):
+                raise StoreError(f"the store {self.path} cannot be created ({exc.strerror or exc})") from exc
+            raise store_error(exc, self.path, "open") from exc
+
+    def _open_read_only(self) -> None:
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+        self._db = connect_read_only(self.path, self.timeout)
+        self.read_only = True
 
     # -- plumbing --------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the store {self.path} is open read-only (its file or folder cannot be written): it can be "
+                f"listed, scored, reported and exported, not written. Copy it to a writable place and pass that "
+                f"with --store (cp {self.path} ./runs.sqlite)."
+            )
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path) from exc
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the failure below is what the user needs to hear about
+                if isinstance(exc, sqlite3.Error):
+                    raise store_error(exc, self.path) from exc
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path, "read") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -223,6 +314,9 @@ class Store:
         self.put_responses([response])
 
     def put_responses(self, responses: Iterable[Response]) -> None:
+        """Commit responses in one transaction. Text SQLite cannot hold (a lone surrogate, NUL) is
+        replaced by U+FFFD first, and ``error`` notes it: the answer is kept, the run goes on."""
+        responses = [_storable(r) for r in responses]
         rows = [
             (r.key, r.model, r.sample_id, r.outcome, r.text, r.error, r.usage.model_dump_json(), r.latency_s,
              r.attempts, r.created_at)  # fmt: skip
@@ -258,7 +352,10 @@ class Store:
     def put_verdicts(self, verdicts: Iterable[Verdict], replace: bool = True) -> int:
         """Store verdicts, one per (response, judge); ``replace=False`` keeps existing ones."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        rows = [(v.response_key, v.judge, v.sample_id, v.label, v.reason, v.raw, v.created_at) for v in verdicts]
+        rows = [
+            (v.response_key, v.judge, v.sample_id, v.label, repair(v.reason)[0], repair(v.raw)[0], v.created_at)
+            for v in verdicts
+        ]
         if rows:
             with self._write() as db:
                 db.executemany(f"{verb} INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -303,6 +400,64 @@ class Store:
                 (run,),
             )
         ]
+
+    # -- claims ----------------------------------------------------------------------------------
+    @staticmethod
+    def new_owner() -> str:
+        """A claim owner id for this process and run: host-independent, unique, readable."""
+        return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+    def claim(self, keys: Sequence[str], owner: str, lease_s: float = 60.0) -> list[str]:
+        """Take a lease on the keys that are neither answered nor leased to another live owner;
+        return them. A key whose lease expired (its owner died) is taken over."""
+        if not keys:
+            return []
+        now = time.time()
+        taken: list[str] = []
+        with self._write() as db:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                final = {row[0] for row in db.execute(
+                    f"SELECT key FROM responses WHERE key IN ({marks}) AND outcome IN ('ok', 'blocked', 'empty')", chunk
+                )}  # fmt: skip
+                held = {row[0] for row in db.execute(
+                    f"SELECT key FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?", [*chunk, owner, now]
+                )}  # fmt: skip
+                free = [key for key in chunk if key not in final and key not in held]
+                db.executemany(
+                    "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
+                    "expires = excluded.expires",
+                    [(key, owner, now + lease_s) for key in free],
+                )
+                taken += free
+        return taken
+
+    def renew_claims(self, owner: str, lease_s: float = 60.0) -> None:
+        """Extend every lease ``owner`` holds (its calls are still in flight)."""
+        with self._write() as db:
+            db.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner))
+
+    def release_claims(self, owner: str, keys: Sequence[str] | None = None) -> None:
+        """Give up ``owner``'s leases (on ``keys``, or all): answered, or no longer being asked."""
+        with self._write() as db:
+            if keys is None:
+                db.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            else:
+                db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(key, owner) for key in keys])
+
+    def claimed_by_others(self, keys: Sequence[str], owner: str) -> set[str]:
+        """The keys another live owner holds a lease on."""
+        now = time.time()
+        held: set[str] = set()
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            held |= {row[0] for row in self._query(
+                f"SELECT key FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?", [*chunk, owner, now]
+            )}  # fmt: skip
+        return held
 
     # -- image hashes ----------------------------------------------------------------------------
     def image_hashes(self) -> list[tuple[str, int, int, str]]:
@@ -354,10 +509,21 @@ class Store:
             with out_path.open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
-                writer.writerows(rows)
+                writer.writerows(csv_row(row) for row in rows)  # no cell runs as a spreadsheet formula
         else:
             raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
         return len(rows)
+
+
+def _storable(response: Response) -> Response:
+    """The response with text SQLite can hold; a repair of the answer is noted in ``error``."""
+    text, note = repair(response.text)
+    error, _ = repair(response.error)
+    if note is None and error == response.error:
+        return response
+    if note:
+        error = f"{error}; {note}" if error else note
+    return response.model_copy(update={"text": text, "error": error})
 
 
 def _response(key, sample_id, model, outcome, text, error, usage, latency, attempts, created) -> Response:
