@@ -19,21 +19,37 @@ from collections.abc import Sequence
 
 from inspect_ai.scorer import Metric, SampleScore, metric
 
-from vscbench.inspect.messages import sample_from_metadata
+from vscbench.inspect.messages import SAMPLE_KEY, sample_from_metadata
 from vscbench.metrics import GroupScore, PairScore, get_rule, score
 from vscbench.schema import Sample
 
 NAN = float("nan")
 
 
+#: Sample records already read, by id, with the metadata they were read from. Inspect recomputes
+#: the metrics about once a second while it runs; reading 4,050 records again each time is waste.
+_read: dict[str, tuple[dict, Sample]] = {}
+#: The last computation: (scores list, rule, its length, result). The four metrics of a scorer are
+#: given the same list, so they share one computation.
+_last: list[tuple] = []
+
+
 def _samples(scores: Sequence[SampleScore]) -> list[Sample]:
     samples = []
     for item in scores:
+        raw = (item.sample_metadata or {}).get(SAMPLE_KEY)
+        known = _read.get(str(item.sample_id))
+        if known is not None and (known[0] is raw or known[0] == raw):
+            samples.append(known[1])
+            continue
         sample = sample_from_metadata(item.sample_metadata)
         if sample is None:
             raise ValueError(
                 f"sample {item.sample_id} carries no vscbench sample record; the SRA metrics need the vscbench tasks"
             )
+        if len(_read) > 200_000:
+            _read.clear()
+        _read[str(item.sample_id)] = (raw, sample)
         samples.append(sample)
     return samples
 
@@ -54,6 +70,14 @@ def _rule_of(scores: Sequence[SampleScore], rule: str | None) -> str:
 
 def _group_and_pairs(scores: Sequence[SampleScore], rule: str | None) -> tuple[GroupScore, PairScore] | tuple[dict, dict]:
     """(overall, pairs) from verdicts under a rule, or their epoch-mean forms from score values."""
+    if _last and _last[0][0] is scores and _last[0][1] == rule and _last[0][2] == len(scores):
+        return _last[0][3]
+    result = _compute(scores, rule)
+    _last[:] = [(scores, rule, len(scores), result)]
+    return result
+
+
+def _compute(scores: Sequence[SampleScore], rule: str | None) -> tuple[GroupScore, PairScore] | tuple[dict, dict]:
     samples = _samples(scores)
     if all(_is_verdict_score(item) for item in scores):
         labels = {sample.id: (item.score.metadata or {})["verdict"] for sample, item in zip(samples, scores)}
