@@ -85,6 +85,8 @@ class Experiment(Record):
     models: list[str]
     data: str
     benchmark: str = "vscbench"
+    benchmark_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of the benchmark's loader (``vscbench benchmarks list`` shows them)."""
     subset: str = "all"
     variants: list[str] | None = None
     categories: list[str] | None = None
@@ -322,7 +324,8 @@ def run_experiment(
         check_model_options(spec.provider, experiment.model_options)
     if experiment.execution.ray and any(method.iar for method in methods):
         raise ExperimentError("Ray runs do not steer (iar) yet; run steering without ray")
-    pool = load_pool(experiment.benchmark, experiment.data, experiment.subset, experiment.figstep_instruction, experiment.seed)
+    pool = load_pool(experiment.benchmark, experiment.data, experiment.subset, experiment.figstep_instruction,
+                     experiment.seed, experiment.benchmark_options)  # fmt: skip
     notes = [pool.note] if pool.note else []
     selected = select_samples(pool.samples, experiment.subset, experiment.variants, experiment.categories,
                               experiment.limit, experiment.seed)  # fmt: skip

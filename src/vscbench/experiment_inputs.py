@@ -29,9 +29,15 @@ class LoadedPool:
 
 
 def load_pool(
-    benchmark: str, data: str, subset: str = "all", figstep_instruction: str | None = None, seed: int = 0
+    benchmark: str,
+    data: str,
+    subset: str = "all",
+    figstep_instruction: str | None = None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
 ) -> LoadedPool:
-    """Every sample of a benchmark's data (the selection comes after)."""
+    """Every sample of a benchmark's data (the selection comes after). ``options`` go to the
+    benchmark's loader (``vscbench benchmarks list`` shows each one's)."""
     from vscbench.benchmarks.findings import DatasetError
 
     try:
@@ -54,7 +60,7 @@ def load_pool(
             return LoadedPool(list(utility.samples), None)
         from vscbench.benchmarks.registry import load_benchmark
 
-        other = load_benchmark(benchmark, data)
+        other = load_benchmark(benchmark, data, **(options or {}))
         return LoadedPool(list(other.samples), f"data: {other.report.summary()}" if other.report else None)
     except DatasetError as exc:
         raise ExperimentError(str(exc)) from None

@@ -23,7 +23,8 @@ def run(
     data: Optional[str] = typer.Option(None, "--data", help="Release folder, or a .jsonl/.parquet export of samples (for --benchmark: its file or folder)."),
     models: Optional[list[str]] = typer.Option(None, "--model", help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, anthropic:..., google:..., hf:PATH_OR_ID, vllm:..., scripted:keyword."),
     method_specs: Optional[list[str]] = typer.Option(None, "--method", help="Calibration method, repeatable (one run per model x method): none, cot, safety-prompt[:file=PATH], few-shot:K[,seed=N,scope=category|subset], iar:layer=14,strength=1.5,vector=FILE (hf: only); compose with '+'."),
-    benchmark: Optional[str] = typer.Option(None, "--benchmark", help="vscbench (default), pope, scienceqa, or another benchmark of `vscbench benchmarks list`."),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", help="vscbench (default), pope, scienceqa, or another benchmark of `vscbench benchmarks list` (xstest, mssbench, ...)."),
+    benchmark_option: Optional[list[str]] = typer.Option(None, "--benchmark-option", "-B", help="An option of the benchmark's loader as KEY=VALUE (repeatable), e.g. -B variants=SD,TYPO."),
     preset: Optional[str] = typer.Option(None, "--preset", help="paper: the released VSCBench code's generation settings and judge (see docs/fidelity.md)."),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL. Repeat it for replicas of one model: a pool, keyed as MODEL@pool."),
     subset: Optional[str] = typer.Option(None, help="image_centric, text_centric or all (default)."),
@@ -85,6 +86,10 @@ def run(
         fail("give --data and --model (or an experiment file with --config that names them)")
     try:
         settings = _settings(given, parse_model_options(model_option or []))
+        if benchmark_option:
+            from vscbench.benchmarks.registry import parse_options
+
+            settings["benchmark_options"] = parse_options(benchmark or "vscbench", benchmark_option)
         experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.model_validate(settings))
         result = run_experiment(experiment, progress=experiment_progress(quiet=json_output), dry_run=dry_run)
     except ExperimentError as exc:
