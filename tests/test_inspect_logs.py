@@ -12,9 +12,9 @@ pytest.importorskip("inspect_ai", reason="the 'inspect' extra (inspect-ai) is no
 
 from inspect_ai.log import list_eval_logs, read_eval_log, write_eval_log  # noqa: E402
 from inspect_ai.model import ModelOutput  # noqa: E402
-from inspect_fakes import ANSWER, REFUSAL, Oracle, run, scripted_model  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from inspect_fakes import ANSWER, REFUSAL, Oracle, run, scripted_model  # noqa: E402
 from vscbench.cli import app  # noqa: E402
 from vscbench.evaluate import judge_run, score_run  # noqa: E402
 from vscbench.inspect import vscbench_task  # noqa: E402
@@ -26,7 +26,10 @@ from vscbench.models.base import load_model  # noqa: E402
 from vscbench.runner import run_samples_sync  # noqa: E402
 from vscbench.store import Store  # noqa: E402
 
-JUDGE = "offline@v2"
+from vscbench.judges.base import judge_key  # noqa: E402
+
+JUDGE = judge_key(get_judge("offline"))
+KEYWORD = judge_key(get_judge("keyword"))
 
 
 def _samples(task):
@@ -176,9 +179,9 @@ def test_an_exported_run_opens_as_an_inspect_log_with_our_figures(judged_run, tm
 def test_an_exported_log_imports_back_to_the_same_figures(judged_run, tmp_path):
     path = export_run(judged_run, "kw", out=tmp_path / "kw.json")
     log = read_eval_log(str(path))
-    assert {s.name for s in log.results.scores} == {f"safety_judge:{JUDGE}", "safety_judge:keyword@v1"}
+    assert {s.name for s in log.results.scores} == {f"safety_judge:{JUDGE}", f"safety_judge:{KEYWORD}"}
     (summary,) = import_log(judged_run, path, run="kw-back")
-    for judge in (JUDGE, "keyword@v1"):
+    for judge in (JUDGE, KEYWORD):
         before, after = score_run(judged_run, "kw", judge), score_run(judged_run, "kw-back", judge)
         assert after.to_dict()["overall"] == before.to_dict()["overall"]
 

@@ -22,6 +22,8 @@ from vscbench.evaluate import score_run  # noqa: E402
 from vscbench.inspect import vscbench_task  # noqa: E402
 from vscbench.inspect.log_import import import_log  # noqa: E402
 from vscbench.inspect.messages import sample_from_metadata  # noqa: E402
+from vscbench.judges.base import judge_key  # noqa: E402
+from vscbench.judges.registry import get_judge  # noqa: E402
 from vscbench.models.base import load_model  # noqa: E402
 from vscbench.requests import build_request  # noqa: E402
 from vscbench.store import Store  # noqa: E402
@@ -68,6 +70,6 @@ def test_inspect_sends_what_vscbench_run_sends(release_template, tmp_path):
     with Store(store_path) as store:
         (summary,) = import_log(store, log.location)
         assert summary.outcomes == {"ok": 6}
-        report = score_run(store, summary.run, "offline@v2")
+        report = score_run(store, summary.run, judge_key(get_judge("offline")))
         assert report.overall.n == 6
     assert API_KEY.encode() not in store_path.read_bytes()
