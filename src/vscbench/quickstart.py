@@ -62,6 +62,33 @@ def prepare_data(data: Path | None, say: Say) -> Path:
     return root
 
 
+def check_model_reachable(model: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, not after minutes of hub retries, when an ``hf:`` hub model is neither
+    cached nor downloadable (offline mode, or the hub does not answer)."""
+    from vscbench.experiment import ExperimentError
+
+    provider, _, name = model.partition(":")
+    if provider not in ("hf", "vllm") or Path(name).expanduser().exists() or name.count("/") != 1:
+        return
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:
+        return  # the backend's own import error is clearer
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    hint = "pass a local folder with --model hf:PATH, or see the whole pipeline offline with `vscbench demo`"
+    if constants.HF_HUB_OFFLINE:
+        raise ExperimentError(f"{name} is not in the local model cache and HF_HUB_OFFLINE is set; {hint}")
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ExperimentError(
+            f"cannot download {name}: {constants.ENDPOINT} does not answer ({type(exc).__name__}); {hint}"
+        ) from None
+
+
 def quickstart(
     model: str = DEFAULT_MODEL,
     data: Path | None = None,
@@ -89,6 +116,7 @@ def quickstart(
     from vscbench.runner import default_run_name
 
     notes: list[str] = []
+    check_model_reachable(model)
     root = prepare_data(data, say)
     loaded = load_samples(root, warn=False)
     if loaded.report.unusable:

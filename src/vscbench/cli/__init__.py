@@ -13,7 +13,7 @@ import pkgutil
 from vscbench.cli.app import app
 
 #: Modules whose commands open ``vscbench --help``, in this order; the rest follow by name.
-_FIRST = ("quickstart", "run", "runs", "evaluate", "report", "steer")
+_FIRST = ("quickstart", "demo", "run", "runs", "evaluate", "report", "steer")
 
 for _name in sorted(
     (info.name for info in pkgutil.iter_modules(__path__) if info.name not in {"app", "common", "progress"}),

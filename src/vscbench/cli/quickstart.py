@@ -51,7 +51,9 @@ def quickstart_command(
             model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,
             max_tokens=max_tokens, say=say, progress=experiment_progress(quiet=json_output), preset=preset,
         )  # fmt: skip
-    except (DatasetError, FetchError, ModelSpecError, ExperimentError, FileNotFoundError) as exc:
+    except FetchError as exc:
+        fail(f"{exc}. Without the network, `vscbench demo` runs the whole pipeline on a built-in example set")
+    except (DatasetError, ModelSpecError, ExperimentError, FileNotFoundError) as exc:
         fail(str(exc))
     if json_output:
         print_json({"run": result.run, "judge": result.judge, "store": str(result.store), **result.report.to_dict()})

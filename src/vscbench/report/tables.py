@@ -143,7 +143,7 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = ["Scope", *(k.replace("_", "-").capitalize() for k in kinds), "Calibrated share"]
+    headers = ["Scope", "Both right", "Both refused", "Both answered", "Inverted", "Excluded", "Unpaired", "Share"]
     return TableData("Safe/unsafe twins", headers, rows)
 
 
