@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.table import Table
@@ -85,6 +85,8 @@ class Leaderboard:
     cells: dict[tuple[str, str], Cell]
     means: dict[str, tuple[float | None, int]] = field(default_factory=dict)
     """Per model: mean headline over the benchmarks it has a figure on, and how many those are."""
+    skipped: list[str] = field(default_factory=list)
+    """Runs left out (no usable verdicts, or a later run of the same model and benchmark)."""
 
     @property
     def judges(self) -> list[str]:
@@ -105,6 +107,7 @@ class Leaderboard:
         flagged = [f"{c.model} on {c.benchmark}" for c in self.cells.values() if c.warning]
         if flagged:
             notes.append("! incomplete runs (figures cover the answered samples only): " + ", ".join(flagged) + ".")
+        notes += [f"left out: {reason}" for reason in self.skipped]
         return notes
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,3 +220,43 @@ def to_markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
 
 def to_json(board: Leaderboard) -> str:
     return json.dumps(board.to_dict(), indent=2, ensure_ascii=False)
+
+
+def store_leaderboard(
+    store: Any,
+    runs: Sequence[str] | None = None,
+    judge: str | None = None,
+    rule: str = "paper",
+    failures: str = "exclude",
+) -> Leaderboard:
+    """The leaderboard of stored runs (every run when ``runs`` is None): rows are models (with
+    their method), columns benchmarks, each cell scored under ``judge`` (default: each run's
+    current offline judge or its one judge). Runs without usable verdicts are left out; the
+    board's notes say which and why. Utility runs (POPE, ScienceQA) are not safety figures and
+    are skipped."""
+    from vscbench.benchmarks.registry import BENCHMARKS
+    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError, resolve_judge, score_run
+
+    names = list(runs) if runs is not None else [info.name for info in store.list_runs()]
+    scores: dict[tuple[str, str], ScoreReport] = {}
+    skipped: list[str] = []
+    for name in names:
+        spec = store.get_run(name)
+        if spec is None:
+            raise RunNotFoundError(f"no run named {name!r} in {store.path}")
+        if spec.meta.get("kind") == "utility" or spec.benchmark in ("pope", "scienceqa"):
+            continue
+        try:
+            report = score_run(store, name, resolve_judge(store, name, judge), rule, failures)
+        except VerdictsNotFoundError as exc:
+            if runs is not None:
+                raise
+            skipped.append(f"{name}: {exc}")
+            continue
+        model = spec.model if spec.method == "none" else f"{spec.model} + {spec.method}"
+        key = (model, spec.benchmark)
+        if key in scores:  # the same model and benchmark twice: keep the later run
+            skipped.append(f"{name}: a later run of {model} on {spec.benchmark} is shown instead")
+        scores[key] = report
+    measures = {name: info.measures for name, info in BENCHMARKS.items()}
+    return replace(build_leaderboard(scores, measures=measures), skipped=skipped)
