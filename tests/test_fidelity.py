@@ -235,3 +235,24 @@ def test_options_are_checked_before_anything_is_sent(option, release_template: P
                  *option)  # fmt: skip
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_comparison_fits_80_columns_without_cutting_run_names_or_figures(release_template: Path, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from vscbench.evaluate import compare_runs
+    from vscbench.report.tables import print_comparison
+    from vscbench.store import Store
+
+    store = tmp_path / "s.sqlite"
+    names = ("baseline-with-a-long-name", "refusing-model-long-name")
+    for name, model in zip(names, ("scripted:keyword", "scripted:refuse")):
+        assert cli("run", "--data", release_template, "--model", model, "--limit", 30, "--store", store,
+                   "--run", name, "--judge", "keyword").exit_code == 0  # fmt: skip
+    with Store(store) as opened:
+        comparison = compare_runs(opened, list(names), baseline=names[0])
+    console = Console(width=80, record=True)
+    print_comparison(comparison, console)
+    text = console.export_text()
+    assert all(name in text for name in names) and "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80

@@ -44,13 +44,14 @@ def format_percent(value: float | None) -> str:
     return NOT_DEFINED if value is None else f"{100 * value:.1f}%"
 
 
-def format_with_ci(value: float | None, ci: Interval | None) -> str:
-    """``82.5% [75.1–88.3]``; the dash alone when the figure is undefined (no samples)."""
+def format_with_ci(value: float | None, ci: Interval | None, sep: str = " ", digits: int = 1) -> str:
+    """``82.5% [75.1–88.3]``; the dash alone when the figure is undefined (no samples).
+    ``sep="\\n"`` puts the interval under the figure (Markdown shows it on one line)."""
     if value is None:
         return NOT_DEFINED
     if ci is None:
         return format_percent(value)
-    return f"{format_percent(value)} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]"
+    return f"{format_percent(value)}{sep}[{100 * ci[0]:.{digits}f}–{100 * ci[1]:.{digits}f}]"
 
 
 def _failures_cell(group: GroupScore) -> str:
@@ -156,32 +157,34 @@ def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> li
 
 
 def comparison_tables(
-    comparison: Comparison, sections: Sequence[str] = ("by_subset",), metric: str = "sra_a"
+    comparison: Comparison, sections: Sequence[str] = ("by_subset",), metric: str = "sra_a", compact: bool = False
 ) -> list[TableData]:
-    """Overall side by side, then one table per breakdown showing ``metric`` for each model."""
+    """Overall side by side (each figure over its interval), the counts behind them, then one
+    table per breakdown showing ``metric``. ``compact`` rounds interval ends to whole points so
+    run names keep their width on an 80-column terminal (Markdown, CSV and JSON keep tenths)."""
     has_delta = comparison.baseline is not None
-    headers = ["Run", "SRA_s", "SRA_u", "SRA_a", "n", "Pairs calibrated", "Failures"]
-    if has_delta:
-        headers.append(f"Δ SRA_a vs {comparison.baseline} [95% CI], p")
-    rows = []
+    digits = 0 if compact else 1
+    delta_header = "Δ SRA_a" if compact else f"Δ SRA_a vs {comparison.baseline}"  # compact: the note names it
+    headers = ["Run", "SRA_s", "SRA_u", "SRA_a"] + ([delta_header] if has_delta else [])
+    rows, counts = [], []
     for row in comparison.overall_rows():
-        cells = [
-            row["name"],
-            *(format_with_ci(row[m], row[f"{m}_ci"]) for m in METRICS),
-            str(row["n"]),
-            format_percent(row["pair_calibration"]),
-            str(row["failures"]),
-        ]
+        cells = [row["name"], *(format_with_ci(row[m], row[f"{m}_ci"], sep="\n", digits=digits) for m in METRICS)]
         if has_delta:
-            cells.append(format_delta(row.get("delta_sra_a"), row.get("delta_sra_a_ci"), row.get("delta_sra_a_p")))
+            cells.append(format_delta(row.get("delta_sra_a"), row.get("delta_sra_a_ci"), row.get("delta_sra_a_p"),
+                                      sep="\n", digits=digits))  # fmt: skip
         rows.append(cells)
-    tables = [TableData("Comparison", headers, rows)]
+        counts.append([row["name"], str(row["n"]), format_percent(row["pair_calibration"]), str(row["failures"])])
+    tables = [
+        TableData("Comparison [95% CI]", headers, rows),
+        TableData("Scored samples, twins and failures", ["Run", "n", "Pairs calibrated", "Failures"], counts),
+    ]
     for section in sections:
         grid = comparison.section(section)
         section_rows = [
             [
                 group,
-                *(format_with_ci(getattr(s, metric), s.ci[metric]) if s else NOT_DEFINED for s in by_model.values()),
+                *(format_with_ci(getattr(s, metric), s.ci[metric], sep="\n", digits=digits) if s else NOT_DEFINED
+                  for s in by_model.values()),
             ]
             for group, by_model in grid.items()
         ]
@@ -190,15 +193,15 @@ def comparison_tables(
     return tables
 
 
-def format_delta(value: float | None, ci: Interval | None, p_value: float | None) -> str:
-    """``+3.1 pts [-1.2, +7.4] p=0.16``: a paired change with its interval and p-value."""
+def format_delta(value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1) -> str:
+    """``+3.1 pts [-1.2, +7.4] p=0.160``: a paired change with its interval and p-value."""
     if value is None:
         return NOT_DEFINED
     text = f"{100 * value:+.1f} pts"
     if ci is not None:
-        text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+        text += f"{sep}[{100 * ci[0]:+.{digits}f}, {100 * ci[1]:+.{digits}f}]"
     if p_value is not None:
-        text += f" p={p_value:.3f}" if p_value >= 0.001 else " p<0.001"
+        text += sep + (f"p={p_value:.3f}" if p_value >= 0.001 else "p<0.001")
     return text
 
 
@@ -211,7 +214,7 @@ def comparison_notes(comparison: Comparison) -> list[str]:
         listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
         notes.append(f"like for like: samples not held by every run were left out of all ({listed})")
     if comparison.baseline is not None:
-        notes.append("Δ: paired change against the baseline over the same samples (bootstrap over prompts)")
+        notes.append(f"Δ: paired change against {comparison.baseline} over the same samples (bootstrap over prompts)")
     notes += [f"{name}: {report.warning()}" for name, report in comparison.reports.items() if report.warning()]
     return notes
 
@@ -220,7 +223,9 @@ def to_rich(table: TableData) -> Table:
     rich_table = Table(title=table.title, title_justify="left", show_lines=False)
     for index, header in enumerate(table.headers):
         # the first column (run or group name) never wraps; figures may break at their spaces
-        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index == 0)
+        rich_table.add_column(
+            header, justify="left" if index == 0 else "right", no_wrap=index == 0, overflow="fold"
+        )  # figures fold rather than lose digits to an ellipsis
     for row in table.rows:
         rich_table.add_row(*(Text(cell) for cell in row))  # Text: group names are never read as markup
     return rich_table
@@ -244,7 +249,7 @@ def print_report(report: ScoreReport, console: Console | None = None, sections: 
 
 def print_comparison(comparison: Comparison, console: Console | None = None) -> None:
     console = console or Console()
-    print_tables(comparison_tables(comparison), console)
+    print_tables(comparison_tables(comparison, compact=console.width < 120), console)
     for note in comparison_notes(comparison):
         console.print(Text(note, style="yellow" if "incomplete" in note else "dim"))
 
