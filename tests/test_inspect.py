@@ -13,16 +13,16 @@ import pytest
 
 pytest.importorskip("inspect_ai", reason="the 'inspect' extra (inspect-ai) is not installed")
 
-from inspect_fakes import ANSWER, REFUSAL, Oracle, image_hashes, run, scripted_model, sent_hash  # noqa: E402
-from inspect_ai.model import ModelOutput  # noqa: E402
+from inspect_ai.model import ModelOutput
 
-from vscbench.benchmarks.vscbench import load_vscbench  # noqa: E402
-from vscbench.inspect import prompting, vscbench_task  # noqa: E402
-from vscbench.inspect.messages import SAMPLE_KEY, sample_from_metadata  # noqa: E402
-from vscbench.methods.plan import MethodSpecError, parse_method  # noqa: E402
-from vscbench.methods.prompting import COT_INSTRUCTION, SAFETY_SYSTEM_PROMPT  # noqa: E402
-from vscbench.metrics import score  # noqa: E402
-from vscbench.requests import build_request, select_samples  # noqa: E402
+from inspect_fakes import ANSWER, REFUSAL, Oracle, image_hashes, run, scripted_model, sent_hash
+from vscbench.benchmarks.vscbench import load_vscbench
+from vscbench.inspect import prompting, vscbench_task
+from vscbench.inspect.messages import SAMPLE_KEY, sample_from_metadata
+from vscbench.methods.plan import MethodSpecError, parse_method
+from vscbench.methods.prompting import COT_INSTRUCTION, SAFETY_SYSTEM_PROMPT
+from vscbench.metrics import score
+from vscbench.requests import build_request, select_samples
 
 
 def _metrics(log) -> dict[str, float]:
@@ -105,6 +105,7 @@ def test_a_calibrated_model_scores_one_and_the_images_reach_it(release_template,
     assert set(verdicts.values()) == {"refusal", "compliance"}
     assert log.eval.metadata["vscbench"]["rule"]["name"] == "paper"
     assert log.results.scores[0].params["rule"] == "paper"
+    assert {m.params["rule"] for m in log.results.scores[0].metrics.values()} == {"paper"}
 
 
 def test_images_of_any_format_reach_the_model_as_our_backends_send_them(release_template, tmp_path):

@@ -10,23 +10,22 @@ import pytest
 
 pytest.importorskip("inspect_ai", reason="the 'inspect' extra (inspect-ai) is not installed")
 
-from inspect_ai.log import list_eval_logs, read_eval_log, write_eval_log  # noqa: E402
-from inspect_ai.model import ModelOutput  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from inspect_ai.log import list_eval_logs, read_eval_log, write_eval_log
+from inspect_ai.model import ModelOutput
+from typer.testing import CliRunner
 
-from inspect_fakes import ANSWER, REFUSAL, Oracle, run, scripted_model  # noqa: E402
-from vscbench.cli import app  # noqa: E402
-from vscbench.evaluate import judge_run, score_run  # noqa: E402
-from vscbench.inspect import vscbench_task  # noqa: E402
-from vscbench.inspect.log_export import build_log, export_run  # noqa: E402
-from vscbench.inspect.log_import import LogImportError, import_log  # noqa: E402
-from vscbench.inspect.messages import sample_from_metadata  # noqa: E402
-from vscbench.judges.registry import get_judge  # noqa: E402
-from vscbench.models.base import load_model  # noqa: E402
-from vscbench.runner import run_samples_sync  # noqa: E402
-from vscbench.store import Store  # noqa: E402
-
-from vscbench.judges.base import judge_key  # noqa: E402
+from inspect_fakes import ANSWER, REFUSAL, Oracle, run, scripted_model
+from vscbench.cli import app
+from vscbench.evaluate import judge_run, score_run
+from vscbench.inspect import vscbench_task
+from vscbench.inspect.log_export import build_log, export_run
+from vscbench.inspect.log_import import LogImportError, import_log
+from vscbench.inspect.messages import sample_from_metadata
+from vscbench.judges.base import judge_key
+from vscbench.judges.registry import get_judge
+from vscbench.models.base import load_model
+from vscbench.runner import run_samples_sync
+from vscbench.store import Store
 
 JUDGE = judge_key(get_judge("offline"))
 KEYWORD = judge_key(get_judge("keyword"))
@@ -80,7 +79,7 @@ def test_an_imported_log_scores_as_the_log_says(eval_log, tmp_path):
         assert spec.model == "inspect:mockllm/model" and spec.subset == "all" and spec.limit == 40
         assert spec.config.max_tokens == 512 and spec.config.temperature == 0.0
         assert spec.meta["inspect"]["eval_id"] == log.eval.eval_id
-        items = dict((s.id, r) for s, r in store.run_items(summary.run))
+        items = {s.id: r for s, r in store.run_items(summary.run)}
         assert "the provider fell over" in items[next(k for k, v in odd.items() if v == "error")].error
         assert {r.model for r in items.values()} == {"inspect:mockllm/model"}
         assert store.run_info(summary.run).status == "incomplete"  # a failed call is not an answer
@@ -95,7 +94,7 @@ def test_importing_again_or_from_json_stores_nothing_twice(eval_log, tmp_path):
         keys = store.run_keys(first.run)
         import_log(store, log.location)
         assert store.run_keys(first.run) == keys
-        (again,) = import_log(store, as_json, run="from-json")
+        import_log(store, as_json, run="from-json")
         assert store.run_keys("from-json") == keys  # content-addressed: same log, same keys, whatever the format
         assert len({k for k in keys.values()}) == len(keys)
 
@@ -163,7 +162,8 @@ def judged_run(release_template, tmp_path):
 
 def test_an_exported_run_opens_as_an_inspect_log_with_our_figures(judged_run, tmp_path):
     path = export_run(judged_run, "kw", out=tmp_path / "logs" / "kw.eval", judges=[JUDGE])
-    assert [info.name for info in list_eval_logs(str(tmp_path / "logs"))][0].endswith("kw.eval")  # what `inspect view` lists
+    (listed,) = list_eval_logs(str(tmp_path / "logs"))  # what `inspect view` lists
+    assert listed.name.endswith("kw.eval")
     log = read_eval_log(str(path))
     assert log.status == "success" and len(log.samples) == 30
     report = score_run(judged_run, "kw", JUDGE)
@@ -180,7 +180,7 @@ def test_an_exported_log_imports_back_to_the_same_figures(judged_run, tmp_path):
     path = export_run(judged_run, "kw", out=tmp_path / "kw.json")
     log = read_eval_log(str(path))
     assert {s.name for s in log.results.scores} == {f"safety_judge:{JUDGE}", f"safety_judge:{KEYWORD}"}
-    (summary,) = import_log(judged_run, path, run="kw-back")
+    import_log(judged_run, path, run="kw-back")
     for judge in (JUDGE, KEYWORD):
         before, after = score_run(judged_run, "kw", judge), score_run(judged_run, "kw-back", judge)
         assert after.to_dict()["overall"] == before.to_dict()["overall"]

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("inspect_ai", reason="the 'inspect' extra (inspect-ai) is not installed")
 
-from fake_openai import FakeOpenAI, prompt_text  # noqa: E402
-from inspect_ai.model import get_model  # noqa: E402
+from fake_openai import FakeOpenAI, prompt_text
+from inspect_ai.model import get_model
 
-from inspect_fakes import REFUSAL, run  # noqa: E402
-from vscbench.evaluate import score_run  # noqa: E402
-from vscbench.inspect import vscbench_task  # noqa: E402
-from vscbench.inspect.log_import import import_log  # noqa: E402
-from vscbench.inspect.messages import sample_from_metadata  # noqa: E402
-from vscbench.judges.base import judge_key  # noqa: E402
-from vscbench.judges.registry import get_judge  # noqa: E402
-from vscbench.models.base import load_model  # noqa: E402
-from vscbench.requests import build_request  # noqa: E402
-from vscbench.store import Store  # noqa: E402
+from inspect_fakes import REFUSAL, run
+from vscbench.evaluate import score_run
+from vscbench.inspect import vscbench_task
+from vscbench.inspect.log_import import import_log
+from vscbench.inspect.messages import sample_from_metadata
+from vscbench.judges.base import judge_key
+from vscbench.judges.registry import get_judge
+from vscbench.models.base import load_model
+from vscbench.requests import build_request
+from vscbench.store import Store
 
 API_KEY = "sk-test-SECRET-inspect-0123456789"
 
@@ -65,7 +66,7 @@ def test_inspect_sends_what_vscbench_run_sends(release_template, tmp_path):
             assert body["temperature"] == expected["temperature"] == 0.0
             assert body["seed"] == expected["seed"] == 0
         assert {r.headers["authorization"] for r in fake.completions()} == {f"Bearer {API_KEY}"}
-    assert API_KEY.encode() not in open(log.location, "rb").read()
+    assert API_KEY.encode() not in Path(log.location).read_bytes()
     store_path = tmp_path / "store.sqlite"
     with Store(store_path) as store:
         (summary,) = import_log(store, log.location)

@@ -16,7 +16,7 @@ needs to show them.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,15 @@ from inspect_ai.log import (
     EvalStats,
     write_eval_log,
 )
-from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, Content, ContentImage, GenerateConfig, ModelOutput, ModelUsage
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessageAssistant,
+    Content,
+    ContentImage,
+    GenerateConfig,
+    ModelOutput,
+    ModelUsage,
+)
 from inspect_ai.scorer import Score
 
 from vscbench import __version__
@@ -57,7 +65,7 @@ class ExportError(ValueError):
 
 def default_log_path(run: str, folder: str | Path = "logs", format: str = "eval") -> Path:
     """``logs/<time>_vscbench-<run>_<id>.<format>``: where ``inspect view`` looks by default."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S+00-00")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S+00-00")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in run)
     tag = hashlib.sha256(f"{run}{stamp}".encode()).hexdigest()[:10]
     return Path(folder) / f"{stamp}_vscbench-{safe}_{tag}.{format}"

@@ -30,6 +30,7 @@ from vscbench.benchmarks.vscbench import DEFAULT_FIGSTEP_INSTRUCTION, is_release
 from vscbench.inspect.messages import inspect_sample
 from vscbench.inspect.scorer import safety_judge
 from vscbench.inspect.solvers import prepare_method, prompting
+from vscbench.inspect.sra_metrics import pair_calibration, sra_a, sra_s, sra_u
 from vscbench.metrics import RULES, get_rule
 from vscbench.requests import ImageHashCache, select_samples
 from vscbench.schema import GenerationConfig, Sample
@@ -122,7 +123,7 @@ def vscbench_task(
             "version": __version__,
             "selection": {"benchmark": "vscbench", "data": location, "subset": subset, "variants": variants,
                           "categories": categories, "limit": limit, "seed": seed,
-                          "figstep_instruction": figstep_instruction},  # fmt: skip
+                          "figstep_instruction": figstep_instruction},
             "loaded": loaded,
             "method": prepared.plan.to_dict(),
             "config": config.model_dump(mode="json"),
@@ -134,6 +135,7 @@ def vscbench_task(
         dataset=dataset,
         solver=steps,
         scorer=safety_judge(judge=judge, with_image=judge_image, rule=rule, rubric=rubric),
+        metrics=[sra_s(rule=rule), sra_u(rule=rule), sra_a(rule=rule), pair_calibration(rule=rule)],
         config=GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=seed),
         metadata=metadata,
         version=1,
