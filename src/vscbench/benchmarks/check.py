@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
+from vscbench.benchmarks.findings import DatasetError, Finding, HasFindings, count_kinds
 from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench
 from vscbench.images import ImageError, verify_image
 from vscbench.schema import Sample
@@ -30,24 +30,12 @@ def decode_error(path: Path) -> str | None:
 
 
 @dataclass
-class CheckReport:
+class CheckReport(HasFindings):
     """The check's result: defects (exit code 1 when any), warnings, and sample accounting."""
 
     root: Path
     load: LoadReport
     findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def defects(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "defect"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.defects
 
     def to_dict(self) -> dict[str, object]:
         return {

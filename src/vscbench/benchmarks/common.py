@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
+from vscbench.benchmarks.findings import DatasetError, Finding, HasFindings, count_kinds
 from vscbench.schema import Sample
 
 Modality = Literal["text", "image+text"]
@@ -77,7 +77,7 @@ class BenchmarkInfo:
 
 
 @dataclass
-class BenchmarkReport:
+class BenchmarkReport(HasFindings):
     """What a loader met: defects and warnings (file, row, column), and the samples it could not use."""
 
     benchmark: str
@@ -89,18 +89,6 @@ class BenchmarkReport:
     """Samples kept, per label."""
     pairs: int = 0
     expected: int | None = None
-
-    @property
-    def defects(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "defect"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.defects
 
     def add(
         self, kind: str, file: str, row: int | None, column: str | None, detail: str, severity: str = "defect"

@@ -57,5 +57,23 @@ class Finding:
         return where
 
 
+class HasFindings:
+    """The defect/warning split shared by every report that holds ``findings``."""
+
+    findings: list[Finding]
+
+    @property
+    def defects(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "defect"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.defects
+
+
 def count_kinds(findings: list[Finding]) -> dict[str, int]:
     return dict(sorted(Counter(f.kind for f in findings).items()))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from vscbench.benchmarks.cells import MAX_PROMPT_CHARS, ImageIndex, NonText, clean_cell, prompt_cell  # noqa: F401
-from vscbench.benchmarks.findings import DatasetError, Finding, count_kinds
+from vscbench.benchmarks.findings import DatasetError, Finding, HasFindings, count_kinds
 from vscbench.schema import Sample
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ _IMAGE_REFERENCE = re.compile(r"\b(in|of) the (image|picture)\b", re.IGNORECASE)
 
 
 @dataclass
-class LoadReport:
+class LoadReport(HasFindings):
     """What the loader met: defects, and how many samples of each subset it kept or could not use."""
 
     findings: list[Finding] = field(default_factory=list)
@@ -118,14 +118,6 @@ class LoadReport:
         for sample_id in self.unusable:
             totals[count_group(sample_id)] += 1
         return dict(totals)
-
-    @property
-    def defects(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "defect"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
     def summary(self) -> str:
         parts = [f"{n} {group}" for group, n in sorted(self.loaded.items())]

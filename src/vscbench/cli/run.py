@@ -78,6 +78,7 @@ def run(
 
     Example (Ray, 4 GPUs): [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --ray --ray-address auto --replicas 4 --gpus-per-replica 1[/bold]
     """
+    from vscbench.benchmarks.findings import DatasetError
     from vscbench.experiment import Experiment, ExperimentError, apply_preset, parse_model_options, run_experiment
 
     options = dict(locals())
@@ -92,7 +93,7 @@ def run(
             settings["benchmark_options"] = parse_options(benchmark or "vscbench", benchmark_option)
         experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.model_validate(settings))
         result = run_experiment(experiment, progress=experiment_progress(quiet=json_output), dry_run=dry_run)
-    except ExperimentError as exc:
+    except (ExperimentError, DatasetError) as exc:
         fail(str(exc))
     except ValueError as exc:  # pydantic's validation errors of the options
         fail(_validation_message(exc))
