@@ -7,24 +7,31 @@ adds only an overall per-call deadline as a safety net. What it guarantees:
   while an ``error`` is retried on the next run;
 - samples that ask the same thing (same key) are sent once;
 - each answer is committed as soon as it arrives, so a killed run loses only calls in flight;
-- a failure is stored as an ``error`` with its reason, never as an answer.
+- a failure is stored as an ``error`` with its reason, never as an answer;
+- two processes on one store do not send the same call (keys are leased in the store first),
+  a run stops after a few calls failing with a refused key or an unknown model, and SIGTERM
+  ends a run like Ctrl-C (:mod:`vscbench.run_guards`);
+- a store that fails (a full disk, a lock held too long) stops the run with one
+  :class:`~vscbench.store.StoreError`; the answers committed before are kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from vscbench.models.base import Generation, Model
 from vscbench.requests import ImageHashCache, RequestTransform, build_requests
+from vscbench.run_guards import ClaimedBatches, FatalStop, Leases, sigterm_as_interrupt
 from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample, Usage
-from vscbench.store import Store
+from vscbench.store import Store, StoreError
 
 
 @dataclass
@@ -41,6 +48,8 @@ class RunProgress:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     errors: Counter = field(default_factory=Counter)
+    stopped: str | None = None
+    """Why the run stopped sending before the end (a fatal provider error), or None."""
 
     def record(self, responses: Sequence[Response], started: float) -> None:
         """Count stored responses by outcome, with their tokens and error reasons."""
@@ -81,6 +90,8 @@ class RunSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     top_errors: list[tuple[str, int]] = field(default_factory=list)
+    stopped: str | None = None
+    """Why the run stopped sending before the end (a refused key, an unknown model), or None."""
     executor: dict[str, Any] = field(default_factory=dict)
     """How the executor shared the work (Ray: replicas, batches per replica, requeued batches)."""
 
@@ -190,6 +201,10 @@ class LocalExecutor:
     model: Model
     concurrency: int = 8
     request_timeout: float | None = None
+    lease_s: float = 60.0
+    """How long a claim on a key outlives this process if it dies (renewed while it lives)."""
+    poll_s: float = 1.0
+    """How often keys another process is asking are looked at again."""
 
     @property
     def cache_spec(self) -> str:
@@ -198,7 +213,8 @@ class LocalExecutor:
     async def execute(
         self, todo: dict[str, Request], store: Store, progress: ProgressCallback | None, started: float
     ) -> RunProgress:
-        return await execute_requests(self.model, todo, store, self.concurrency, self.request_timeout, progress, started)
+        return await execute_requests(self.model, todo, store, self.concurrency, self.request_timeout, progress,
+                                      started, lease_s=self.lease_s, poll_s=self.poll_s)  # fmt: skip
 
 
 async def run_samples(
@@ -237,13 +253,18 @@ async def run_samples(
     store.start_run(run_spec, zip(plan.samples, plan.keys))
 
     summary = RunSummary(name, model_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached)
-    status = "interrupted"
     try:
-        state = await executor.execute(plan.todo, store, progress, started)
+        with sigterm_as_interrupt():
+            state = await executor.execute(plan.todo, store, progress, started)
         final = store.answered_keys(plan.keys)
         status = "complete" if len(final) == plan.unique else "incomplete"
-    finally:
-        store.finish_run(name, status)
+    except BaseException:  # Ctrl-C, SIGTERM, a failing store: what was committed stays
+        with contextlib.suppress(StoreError):  # the store may be what failed; that error is the one to tell
+            store.finish_run(name, "interrupted")
+        raise
+    store.finish_run(name, status)
+    summary.stopped = state.stopped
+    summary.sent = state.done
     summary.ok, summary.blocked, summary.error, summary.empty = state.ok, state.blocked, state.error, state.empty
     summary.prompt_tokens, summary.completion_tokens = state.prompt_tokens, state.completion_tokens
     summary.elapsed_s = round(time.perf_counter() - started, 3)
@@ -260,40 +281,68 @@ async def execute_requests(
     request_timeout: float | None = None,
     progress: ProgressCallback | None = None,
     started: float | None = None,
+    lease_s: float = 60.0,
+    poll_s: float = 1.0,
 ) -> RunProgress:
     """Send keyed requests with bounded concurrency and commit each answer as it arrives.
 
     The caller decides what to send (``todo``: cache key -> request, already without answered
-    keys); samples runs and LLM-judge calls share this one scheduler.
+    keys); samples runs and LLM-judge calls share this one scheduler. Each key is leased in the
+    store before it is sent: keys another live process is asking are left to it, and asked
+    here only if that process dies without answering (``lease_s`` after its last renewal).
+    Sending stops after a few fatal provider errors in a row (:class:`FatalStop`).
     """
     started = started if started is not None else time.perf_counter()
     model_spec = str(model.spec)
     state = RunProgress(to_send=len(todo))
     batch_size = max(1, int(getattr(model, "max_batch_size", 1) or 1))
-    batches = _batches(list(todo.items()), batch_size)
+    fatal = FatalStop()
+    deferred: dict[str, Request] = {}
 
-    async def worker() -> None:
-        for batch in batches:  # one shared iterator: each batch goes to exactly one worker
-            call_started = time.perf_counter()
-            generations = await call_model(model, [request for _, request in batch], request_timeout)
-            latency = round(time.perf_counter() - call_started, 4)
-            responses = [
-                to_response(key, request.sample_id, model_spec, generation, latency)
-                for (key, request), generation in zip(batch, generations)
-            ]
-            store.put_responses(responses)
-            state.record(responses, started)
-            if progress is not None:
-                progress(state)
+    async def send(batch: list[tuple[str, Request]]) -> None:
+        call_started = time.perf_counter()
+        generations = await call_model(model, [request for _, request in batch], request_timeout)
+        latency = round(time.perf_counter() - call_started, 4)
+        responses = [
+            to_response(key, request.sample_id, model_spec, generation, latency)
+            for (key, request), generation in zip(batch, generations)
+        ]
+        store.put_responses(responses, release=leases.owner)
+        state.record(responses, started)
+        fatal.see(responses)
+        if progress is not None:
+            progress(state)
 
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        raise
+    async def worker(batches: ClaimedBatches) -> None:
+        while not fatal.stopped:  # one shared source: each batch goes to exactly one worker
+            batch = batches.next_batch()
+            if batch is None:
+                return
+            await send(batch)
+
+    async def pass_over(items: list[tuple[str, Request]]) -> None:
+        batches = ClaimedBatches(items, batch_size, leases, deferred, ahead=2 * max(concurrency, batch_size))
+        workers = [asyncio.create_task(worker(batches)) for _ in range(max(1, min(concurrency, len(items))))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+
+    async with Leases(store, lease_s) as leases:
+        await pass_over(list(todo.items()))
+        while deferred and not fatal.stopped:  # keys another process was asking: wait for it
+            for key in store.answered_keys(list(deferred)):
+                deferred.pop(key)
+            waiting = list(deferred.items())
+            deferred.clear()
+            if not waiting:
+                break
+            await asyncio.sleep(poll_s)
+            await pass_over(waiting)  # sends what is free now (its owner died, or gave up)
+    state.stopped = fatal.reason
     return state
 
 
@@ -307,11 +356,6 @@ def run_samples_sync(model: Model, samples: Sequence[Sample], store: Store, **op
             await model.aclose()
 
     return asyncio.run(run_and_close())
-
-
-def _batches(items: list[tuple[str, Request]], size: int) -> Iterator[list[tuple[str, Request]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def call_model(model: Model, requests: list[Request], timeout: float | None) -> list[Generation]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -134,7 +135,9 @@ class Store:
     process's lock before it fails with a :class:`StoreError`.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self, path: str | Path = DEFAULT_STORE, *, read_only: bool | None = None, timeout: float = 60.0
+    ) -> None:
         self.path = Path(path).expanduser()
         self.timeout = timeout
         self.read_only = False
@@ -313,9 +316,10 @@ class Store:
         """Commit one response now (an ``error`` never replaces an ``ok`` or ``blocked``)."""
         self.put_responses([response])
 
-    def put_responses(self, responses: Iterable[Response]) -> None:
+    def put_responses(self, responses: Iterable[Response], release: str | None = None) -> None:
         """Commit responses in one transaction. Text SQLite cannot hold (a lone surrogate, NUL) is
-        replaced by U+FFFD first, and ``error`` notes it: the answer is kept, the run goes on."""
+        replaced by U+FFFD first, and ``error`` notes it: the answer is kept, the run goes on.
+        ``release`` (a claim owner) drops that owner's leases on these keys in the same commit."""
         responses = [_storable(r) for r in responses]
         rows = [
             (r.key, r.model, r.sample_id, r.outcome, r.text, r.error, r.usage.model_dump_json(), r.latency_s,
@@ -325,6 +329,8 @@ class Store:
         if rows:
             with self._write() as db:
                 db.executemany(_PUT_RESPONSE, rows)
+                if release is not None:
+                    db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(r[0], release) for r in rows])
 
     def get_response(self, key: str) -> Response | None:
         rows = self._query(
@@ -404,8 +410,18 @@ class Store:
     # -- claims ----------------------------------------------------------------------------------
     @staticmethod
     def new_owner() -> str:
-        """A claim owner id for this process and run: host-independent, unique, readable."""
-        return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        """A claim owner id, unique: ``host:pid:random``, so a claim of a process that died on
+        this machine is known dead at once (a killed run resumes without waiting out a lease)."""
+        return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+    def _live_claims(self, db: sqlite3.Connection, keys: list[str], owner: str) -> set[str]:
+        """Of ``keys``, those leased to another owner that is still alive."""
+        marks = ",".join("?" * len(keys))
+        rows = db.execute(
+            f"SELECT key, owner FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?",
+            [*keys, owner, time.time()],
+        ).fetchall()
+        return {key for key, holder in rows if _owner_alive(holder)}
 
     def claim(self, keys: Sequence[str], owner: str, lease_s: float = 60.0) -> list[str]:
         """Take a lease on the keys that are neither answered nor leased to another live owner;
@@ -421,9 +437,7 @@ class Store:
                 final = {row[0] for row in db.execute(
                     f"SELECT key FROM responses WHERE key IN ({marks}) AND outcome IN ('ok', 'blocked', 'empty')", chunk
                 )}  # fmt: skip
-                held = {row[0] for row in db.execute(
-                    f"SELECT key FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?", [*chunk, owner, now]
-                )}  # fmt: skip
+                held = self._live_claims(db, chunk, owner)
                 free = [key for key in chunk if key not in final and key not in held]
                 db.executemany(
                     "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
@@ -448,15 +462,14 @@ class Store:
 
     def claimed_by_others(self, keys: Sequence[str], owner: str) -> set[str]:
         """The keys another live owner holds a lease on."""
-        now = time.time()
         held: set[str] = set()
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            held |= {row[0] for row in self._query(
-                f"SELECT key FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?", [*chunk, owner, now]
-            )}  # fmt: skip
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                try:
+                    held |= self._live_claims(self._db, unique[start : start + 500], owner)
+                except sqlite3.Error as exc:
+                    raise store_error(exc, self.path, "read") from exc
         return held
 
     # -- image hashes ----------------------------------------------------------------------------
@@ -513,6 +526,21 @@ class Store:
         else:
             raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
         return len(rows)
+
+
+def _owner_alive(owner: str) -> bool:
+    """False only for a claim owner known dead: a process of this machine that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine (or an old owner format): trust the lease
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
 
 
 def _storable(response: Response) -> Response:
