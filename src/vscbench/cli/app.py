@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from vscbench import __version__
+from vscbench.cli.common import GuardedGroup
 
 app = typer.Typer(
     name="vscbench",
+    cls=GuardedGroup,  # errors a user can fix (a bad store, a missing key) are one line, not a traceback
     help=(
         "Measure and repair the safety calibration of vision-language models.\n\n"
         "A calibrated model refuses what is unsafe and still answers what only looks unsafe. "

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from vscbench.cli.app import data_app
-from vscbench.cli.common import console, fail, plain
+from vscbench.cli.common import console, fail, plain, writable_output
 
 
 def _parse_checksums(values: list[str]) -> dict[str, str]:
@@ -107,6 +107,7 @@ def export(
         fail(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     if subset not in ("all", "image_centric", "text_centric"):
         fail(f"--subset {subset!r} is not one of all, image_centric, text_centric")
+    writable_output(out, folder_ok=fmt == "hf")
     try:
         loaded = load_samples(data, subset=subset, variants=variant or None, warn=False)
         if not loaded.samples:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, open_store, print_json
+from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
 from vscbench.locations import DEFAULT_STORE
 
 STORE_HELP = "SQLite store holding the runs."
@@ -173,6 +173,7 @@ def score_command(
         writer = {".json": write_json, ".csv": write_csv, ".md": write_markdown}.get(out.suffix.lower())
         if writer is None:
             fail(f"--out {out}: use a .json, .csv or .md file name")
+        writable_output(out)
     store = open_store(store_path)
     try:
         if len(run) == 1:

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, open_store, plain
+from vscbench.cli.common import console, err_console, fail, open_store, plain, writable_output
 from vscbench.cli.evaluate import INTERVALS_HELP, RULE_HELP, STORE_HELP
 from vscbench.locations import DEFAULT_STORE
 
@@ -69,6 +69,7 @@ def report_command(
 
     if all_runs == bool(run):
         fail("name the runs with --run NAME (repeat it), or pass --all for every run in the store; not both")
+    writable_output(out)  # before any work, and no folder made up on the way
     store = open_store(store_path)
     with _stage_bars() as progress:
         try:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, fail, open_store, print_json
+from vscbench.cli.common import console, fail, open_store, print_json, writable_output
 from vscbench.locations import DEFAULT_STORE
 
 runs_app = typer.Typer(
@@ -92,6 +92,7 @@ def runs_export(
     """
     if format not in ("jsonl", "csv"):
         fail(f"--format {format!r} is not supported; use jsonl or csv")
+    writable_output(out)
     with open_store(store_path) as store:
         try:
             count = store.export(name, out, format)

@@ -62,6 +62,13 @@ def read_xstest_csv(path: str | Path) -> list[AuditRow]:
             if label not in HUMAN_LABELS and label not in THREE_WAY_CLASSES:
                 raise AuditDataError(
                     f"{path}, line {line}: final_label {label!r} is not one of {', '.join(HUMAN_LABELS)}"
+    raw = path.read_bytes()
+    if raw.startswith(b"PK\x03\x04"):
+        raise AuditDataError(f"{path} is a spreadsheet (xlsx) or zip file, not a CSV; save it as CSV (UTF-8) first")
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AuditDataError(f"{path} is not UTF-8 text (byte {exc.start}); save it as CSV (UTF-8) first") from exc
                 )
             rows.append(AuditRow(record["prompt"] or "", record["completion"] or "", HUMAN_LABELS.get(label, label), str(path), line))
     return rows
