@@ -111,3 +111,21 @@ def test_judge_without_verdicts_lists_the_judges_that_have_some(store: Path) -> 
     for command in (["score"], ["report", "--out", str(store.parent / "x.html")]):
         result = runner.invoke(app, [*command, "--store", str(store), "--run", "r", "--judge", "keyword"])
         one_line_error(result, "no verdicts by keyword", "offline")
+
+
+def test_run_prints_server_errors_as_text_and_stops_on_a_refused_key(tmp_path: Path, release_template: Path) -> None:
+    from fake_openai import FakeOpenAI, Fault
+
+    hostile = "bad [/x] key \x1b]0;owned\x07\x1b[2J [bold]loud[/bold] \x9b31m"
+    with FakeOpenAI() as fake:
+        fake.fail(None, Fault("status", 401, code="invalid_api_key", message=hostile), times=None)
+        result = runner.invoke(app, ["run", "--data", str(release_template), "--model", f"openai:fake@{fake.base_url}",
+                                     "--limit", "100", "--concurrency", "4", "--max-retries", "0",
+                                     "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
+        sent = len(fake.completions())
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\x9b" not in result.output
+    flat = " ".join(result.output.split())
+    assert "bad [/x] key \\x1b]0;owned\\x07\\x1b[2J [bold]loud[/bold]" in flat
+    assert "stopped after 3 calls in a row failed with HTTP 401" in flat and "API key" in flat
+    assert sent <= 3 + 4

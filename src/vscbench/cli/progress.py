@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vscbench.cli.common import err_console
+from vscbench.safe_text import printable
 
 
 def experiment_progress(quiet: bool = False) -> Callable[[str], Callable[[Any], None] | None] | None:
@@ -60,10 +61,13 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
     _table(console, "Run summary", rows, ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "empty",
                                           "seconds", "tokens in/out"))  # fmt: skip
     for note in result.notes:
-        errors.print(Text(note))
+        errors.print(Text(printable(note)))
     for r in result.runs:
-        for reason, count in r.summary.top_errors:
-            errors.print(Text(f"{r.run}: {count} x {reason}"))
+        stopped = getattr(r.summary, "stopped", None)
+        if stopped:  # a refused key or an unknown model: the run stopped sending
+            errors.print(Text(printable(f"{r.run}: {stopped}", one_line=True), style="bold red"))
+        for reason, count in r.summary.top_errors:  # reasons come from servers: shown, never obeyed
+            errors.print(Text(printable(f"{r.run}: {count} x {reason}", one_line=True)))
         if r.score is not None and hasattr(r.score, "overall"):
             console.print(Text(headline(r.run, r.score)))
             if r.score.warning():
@@ -85,5 +89,5 @@ def _table(console: Console, title: str, rows: list[dict[str, Any]], columns: tu
     for column in columns:
         table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run")
     for row in rows:
-        table.add_row(*(Text(str(row.get(column, ""))) for column in columns))
+        table.add_row(*(Text(printable(row.get(column, ""))) for column in columns))
     console.print(table)
