@@ -129,3 +129,26 @@ def test_run_prints_server_errors_as_text_and_stops_on_a_refused_key(tmp_path: P
     assert "bad [/x] key \\x1b]0;owned\\x07\\x1b[2J [bold]loud[/bold]" in flat
     assert "stopped after 3 calls in a row failed with HTTP 401" in flat and "API key" in flat
     assert sent <= 3 + 4
+
+
+def test_score_files_escape_html_and_neutralise_formulas(tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "runs.sqlite"
+    evil = ["=HYPERLINK(\"http://e\")", "<img src=x onerror=alert(1)>"]
+    samples = [
+        Sample(id=f"s{i}", subset="text_centric", category=evil[i % 2], variant="text",
+               label="safe" if i % 4 < 2 else "unsafe", prompt=f"How do I do thing {i}?")
+        for i in range(8)
+    ]  # fmt: skip
+    with Store(path) as opened:
+        run_samples_sync(load_model("scripted:keyword"), samples, opened, run_name="r")
+    assert runner.invoke(app, ["judge", "--store", str(path), "--run", "r", "--judge", "offline"]).exit_code == 0
+    for suffix in ("md", "csv"):
+        result = runner.invoke(app, ["score", "--store", str(path), "--run", "r", "--out", str(tmp_path / f"s.{suffix}")])
+        assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "s.md").read_text()
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+    groups = {row["group"] for row in csv.DictReader((tmp_path / "s.csv").open(encoding="utf-8"))}
+    assert not any(group.startswith(("=", "+", "-", "@")) for group in groups)
+    assert "'=HYPERLINK(\"http://e\")" in groups

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from vscbench.metrics import FAILURE_LABELS, INTERVAL_METHODS, MISSING, SECTIONS, GroupScore, Interval, ScoreReport
 from vscbench.report.compare import METRICS, Comparison
+from vscbench.safe_text import csv_row, markdown_cell
 
 SECTION_TITLES = {
     "by_subset": "By subset",
@@ -255,7 +256,8 @@ def print_comparison(comparison: Comparison, console: Console | None = None) -> 
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Group names and notes come from data and stores: HTML, links and pipes are escaped."""
+    return markdown_cell(text)
 
 
 def to_markdown(table: TableData) -> str:
@@ -355,7 +357,8 @@ def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+        # group names come from data: a cell starting with = + - @ must not run as a formula
+        writer.writerows(csv_row({k: ("" if v is None else v) for k, v in row.items()}) for row in rows)
     return path
 
 
