@@ -1,5 +1,8 @@
 """Benchmark of the offline judge on model styles it was not developed on.
 
+Since the offline judge v3 these style sets are TRAINING data of its learned layer: the figures
+below are not held out (bench/bench_judges.py prints the held-out ones).
+
 Prints (never asserts), for the offline and keyword judges:
 - binary (complied vs not) and 4-class accuracy on the DEV and TEST halves of the hand-written
   style set ``tests/data/judge_styles_heldout.jsonl``, overall and per style;
@@ -20,7 +23,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from vscbench.judges.audit import HUMAN_LABELS, audit_judge, read_xstest_csv, score
+from vscbench.judges.audit import HUMAN_LABELS, audit_judge, read_xstest_csv, score, xstest_classes
 from vscbench.judges.base import JudgeInput
 from vscbench.judges.keyword import KeywordJudge
 from vscbench.judges.offline import OfflineJudge
@@ -77,7 +80,7 @@ def xstest_style_report(judges: dict, splits: list[str]) -> None:
     for split in splits:
         part = [r for r in records if r["split"] == split]
         items = [JudgeInput(r["prompt"], r["completion"]) for r in part]
-        labels = {name: [j.label for j in judge.judge_many(items)] for name, judge in judges.items()}
+        labels = {name: xstest_classes(judge, judge.judge_many(items)) for name, judge in judges.items()}
         print(f"\n{split.upper()} part of judge_xstest_styles.csv ({len(part)} rows): binary / 3-way accuracy")
         print(f"  {'model_style':<24}{'n':>4}" + "".join(f"{name:>22}" for name in judges))
         groups: dict[str, list[int]] = defaultdict(list)

@@ -1,134 +1,187 @@
-"""Benchmark of the offline judges: speed on 4,000 responses and agreement with human labels.
+"""Benchmark of the offline judges: leave-one-model-out agreement with humans, and speed.
 
-Prints (never asserts):
-- responses/second of the keyword and offline judges on 4,000 responses (XSTest + held-out, cycled);
-- binary and 3-way accuracy and Cohen's kappa on each XSTest model file, and on the hand-written
-  held-out set in tests/data/judge_heldout.jsonl;
-- the cross-model check behind the design: a learned model trained on one model's completions
-  and tested on the other's (TF-IDF on the first 300 characters, and logistic regression on the
-  offline judge's own signals), next to the rules, which have nothing fitted.
+Prints (never asserts), for every human-labelled XSTest model file it is given:
 
-Usage: python bench/bench_judges.py [--judge-dev /work/shared/judge-dev]
+- HELD OUT figures: the offline judge's learned layer retrained without that model's file (on
+  the other models' files plus the project's hand-written style sets, which are training data
+  only, never a test set), then scored on it: binary accuracy (complied vs not, partial refusal =
+  not complied, in XSTest's convention), Cohen's kappa, the binary confusion matrix, 3-way
+  accuracy; next to the keyword baseline (XSTest's string match, nothing fitted), the rules alone
+  (the offline judge v2, which calls compliance where no rule fires), and the reference TF-IDF
+  (character 2-5-grams of the first 300 characters) + logistic regression trained on the other
+  models' files;
+- with ``--split family``: the same, holding out every file of the model's family at once
+  (Llama-2 with and without its system prompt are one family, so are Mistral with and without
+  its guardrail prompt); with ``--new-prompts``: also holding out the test prompts (5 prompt
+  folds), so that no prompt of the test answers was seen in training;
+- NOT held out: the shipped weights' figures on each file (they were trained on all of them);
+- speed: 4,050 answers (the files cycled) through the shipped offline judge and the keyword judge.
+
+Caveat on "held out": the learned layer never saw the held-out answers, but the hand-written
+rules and features were revised by people who had read answers of all five XSTest models.
+Answers of models nobody here has read are the real test.
+
+Usage:
+  python bench/bench_judges.py --judge-dev ../shared/judge-dev --extra xstest_v2_completions_llama2new.csv \\
+      --extra xstest_v2_completions_mistralinstruct.csv --extra xstest_v2_completions_mistralguard.csv
+  (the extra files are XSTest's model_completions/; VSCBENCH_JUDGE_EXTRA may list them, ':'-separated)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from vscbench.judges.audit import audit_judge, read_xstest_csv
-from vscbench.judges.base import JudgeInput
+from vscbench.judges.audit import AuditRow, audit_judge, read_xstest_csv, score, to_binary
+from vscbench.judges.base import JudgeInput, Judgement
 from vscbench.judges.features import extract_signals, normalize
 from vscbench.judges.keyword import KeywordJudge
 from vscbench.judges.offline import OfflineJudge
 from vscbench.judges.rules import decide
+from vscbench.judges.training import LabelledAnswer, TrainingFile, read_training_file, sha256_of, train_layer
 
-FILES = {"gpt4": "xstest_v2_completions_gpt4.csv", "llama2": "xstest_v2_completions_llama2orig.csv"}
-HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "judge_heldout.jsonl"
-
-
-def throughput(judge, items: list[JudgeInput], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        judge.judge_many(items)
-        best = min(best, time.perf_counter() - start)
-    return len(items) / best
+ROOT = Path(__file__).resolve().parents[1]
+STYLE_SETS = [ROOT / "tests" / "data" / name for name in ("judge_xstest_styles.csv", "judge_styles_heldout.jsonl", "judge_heldout.jsonl")]
+N_SPEED = 4050
 
 
-def heldout_scores(judge, rows: list[dict]) -> tuple[float, float]:
-    labels = [j.label for j in judge.judge_many([JudgeInput(r["prompt"], r["response"]) for r in rows])]
-    complied = lambda label: label in ("compliance", "irrelevant")
-    binary = sum(complied(p) == complied(r["label"]) for p, r in zip(labels, rows)) / len(rows)
-    four_way = sum(p == r["label"] for p, r in zip(labels, rows)) / len(rows)
-    return binary, four_way
+class RulesOnly:
+    """The offline judge v2's decision list alone: compliance wherever no rule fires."""
+
+    name = "rules-v2"
+
+    def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
+        return [Judgement(*decide(extract_signals(i.response, i.question))) for i in items]  # type: ignore[arg-type]
 
 
-def learned_cross_model(rows_by_model: dict) -> None:
+def model_name(path: Path) -> str:
+    return path.stem.removeprefix("xstest_v2_completions_")
+
+
+def family(model: str) -> str:
+    for prefix in ("gpt", "llama", "mistral", "claude", "gemini", "gemma", "qwen", "vicuna"):
+        if model.lower().startswith(prefix):
+            return prefix
+    return model
+
+
+def as_training(path: Path, rows: list[AuditRow]) -> TrainingFile:
+    return TrainingFile(path, sha256_of(path), [LabelledAnswer(r.prompt, r.completion, r.human != "compliance") for r in rows], "xstest-csv")
+
+
+def tfidf_reference(train: list[AuditRow], test: list[AuditRow]) -> list[str]:
+    """The issue's reference baseline, binary: 'refusal' or 'compliance' per test row."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    def signal_matrix(rows):
-        return np.array([list(extract_signals(r.completion, r.prompt).as_dict().values()) for r in rows])
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=20000)
+    x = vectorizer.fit_transform([normalize(r.completion)[:300] for r in train])
+    model = LogisticRegression(max_iter=2000).fit(x, [r.human != "compliance" for r in train])
+    predicted = model.predict(vectorizer.transform([normalize(r.completion)[:300] for r in test]))
+    return ["refusal" if p else "compliance" for p in predicted]
 
-    print("\nCross-model check (train on one model's completions, test on the other's), binary accuracy:")
-    print(f"  {'train -> test':<18}{'tfidf300+LR':>12}{'signals+LR':>12}{'rules':>8}")
-    for train, test in (("gpt4", "llama2"), ("llama2", "gpt4")):
-        a, b = rows_by_model[train], rows_by_model[test]
-        ya = np.array([r.human != "compliance" for r in a])
-        yb = np.array([r.human != "compliance" for r in b])
-        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=20000)
-        xa = vec.fit_transform([normalize(r.completion)[:300] for r in a])
-        xb = vec.transform([normalize(r.completion)[:300] for r in b])
-        tfidf = (LogisticRegression(max_iter=2000).fit(xa, ya).predict(xb) == yb).mean()
-        sig = LogisticRegression(max_iter=5000).fit(signal_matrix(a), ya).predict(signal_matrix(b))
-        rules = np.array([decide(extract_signals(r.completion, r.prompt))[0] not in ("compliance", "irrelevant") for r in b])
-        print(f"  {train + ' -> ' + test:<18}{tfidf:>12.3f}{(sig == yb).mean():>12.3f}{(rules == yb).mean():>8.3f}")
+
+def print_scores(label: str, result, show_confusion: bool = True) -> None:
+    kappa = "n/a" if result.binary_kappa is None else f"{result.binary_kappa:.3f}"
+    print(f"    {label:<26} binary acc {result.binary_accuracy:.3f}  kappa {kappa:>5}  3-way acc {result.three_way_accuracy:.3f}", end="")
+    if show_confusion:
+        c = result.confusion
+        print(f"   [human complied: judge {c['complied']['complied']} complied / {c['complied']['not_complied']} not;"
+              f" human not: {c['not_complied']['complied']} / {c['not_complied']['not_complied']}]")
+    else:
+        print()
+
+
+def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[TrainingFile], split: str, new_prompts: bool) -> None:
+    what = {"model": "leave-one-MODEL-out", "family": "leave-one-FAMILY-out"}[split]
+    extra = " and its prompts (5 prompt folds)" if new_prompts else ""
+    print(f"\nHELD OUT ({what}{extra}): the learned layer is retrained without the test model's answers{extra}.")
+    print("  Confusion: [human complied: judge complied / not; human not complied: judge complied / not]")
+    summary = []
+    for test_model, (test_path, test_rows) in models.items():
+        others = [m for m in models if (m != test_model if split == "model" else family(m) != family(test_model))]
+        train_rows = [r for m in others for r in models[m][1]]
+        print(f"  {test_model} ({len(test_rows)} answers; trained on {', '.join(others)} + {len(styles)} style sets):")
+        if new_prompts:
+            labels = [""] * len(test_rows)
+            fold = [zlib.crc32(r.prompt.encode()) % 5 for r in test_rows]
+            for k in range(5):
+                keep = lambda r: zlib.crc32(r.prompt.encode()) % 5 != k  # noqa: E731
+                files = [_filtered(as_training(models[m][0], models[m][1]), keep) for m in others]
+                files += [_filtered(f, keep) for f in styles]
+                layer, _, _ = train_layer(files)
+                index = [i for i, f in enumerate(fold) if f == k]
+                judged = OfflineJudge(layer).judge_many([JudgeInput(test_rows[i].prompt, test_rows[i].completion) for i in index])
+                for i, j in zip(index, judged):
+                    labels[i] = OfflineJudge.xstest_class(j)
+            offline = score([r.human for r in test_rows], labels)
+        else:
+            layer, _, _ = train_layer([as_training(models[m][0], models[m][1]) for m in others] + styles)
+            offline = audit_judge(OfflineJudge(layer), test_rows)
+        print_scores("offline v3 (rules+learned)", offline)
+        print_scores("rules only (offline v2)", audit_judge(RulesOnly(), test_rows))
+        print_scores("keyword (XSTest strmatch)", audit_judge(KeywordJudge(), test_rows))
+        reference = score([r.human for r in test_rows], tfidf_reference(train_rows, test_rows))
+        print_scores("tfidf300+LR reference", reference)
+        summary.append((test_model, offline.binary_accuracy))
+    print("  offline v3 binary accuracy per held-out model: " + ", ".join(f"{m} {a:.3f}" for m, a in summary)
+          + f"; min {min(a for _, a in summary):.3f}")
+
+
+def _filtered(f: TrainingFile, keep) -> TrainingFile:
+    rows = [r for r in f.rows if keep(AuditRow(r.question, r.answer, "", "", 0))]
+    return TrainingFile(f.path, f.sha256, rows, f.kind)
+
+
+def shipped(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
+    judge = OfflineJudge()
+    known = judge.training_files()
+    print("\nNOT HELD OUT: the shipped weights on each file (trained on every file marked *):")
+    for model, (path, rows) in models.items():
+        mark = "*" if sha256_of(path) in known else " "
+        print_scores(f"{mark} {model}", audit_judge(judge, rows), show_confusion=False)
+    disagreements = sum(audit_judge(judge, rows).convention_disagreements or 0 for _, rows in models.values())
+    total = sum(len(rows) for _, rows in models.values())
+    print(f"  XSTest vs VSCBench convention: they disagree on {disagreements} of {total} answers "
+          "(full answers with a safety caveat: compliance in XSTest, warning in VSCBench)")
+
+
+def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
+    pool = [JudgeInput(r.prompt, r.completion) for _, rows in models.values() for r in rows]
+    items = [pool[i % len(pool)] for i in range(N_SPEED)]
+    judges = {"offline v3": OfflineJudge(), "keyword": KeywordJudge()}
+    judges["offline v3"].judge_many(items[:10])  # load the weights once, as a real run would
+    print(f"\nSpeed on {len(items):,} answers (mean {np.mean([len(i.response) for i in items]):.0f} chars), best of 3, "
+          f"one process on {os.cpu_count()} cores:")
+    for name, judge in judges.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            judge.judge_many(items)
+            best = min(best, time.perf_counter() - start)
+        print(f"  {name:<11} {best:6.2f} s  ({len(items) / best:,.0f} answers/s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--judge-dev", type=Path, default=Path("/work/shared/judge-dev"))
-    parser.add_argument("--n", type=int, default=4000)
+    parser.add_argument("--judge-dev", type=Path, default=ROOT.parent / "shared" / "judge-dev")
+    parser.add_argument("--extra", type=Path, action="append", default=[], help="another model's XSTest-format CSV (repeatable)")
+    parser.add_argument("--split", choices=["model", "family"], default="model")
+    parser.add_argument("--new-prompts", action="store_true", help="also hold out the test prompts (5x the training)")
     args = parser.parse_args()
-
-    rows_by_model = {model: read_xstest_csv(args.judge_dev / name) for model, name in FILES.items()}
-    heldout = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    pool = [JudgeInput(r.prompt, r.completion) for rows in rows_by_model.values() for r in rows]
-    pool += [JudgeInput(r["prompt"], r["response"]) for r in heldout]
-    items = [pool[i % len(pool)] for i in range(args.n)]
-    mean_chars = sum(len(i.response) for i in items) / len(items)
-
-    judges = {"keyword": KeywordJudge(), "offline": OfflineJudge()}
-    print(f"Speed on {len(items)} responses (mean {mean_chars:.0f} chars), best of 3, one CPU core:")
-    speeds = {name: throughput(judge, items) for name, judge in judges.items()}
-    for name, speed in speeds.items():
-        print(f"  {name:<8} {speed:>10,.0f} responses/s   ({len(items) / speed:.2f} s for {len(items)})")
-    print(f"  offline is {speeds['keyword'] / speeds['offline']:.1f}x slower than keyword")
-
-    print("\nAgreement with human labels (XSTest; neither judge has fitted parameters):")
-    print(f"  {'judge':<8}{'file':<8}{'n':>5}{'bin acc':>9}{'bin kappa':>10}{'3way acc':>10}{'3way kappa':>11}")
-    for name, judge in judges.items():
-        for model, rows in rows_by_model.items():
-            r = audit_judge(judge, rows)
-            print(f"  {name:<8}{model:<8}{r.n:>5}{r.binary_accuracy:>9.3f}{r.binary_kappa:>10.3f}"
-                  f"{r.three_way_accuracy:>10.3f}{r.three_way_kappa:>11.3f}")  # fmt: skip
-    print(f"\nHand-written held-out set ({len(heldout)} responses, 4 classes):")
-    for name, judge in judges.items():
-        binary, four_way = heldout_scores(judge, heldout)
-        print(f"  {name:<8} binary {binary:.3f}   4-way {four_way:.3f}")
-    learned_cross_model(rows_by_model)
-    baseline_on_other_styles(rows_by_model, judges)
-
-
-STYLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_styles_heldout.jsonl"
-
-
-def baseline_on_other_styles(rows_by_model: dict, judges: dict) -> None:
-    """The issue's reference baseline (TF-IDF on the first 300 characters + logistic regression,
-    trained on both development files) against the judges, on completions in other models' styles."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    rows = [r for model_rows in rows_by_model.values() for r in model_rows]
-    styled = [json.loads(line) for line in STYLES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    styled = [r for r in styled if "label" in r]
-    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=20000)
-    fitted = LogisticRegression(max_iter=2000).fit(
-        vec.fit_transform([normalize(r.completion)[:300] for r in rows]), [r.human != "compliance" for r in rows]
-    )
-    truth = np.array([r["label"] in ("refusal", "warning") for r in styled])
-    predicted = fitted.predict(vec.transform([normalize(r["completion"])[:300] for r in styled]))
-    print(f"\nOther models' styles ({len(styled)} hand-labelled completions, {STYLES.name}), binary accuracy:")
-    print(f"  tfidf300+LR trained on both XSTest files: {(predicted == truth).mean():.3f}")
-    for name, judge in judges.items():
-        labels = judge.judge_many([JudgeInput(r["prompt"], r["completion"]) for r in styled])
-        guess = np.array([j.label in ("refusal", "warning") for j in labels])
-        print(f"  {name:<8}: {(guess == truth).mean():.3f}")
+    extra = args.extra or [Path(p) for p in os.environ.get("VSCBENCH_JUDGE_EXTRA", "").split(os.pathsep) if p]
+    paths = sorted(args.judge_dev.glob("*.csv")) + extra
+    models = {model_name(p): (p, read_xstest_csv(p)) for p in paths}
+    styles = [read_training_file(p) for p in STYLE_SETS]
+    print(f"Human-labelled model files: {', '.join(f'{m} ({len(r)})' for m, (_, r) in models.items())}")
+    held_out(models, styles, args.split, args.new_prompts)
+    shipped(models)
+    speed(models)
 
 
 if __name__ == "__main__":

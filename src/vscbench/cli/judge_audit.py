@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, fail, print_json
+from vscbench.cli.common import console, err_console, fail, plain, print_json
 
 
 def _fmt(value: float | None) -> str:
@@ -26,10 +26,17 @@ def judge_audit(
     """Score judges against human labels: accuracy, Cohen's kappa and confusion, binary and 3-way.
 
     Binary is complied vs not (a partial refusal counts as not complied); 3-way is compliance /
-    refusal / partial. With several --judge options the judges are compared side by side, with
-    their pairwise agreement. With one judge, --json prints n, binary_accuracy, binary_kappa,
-    confusion, three_way_accuracy, three_way_kappa, three_way_confusion and per_file; with several,
-    {"judges": {SPEC: that}, "agreement": ...}.
+    refusal / partial. The figures follow XSTest's convention, as the human labels do: a full
+    answer with a safety caveat is a compliance there, while judges answer in VSCBench's classes,
+    where it is a warning. The offline judge says which of its warnings are such answers; every
+    other judge has all its warnings counted as partial refusals. The output says how many
+    answers the two conventions disagree on, and warns when a file is one the judge was trained
+    on (its figure is then not held out).
+
+    With several --judge options the judges are compared side by side, with their pairwise
+    agreement. With one judge, --json prints n, binary_accuracy, binary_kappa, confusion,
+    three_way_accuracy, three_way_kappa, three_way_confusion, per_file, convention,
+    convention_disagreements and trained_on; with several, {"judges": {SPEC: that}, "agreement": ...}.
 
     Example: [bold]vscbench judge-audit xstest_v2_completions_gpt4.csv --judge offline --judge keyword[/bold]
     """
@@ -53,6 +60,13 @@ def judge_audit(
         fail(str(exc))
         return
     agreement = judge_agreement({spec: r.judge_labels for spec, r in results.items()}) if len(results) > 1 else None
+    for spec, result in results.items():
+        for path in result.trained_on:
+            err_console.print(
+                f"[bold yellow]warning:[/bold yellow] {plain(spec)} was trained/developed on {plain(path)} "
+                "(its sha256 is in the judge's training manifest): the figure on this file is not held out.",
+                highlight=False, soft_wrap=True,
+            )
     if json_output:
         if len(results) == 1:
             print_json(next(iter(results.values())).to_dict())
@@ -60,6 +74,15 @@ def judge_audit(
             print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": agreement.to_dict()})
         return
     _print_summary(results)
+    console.print(f"Figures in {plain(next(iter(results.values())).convention)}.", highlight=False, soft_wrap=True)
+    for spec, result in results.items():
+        if result.convention_disagreements is None:
+            console.print(f"{plain(spec)}: cannot tell its caveated full answers from partial refusals; "
+                          "all its warnings count as partial refusals.", highlight=False, soft_wrap=True)
+        else:
+            console.print(f"{plain(spec)}: the two conventions disagree on {result.convention_disagreements} of "
+                          f"{result.n} answers (full answers with a safety caveat: XSTest compliance, VSCBench warning).",
+                          highlight=False, soft_wrap=True)
     for spec, result in results.items():
         _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
         _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
