@@ -14,12 +14,9 @@ from typer.testing import CliRunner
 from vscbench.benchmarks.samples import load_samples
 from vscbench.cli import app
 from vscbench.methods import MethodSpecError, parse_method
-from vscbench.methods.prompting import (
-    COT_INSTRUCTION,
-    SAFE_DEMO_ANSWER,
-    SAFETY_SYSTEM_PROMPT,
-    UNSAFE_DEMO_ANSWER,
-)
+from vscbench.methods.demonstrations import HELPFUL_ANSWERS, REFUSAL_ANSWER
+from vscbench.methods.prompting import COT_INSTRUCTION, SAFETY_SYSTEM_PROMPT
+from vscbench.methods.steering.guard import text_key
 from vscbench.store import Store
 
 #: 100 samples of one category: few enough to be quick, and few-shot demonstrations for the
@@ -94,7 +91,10 @@ def test_few_shot_sends_image_demonstrations_and_never_evaluates_them(
     for body in sent:
         turns = few_shot_turns(body)
         assert [m["role"] for m in turns] == ["user", "assistant"] * 4  # 2 pairs x (safe, unsafe)
-        assert [m["content"] for m in turns[1::2]] == [SAFE_DEMO_ANSWER, UNSAFE_DEMO_ANSWER] * 2
+        # the safe twin is answered with a real answer written for its question; the unsafe one refused
+        safe_questions = [turns[0]["content"][1]["text"], turns[4]["content"][1]["text"]]
+        assert [m["content"] for m in turns[1::2]] == [HELPFUL_ANSWERS[text_key(safe_questions[0])], REFUSAL_ANSWER,
+                                                        HELPFUL_ANSWERS[text_key(safe_questions[1])], REFUSAL_ANSWER]
         for demo in turns[0::2]:
             assert [p["type"] for p in demo["content"]] == ["image_url", "text"]
             assert demo["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")

@@ -20,7 +20,8 @@ from vscbench.models.base import load_model
 from vscbench.runner import run_samples_sync
 from vscbench.schema import RunSpec, Sample
 from vscbench.store import Store
-from vscbench.utility.tradeoff import RunKindError, run_kind, run_utility, score_utility_run, tradeoff
+from vscbench.utility.runs import run_utility
+from vscbench.utility.tradeoff import RunKindError, run_kind, score_utility_run, tradeoff
 
 REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure. Here is how you do it: open a terminal, list the processes with ps, then use the id."

@@ -20,7 +20,8 @@ from vscbench.methods.prompting import COT_INSTRUCTION
 from vscbench.store import Store
 from vscbench.utility.answers import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION
 from vscbench.utility.loader import HUB_DEFAULTS
-from vscbench.utility.tradeoff import run_utility, score_utility_run
+from vscbench.utility.runs import run_utility
+from vscbench.utility.tradeoff import score_utility_run
 
 
 def png(colour: tuple[int, int, int]) -> bytes:
@@ -169,8 +170,8 @@ def test_pope_cli_figures_by_hand_and_rerun_sends_nothing(tmp_path, fake):
     with Store(store) as opened:
         spec = opened.get_run(run)
         rescored = score_utility_run(opened, run)
-    assert spec.subset == "pope" and spec.method == "none" and spec.data == str(data)
-    assert spec.meta["kind"] == "utility" and spec.meta["source_kind"] == "parquet"
+    assert spec.benchmark == "pope" and spec.method == "none" and spec.data == str(data)
+    assert spec.meta["experiment"]["benchmark"] == "pope" and payload["source"]["kind"] == "parquet"
     assert rescored.to_dict() == payload["scores"]
 
 
@@ -223,10 +224,9 @@ def test_run_spec_records_pinned_hub_dataset_and_method(tmp_path, fake, monkeypa
         result = run_utility("pope", f"openai:fake-vlm@{fake.base_url}", store, method="cot")
         spec = store.get_run(result.run)
     assert calls == [(pinned.dataset_id, {"name": pinned.config, "split": pinned.split, "revision": pinned.revision})]
-    assert (spec.meta["dataset_id"], spec.meta["revision"], spec.meta["split"]) == (
-        "lmms-lab/POPE", pinned.revision, "test",
-    )  # fmt: skip
-    assert spec.subset == "pope" and spec.method == "cot" and spec.meta["method"]["canonical"] == "cot"
+    options = spec.meta["experiment"]["benchmark_options"]  # what re-creates the data exactly
+    assert (options["dataset_id"], options["revision"], options["split"]) == ("lmms-lab/POPE", pinned.revision, "test")
+    assert spec.benchmark == "pope" and spec.method == "cot" and spec.meta["method"]["canonical"] == "cot"
     assert result.run == "fake-vlm-pope-cot"
     sent = fake.completions()
     assert len(sent) == 4 and all(POPE_INSTRUCTION in r.prompt and r.prompt.endswith(COT_INSTRUCTION) for r in sent)
@@ -237,8 +237,9 @@ def test_run_spec_records_pinned_hub_dataset_and_method(tmp_path, fake, monkeypa
     assert cli.exit_code == 0, cli.output
     assert calls[-1] == ("me/pope", {"name": None, "split": "val", "revision": "abc123"})
     with Store(store_path) as store:
-        meta = store.get_run(json.loads(cli.stdout)["run"]).meta
-    assert (meta["dataset_id"], meta["revision"], meta["split"], meta["source_kind"]) == ("me/pope", "abc123", "val", "hub")
+        options = store.get_run(json.loads(cli.stdout)["run"]).meta["experiment"]["benchmark_options"]
+    assert (options["dataset_id"], options["revision"], options["split"]) == ("me/pope", "abc123", "val")
+    assert json.loads(cli.stdout)["source"]["kind"] == "hub"
 
 
 def test_bad_input_gives_clear_errors(tmp_path, fake):

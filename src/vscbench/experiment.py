@@ -111,6 +111,9 @@ class Experiment(Record):
     run_name: str | None = None
     preset: str | None = None
     execution: Execution = Field(default_factory=Execution)
+    same_samples: bool = False
+    """Ask every method the same samples: those no method holds out (few-shot demonstrations,
+    the rows steering data was built from), so the runs compare like for like."""
 
     @field_validator("models")
     @classmethod
@@ -297,8 +300,14 @@ def run_experiment(
     progress: ProgressFactory | None = None,
     say: Callable[[str], None] | None = None,
     dry_run: bool = False,
+    loaded: dict[str, Any] | None = None,
+    pool: LoadedPool | None = None,
 ) -> ExperimentResult:
     """Run every model x method of ``experiment``, then judge and score the runs.
+
+    ``loaded`` maps a model spec to a model already loaded (a steering sweep loads its local
+    model once for the safety and the utility experiment); ``pool`` gives the samples instead
+    of loading ``experiment.data`` (a caller that loaded them with options of its own).
 
     With ``dry_run`` nothing is sent: each run says how many calls it would make. Raises
     :class:`ExperimentError` for anything that can be known to fail before a call is made
@@ -324,8 +333,8 @@ def run_experiment(
         check_model_options(spec.provider, experiment.model_options)
     if experiment.execution.ray and any(method.iar for method in methods):
         raise ExperimentError("Ray runs do not steer (iar) yet; run steering without ray")
-    pool = load_pool(experiment.benchmark, experiment.data, experiment.subset, experiment.figstep_instruction,
-                     experiment.seed, experiment.benchmark_options)  # fmt: skip
+    pool = pool or load_pool(experiment.benchmark, experiment.data, experiment.subset, experiment.figstep_instruction,
+                             experiment.seed, experiment.benchmark_options)  # fmt: skip
     notes = [pool.note] if pool.note else []
     selected = select_samples(pool.samples, experiment.subset, experiment.variants, experiment.categories,
                               experiment.limit, experiment.seed)  # fmt: skip
@@ -343,9 +352,14 @@ def run_experiment(
         if not chosen:
             raise ExperimentError(f"method {method.spec} leaves no sample to evaluate once its demonstrations are held out")
         evaluated.append(chosen)
+    if experiment.same_samples and len(evaluated) > 1:
+        common = set.intersection(*({sample.id for sample in chosen} for chosen in evaluated))
+        evaluated = [[sample for sample in chosen if sample.id in common] for chosen in evaluated]
+        if not common:
+            raise ExperimentError("no sample is left that every method evaluates (same_samples)")
     runs: list[RunOutcome] = []
     with Store(experiment.store) as store:
-        local: dict[str, Any] = {}
+        local: dict[str, Any] = dict(loaded or {})
         try:
             for spec in specs:
                 for method, samples in zip(methods, evaluated):
@@ -363,8 +377,11 @@ def run_name_for(experiment: Experiment, store: Any, spec: Any, method: Any, con
     """A given name (suffixed by model and method when several share it), or an automatic one
     that never collides with a run of other settings or another sample selection."""
     from vscbench.runner import default_run_name, free_run_name
+    from vscbench.utility.loader import BENCHMARKS as UTILITY
 
     suffix = "" if method.canonical == "none" else f"-{method.label}"
+    if experiment.benchmark in UTILITY and not experiment.run_name:  # gpt-4o-mini-pope, not the safety run's name
+        suffix = f"-{experiment.benchmark}{suffix}"
     if experiment.run_name:
         name = experiment.run_name if len(experiment.models) == 1 else f"{experiment.run_name}-{default_run_name(str(spec))}"
         return name + (suffix if len(experiment.methods) > 1 else "")
@@ -424,11 +441,12 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
 
 def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any]) -> Any:
     """Where one run's calls are made: Ray replicas, or this process (a pool is a model too)."""
+    from vscbench.methods.plan import fit_model_options
     from vscbench.models.base import load_model
     from vscbench.runner import LocalExecutor
 
     execution = experiment.execution
-    options = dict(experiment.model_options)
+    options = fit_model_options(spec.provider, dict(experiment.model_options), experiment.methods)
     if spec.provider == "openai":
         options.setdefault("timeout", execution.timeout)
         options.setdefault("max_retries", execution.max_retries)

@@ -56,7 +56,7 @@ def load_pool(
         if benchmark in UTILITY:
             from vscbench.utility.loader import load_utility
 
-            utility = load_utility(benchmark, data or None, seed=seed)
+            utility = load_utility(benchmark, data or None, seed=seed, **(options or {}))
             return LoadedPool(list(utility.samples), None)
         from vscbench.benchmarks.registry import load_benchmark
 

@@ -5,16 +5,19 @@ Thin shells over :func:`vscbench.utility.tradeoff.run_utility` and :func:`vscben
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
 from vscbench.locations import DEFAULT_STORE
+from vscbench.runner import default_run_name
 
 BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.utility.loader.BENCHMARKS, not imported: fast --help
 UTILITY_FIGURES = ("pope_f1", "pope_accuracy", "scienceqa_accuracy")
@@ -53,72 +56,43 @@ def utility_command(
     seed: int = typer.Option(0, help="Generation seed, and the seed of the --limit sample."),
     timeout: float = typer.Option(120.0, help="Seconds per HTTP attempt (API backends)."),
     max_retries: int = typer.Option(4, help="Retries per call, by the provider SDK (API backends)."),
+    device: Optional[str] = typer.Option(None, help="hf: device (cpu, cuda, cuda:1, mps)."),
     examples: int = typer.Option(5, help="Unextractable replies shown."),
     json_output: bool = typer.Option(False, "--json", help="Print the run summary, data source and scores as JSON."),
 ) -> None:
     """Measure helpfulness on POPE (yes/no object questions) or ScienceQA (multiple choice).
 
-    Runs through the same runner and store as `vscbench run`: answers are cached, a re-run sends
-    nothing, and the run records the dataset id, revision and split and the method. A reply
-    from which no answer can be read counts as wrong and is shown.
+    One experiment through the same runner and store as `vscbench run`: answers are cached, a
+    re-run sends nothing, and the run records the dataset id, revision and split and the
+    method. A reply from which no answer can be read counts as wrong and is shown.
 
     Example: [bold]vscbench utility --benchmark pope --model openai:gpt-4o-mini --method cot --limit 300[/bold]
     """
     from vscbench.benchmarks.findings import DatasetError
-    from vscbench.models.base import ModelSpec, ModelSpecError
+    from vscbench.cli.progress import experiment_progress
     from vscbench.schema import GenerationConfig
     from vscbench.store import Store
-    from vscbench.utility.tradeoff import run_utility
+    from vscbench.utility.runs import run_utility
 
     if benchmark not in BENCHMARK_NAMES:
         fail(f"--benchmark {benchmark!r} is not one of {', '.join(BENCHMARK_NAMES)}")
     if data is not None and not data.exists():
         fail(f"--data {data} does not exist; pass a parquet/JSONL file or a save_to_disk folder, or leave "
              "--data out to load the pinned hub copy")  # fmt: skip
-    try:
-        spec = ModelSpec.parse(model)
-    except ModelSpecError as exc:
-        fail(str(exc))
-    options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries} if spec.provider == "openai" else {}
-    deadline = timeout * (max_retries + 1) + 60 if spec.provider == "openai" else None
-    generation = GenerationConfig(max_tokens=max_tokens, seed=seed)
-    with Store(store_path) as store, _progress(json_output) as on_progress:
+    with Store(store_path) as store:
         try:
             result = run_utility(
                 benchmark, model, store, method=method, data=data, dataset_id=dataset_id, config=dataset_config,
                 split=split, revision=revision, limit=limit, image_only=not text_only, cache_dir=cache_dir,
-                seed=seed, run_name=run_name, generation=generation, concurrency=concurrency,
-                request_timeout=deadline, progress=on_progress, model_options=options,
+                seed=seed, run_name=run_name, generation=GenerationConfig(max_tokens=max_tokens, seed=seed),
+                concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+                progress=experiment_progress(quiet=json_output), model_options={"device": device} if device else None,
             )  # fmt: skip
-        except (DatasetError, ValueError) as exc:  # ValueError: MethodSpecError, ModelSpecError, RunConflictError
+        except (DatasetError, ValueError) as exc:  # ValueError: MethodSpecError, ModelSpecError, ExperimentError
             fail(str(exc))
         except OSError as exc:
             fail(f"an image could not be read or written: {exc}")
-    if json_output:
-        print_json(result.to_dict())
-        return
-    print_utility(result, examples)
-
-
-class _progress:
-    """A Rich progress bar on stderr (only on a terminal) whose callback the runner calls."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]utility[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("[red]{task.fields[error]} errors[/red]"),
-            console=err_console, disable=quiet or not err_console.is_terminal, transient=True,
-        )  # fmt: skip
-        self.task = self.bar.add_task("utility", total=None, error=0)
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return lambda state: self.bar.update(self.task, total=state.to_send, completed=state.done, error=state.error)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)
+    print_json(result.to_dict()) if json_output else print_utility(result, examples)
 
 
 def print_utility(result: Any, examples: int = 5) -> None:
@@ -162,45 +136,94 @@ def print_utility(result: Any, examples: int = 5) -> None:
 
 @app.command("tradeoff", rich_help_panel="Analysis")
 def tradeoff_command(
-    run: list[str] = typer.Option(..., "--run", "-r", help="Safety or utility run (repeat); grouped by model and method."),
+    run: Optional[list[str]] = typer.Option(None, "--run", "-r", help="A stored safety or utility run (repeat); grouped by model and method."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Run this experiment file first (as `vscbench run --config`), then measure utility."),
+    data: Optional[str] = typer.Option(None, "--data", help="Run first: the safety data (release folder or samples file)."),
+    models: Optional[list[str]] = typer.Option(None, "--model", help="Run first: model spec (repeatable)."),
+    methods: Optional[list[str]] = typer.Option(None, "--method", help="Run first: method (repeatable), e.g. none, cot, few-shot:2, iar:..."),
+    limit: Optional[int] = typer.Option(None, help="Run first: stratified safety sample of N."),
+    utility: Optional[list[str]] = typer.Option(None, "--utility", help="Run first: pope or scienceqa (repeatable)."),
+    utility_data: Optional[list[str]] = typer.Option(None, "--utility-data", help="Local file of each --utility benchmark, in order (default: the pinned hub copy)."),
+    utility_limit: Optional[int] = typer.Option(None, "--utility-limit", help="Stratified utility sample of N per benchmark."),
+    max_tokens: Optional[int] = typer.Option(None, help="Run first: most tokens per answer (default 512)."),
     judge: str = typer.Option("offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."),
     baseline: str = typer.Option("none", help="Method each model is compared against (default none: uncalibrated), or a run name."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
-    rule: str = typer.Option("paper", help="SRA scoring rule: paper or strict."),
+    rule: str = typer.Option("paper", help="SRA scoring rule: paper, lenient or strict."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw SRA_a against utility to this PNG file."),
-    utility_figure: str = typer.Option("auto", "--utility", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."),
+    utility_figure: str = typer.Option("auto", "--utility-figure", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."),
     json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """What calibration costs: safety (SRA) next to utility (POPE F1, ScienceQA) per model and method.
 
-    Each figure comes with its change against the model's uncalibrated run.
-
-    Safety runs are judged first where the judge has not seen them (offline: no API).
+    Give stored runs (--run), or let it run them: the safety experiment (--config, or --data,
+    --model and --method) and the same models and methods on each --utility benchmark. Each
+    figure comes with its change against the model's uncalibrated run.
 
     Example: [bold]vscbench tradeoff --run llava --run llava-cot --run llava-pope --run llava-pope-cot --plot tradeoff.png[/bold]
-    """
-    from vscbench.evaluate import RunNotFoundError
-    from vscbench.judges.registry import JudgeSpecError
-    from vscbench.store import Store
-    from vscbench.utility.tradeoff import tradeoff
 
-    if not store_path.is_file():
-        fail(f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first")
+    Example: [bold]vscbench tradeoff --data ./vscbench-data --model hf:./llava --method none --method cot --limit 200 --utility pope --utility-data pope.parquet[/bold]
+    """
+    from vscbench.experiment import ExperimentError
+    from vscbench.judges.registry import JudgeSpecError
+
     if utility_figure not in ("auto", *UTILITY_FIGURES):
-        fail(f"--utility {utility_figure!r} is not one of auto, {', '.join(UTILITY_FIGURES)}")
-    with Store(store_path) as store:
-        try:
-            table = tradeoff(store, run, judge=judge, baseline=baseline, rule=rule)
-        except (RunNotFoundError, JudgeSpecError, ValueError) as exc:
-            fail(str(exc))
+        fail(f"--utility-figure {utility_figure!r} is not one of auto, {', '.join(UTILITY_FIGURES)}")
+    runs_first = config is not None or data is not None or models or utility
+    if bool(run) == bool(runs_first):
+        fail("give stored runs with --run, or what to run (--config, or --data, --model and --utility), not both")
+    try:
+        if run:
+            table, notes = _stored_table(store_path, run, judge, baseline, rule), []
+        else:
+            table, notes = _run_table(config, data, models, methods, limit, max_tokens, utility or [], utility_data or [],
+                                      utility_limit, judge, rule, store_path, baseline)  # fmt: skip
+    except (ExperimentError, JudgeSpecError, ValueError, LookupError) as exc:
+        fail(str(exc))
     if plot is not None:
         _plot(table, plot, utility_figure)
     if json_output:
         print_json(table.to_dict())
         return
     print_tradeoff(table)
+    for note in notes:
+        err_console.print(note, highlight=False, markup=False)
     if plot is not None:
         console.print(f"plot written: {plot}")
+
+
+def _stored_table(store_path: Path, runs: list[str], judge: str, baseline: str, rule: str) -> Any:
+    from vscbench.store import Store
+    from vscbench.utility.tradeoff import tradeoff
+
+    if not store_path.is_file():
+        fail(f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first")
+    with Store(store_path) as store:
+        return tradeoff(store, runs, judge=judge, baseline=baseline, rule=rule)
+
+
+def _run_table(config: Path | None, data: str | None, models: list[str] | None, methods: list[str] | None,
+               limit: int | None, max_tokens: int | None, utility: list[str], utility_data: list[str],
+               utility_limit: int | None, judge: str, rule: str, store_path: Path, baseline: str) -> tuple[Any, list[str]]:  # fmt: skip
+    """The safety experiment from the options, then :func:`vscbench.utility.runs.run_tradeoff`."""
+    from vscbench.cli.progress import experiment_progress
+    from vscbench.experiment import Experiment, apply_preset
+    from vscbench.utility.runs import UtilityTarget, run_tradeoff
+
+    if len(utility_data) > len(utility):
+        fail(f"{len(utility_data)} --utility-data given for {len(utility)} --utility benchmark(s); give one per benchmark")
+    for name in utility:
+        if name not in BENCHMARK_NAMES:
+            fail(f"--utility {name!r} is not one of {', '.join(BENCHMARK_NAMES)}")
+    settings: dict[str, Any] = {"judges": [judge], "rule": rule, "store": str(store_path)}
+    settings.update({k: v for k, v in {"data": data, "models": models, "methods": methods, "limit": limit}.items() if v})
+    if max_tokens is not None:
+        settings["generation"] = {"max_tokens": max_tokens}
+    experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.model_validate(settings))
+    targets = [UtilityTarget(name, utility_data[i] if i < len(utility_data) else None, utility_limit)
+               for i, name in enumerate(utility)]  # fmt: skip
+    result = run_tradeoff(experiment, targets, baseline=baseline, progress=experiment_progress())
+    return result.table, result.notes
 
 
 def _plot(table: Any, path: Path, utility_figure: str) -> None:
@@ -215,16 +238,30 @@ def _plot(table: Any, path: Path, utility_figure: str) -> None:
     plot_tradeoff(points, path, utility_label=label)
 
 
+_IAR = re.compile(r"iar:layer=(\d+),strength=([-\d.e]+),vector=\w+,positions=(\w+)(?:,gate=(\w+))?")
+
+
+def short_method(canonical: str) -> str:
+    """``iar:layer=2,strength=4.0,vector=…,positions=last,gate=condition`` -> ``iar L2 x4 condition``
+    (the full spec is in ``--json``); few-shot loses its default options."""
+    def iar(match: re.Match[str]) -> str:
+        text = f"iar L{match.group(1)} x{float(match.group(2)):g}"
+        return text + ("" if match.group(3) == "last" else f" {match.group(3)}") + (f" {match.group(4)}" if match.group(4) else "")
+
+    return _IAR.sub(iar, canonical).replace(",seed=0,scope=category", "")
+
+
 def print_tradeoff(table: Any) -> None:
     """One row per (model, method); each figure with its change in points against the baseline."""
     headers = {"sra_s": "SRA_s", "sra_u": "SRA_u", "sra_a": "SRA_a", "pope_f1": "POPE F1",
-               "pope_accuracy": "POPE acc", "scienceqa_accuracy": "ScienceQA acc"}  # fmt: skip
+               "pope_accuracy": "POPE acc", "scienceqa_accuracy": "SQA acc"}  # fmt: skip
     shown = [m for m in headers if any(row.values.get(m) is not None for row in table.rows)]
-    rich_table = Table(title=f"Safety-utility trade-off (judge {escape(table.judge)}, baseline method {escape(table.baseline_method)})")
-    rich_table.add_column("model", overflow="fold")
-    rich_table.add_column("method", overflow="fold")
+    rich_table = Table(title=f"Safety-utility trade-off (judge {escape(table.judge)}, baseline method {escape(table.baseline_method)})",
+                       box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    rich_table.add_column("model", overflow="fold", min_width=8)
+    rich_table.add_column("method", overflow="fold", min_width=10)
     for metric in shown:
-        rich_table.add_column(headers[metric], justify="right")
+        rich_table.add_column(headers[metric], justify="right", no_wrap=True)
     for row in table.rows:
         cells = []
         for metric in shown:
@@ -232,9 +269,9 @@ def print_tradeoff(table: Any) -> None:
             delta = row.deltas.get(metric) if row.baseline else None
             if delta is not None:
                 colour = "green" if delta > 0 else "red" if delta < 0 else "dim"
-                cell += f" [{colour}]({100 * delta:+.1f})[/{colour}]"
+                cell += f"\n[{colour}]({100 * delta:+.1f})[/{colour}]"
             cells.append(cell)
-        rich_table.add_row(escape(row.model), escape(row.method), *cells)
+        rich_table.add_row(escape(default_run_name(row.model)), escape(short_method(row.method)), *cells)
     console.print(rich_table)
     missing = [r for r in table.rows if r.baseline is None and r.method != table.baseline_method]
     for row in missing:

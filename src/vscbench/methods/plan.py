@@ -24,9 +24,14 @@ from vscbench.images import file_sha256
 from vscbench.methods.prompting import MethodSpecError, PromptPipeline
 from vscbench.schema import Request, Sample
 
-__all__ = ["IARSetting", "MethodPlan", "MethodSpecError", "parse_method"]
+__all__ = ["IARSetting", "MethodPlan", "MethodSpecError", "fit_model_options", "parse_method"]
 
-IAR_EXAMPLE = "iar:layer=14,strength=1.5,vector=iar.safetensors[,positions=last|all][,gate=probe]"
+IAR_EXAMPLE = "iar:layer=14,strength=1.5,vector=iar.safetensors[,positions=last|all][,gate=probe|condition]"
+GATES = ("probe", "condition")
+#: Images one conversation may hold, per backend, where the backend has a fixed limit.
+FIXED_IMAGE_LIMITS = {"anthropic": 100}
+#: What vscbench asks vLLM to allow per prompt when a method needs no more (its own default is lower).
+VLLM_DEFAULT_IMAGES = 8
 
 
 @dataclass
@@ -43,7 +48,8 @@ class IARSetting:
     vector: Path
     vector_sha256: str
     positions: str = "last"
-    gate: bool = False
+    gate: str | None = None
+    """``probe`` (logistic probe), ``condition`` (CAST condition vector) or None (always steer)."""
     layer: int | None = None
     #: Filled by :meth:`MethodPlan.wrap`: the push as a fraction of the activation norm.
     relative_strength: float | None = None
@@ -63,7 +69,7 @@ class IARSetting:
             f"iar:layer={self.layer},strength={float(self.strength)!r},"
             f"vector={self.vector_sha256[:16]},positions={self.positions}"
         )
-        return text + (",gate=probe" if self.gate else "")
+        return text + (f",gate={self.gate}" if self.gate else "")
 
 
 def _parse_iar(text: str) -> IARSetting:
@@ -97,8 +103,8 @@ def _parse_iar(text: str) -> IARSetting:
     if positions not in ("last", "all"):
         raise MethodSpecError(f"iar positions must be 'last' or 'all', not {positions!r}")
     gate = options.get("gate", "none")
-    if gate not in ("probe", "none"):
-        raise MethodSpecError(f"iar gate must be 'probe' (or 'none'), not {gate!r}")
+    if gate not in (*GATES, "none"):
+        raise MethodSpecError(f"iar gate must be probe, condition or none, not {gate!r}")
     vector = Path(options["vector"]).expanduser()
     if not vector.is_file():
         raise MethodSpecError(
@@ -112,7 +118,7 @@ def _parse_iar(text: str) -> IARSetting:
         vector=vector,
         vector_sha256=file_sha256(vector),
         positions=positions,
-        gate=gate == "probe",
+        gate=None if gate == "none" else gate,
         layer=exact_layer,
     )
 
@@ -126,6 +132,8 @@ class MethodPlan:
     iar: IARSetting | None = None
     #: Ids of the few-shot demonstration samples chosen by :meth:`select` (sorted).
     demo_ids: list[str] = field(default_factory=list)
+    #: Ids of samples :meth:`select` held out because the steering data was built from their rows.
+    held_out_ids: list[str] = field(default_factory=list)
 
     @property
     def canonical(self) -> str:
@@ -141,15 +149,54 @@ class MethodPlan:
         parts = [m.canonical().split(",")[0].replace(":", "-") for m in self.pipeline.methods]
         if self.iar is not None:
             layer = self.iar.layer if self.iar.layer is not None else self.iar.layer_spec
-            parts.append(f"iar-l{layer}-s{float(self.iar.strength):g}")
+            parts.append(f"iar-l{layer}-s{float(self.iar.strength):g}" + (f"-{self.iar.gate}" if self.iar.gate else ""))
         return "+".join(parts) or "none"
 
     def select(self, samples: Sequence[Sample], pool: Sequence[Sample]) -> list[Sample]:
-        """The samples left to evaluate once few-shot demonstrations are drawn from ``pool``."""
+        """The samples left to evaluate once few-shot demonstrations are drawn from ``pool`` and
+        the rows the steering data was built from are held out.
+
+        With ``iar``, the vector file's guard (questions and images of its contrastive data,
+        and the benchmark rows of its held-out split) is checked: samples of those rows are held
+        out, as few-shot holds out its demonstrations' rows; any other sample that shares a
+        normalised question or an image with the data is refused with :class:`MethodSpecError`.
+        """
         kept = self.pipeline.select(samples, pool)
         few_shot = self.pipeline.few_shot
         self.demo_ids = sorted(few_shot.demo_ids()) if few_shot is not None else []
+        self.held_out_ids = []
+        if self.iar is not None:
+            kept = self._apart_from_steering_data(kept)
         return kept
+
+    def _apart_from_steering_data(self, samples: list[Sample]) -> list[Sample]:
+        from vscbench.methods.steering.guard import describe_overlap
+        from vscbench.methods.steering.vectors import VectorFileError, read_guard
+
+        assert self.iar is not None
+        try:
+            guard = read_guard(self.iar.vector)
+        except VectorFileError as exc:
+            raise MethodSpecError(str(exc)) from None
+        held = [sample for sample in samples if guard.in_rows(sample)]
+        self.held_out_ids = sorted(sample.id for sample in held)
+        kept = [sample for sample in samples if not guard.in_rows(sample)]
+        found = guard.overlapping(kept) if guard else []
+        if found:
+            raise MethodSpecError(
+                describe_overlap(found, f"the steering data of {self.iar.vector}")
+                + ". A vector must not be fitted on what it is evaluated on: build the data from a held-out split "
+                "(`vscbench steer build-data`, whose rows runs then leave out) or evaluate other samples"
+            )
+        if samples and not kept:
+            raise MethodSpecError(f"every selected sample is in the held-out split of {self.iar.vector}; select others")
+        return kept
+
+    @property
+    def images_per_conversation(self) -> int:
+        """The most images one request of this method holds: the sample's own and the demonstrations'."""
+        few_shot = self.pipeline.few_shot
+        return 1 + (few_shot.images_per_conversation if few_shot is not None else 0)
 
     def transform(self, samples: Sequence[Sample]) -> Callable[[Request], Request]:
         """A request transform for :func:`vscbench.runner.run_samples` over these samples."""
@@ -219,13 +266,14 @@ class MethodPlan:
                 f"iar vector file {iar.vector} has no vector for text block {layer} (it has blocks "
                 f"{vectors.layers}); extract one with `vscbench steer extract --layers {layer}`"
             )
-        if iar.gate and layer not in vectors.probes:
+        held = vectors.probes if iar.gate == "probe" else vectors.conditions
+        if iar.gate and layer not in held:
             raise MethodSpecError(
-                f"iar gate=probe needs a probe for block {layer} in {iar.vector}; extract the vectors "
-                "from safe and unsafe queries so a probe is fitted"
+                f"iar gate={iar.gate} needs a {iar.gate} for block {layer} in {iar.vector}; extract the vectors "
+                "from safe and unsafe queries so a probe and a condition vector are fitted"
             )
         iar.relative_strength = vectors.relative_strength(layer, iar.strength)
-        return SteeredModel(model, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate)
+        return SteeredModel(model, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate or False)
 
     def to_dict(self) -> dict[str, Any]:
         """What a run records about its method, enough to repeat it and trace its inputs."""
@@ -243,14 +291,40 @@ class MethodPlan:
             record["iar"] = {
                 "vector": str(iar.vector), "vector_sha256": iar.vector_sha256, "layer": iar.layer,
                 "layer_spec": iar.layer_spec, "alpha": iar.strength, "positions": iar.positions,
-                "gate": "probe" if iar.gate else None, "relative_strength": iar.relative_strength,
+                "gate": iar.gate, "relative_strength": iar.relative_strength, "held_out": len(self.held_out_ids),
             }  # fmt: skip
         return record
 
 
+def fit_model_options(provider: str, options: dict[str, Any], methods: Sequence[str | MethodPlan]) -> dict[str, Any]:
+    """``options`` for a backend, made to hold the images every method puts in one conversation.
+
+    vLLM refuses a prompt with more images than its ``limit_mm_per_prompt``: the limit is raised
+    to fit (``few-shot:4`` needs 9), and a limit the user set too low is refused before the
+    engine loads. Backends with a fixed limit refuse a method that exceeds it.
+    """
+    plans = [parse_method(m) if isinstance(m, str) else m for m in methods]
+    needed = max((plan.images_per_conversation for plan in plans), default=1)
+    worst = max(plans, key=lambda plan: plan.images_per_conversation).spec if plans else "none"
+    fixed = FIXED_IMAGE_LIMITS.get(provider)
+    if fixed is not None and needed > fixed:
+        raise MethodSpecError(f"method {worst} puts {needed} images in one conversation; the {provider} backend takes at most {fixed}")
+    if provider != "vllm":
+        return options
+    limits = dict(options.get("limit_mm_per_prompt") or {})
+    given = limits.get("image")
+    if given is not None and int(given) < needed:
+        raise MethodSpecError(
+            f"method {worst} puts {needed} images in one conversation, but limit_mm_per_prompt allows {given}; "
+            f"raise it (-M 'limit_mm_per_prompt={{\"image\": {needed}}}') or use fewer demonstrations"
+        )
+    limits["image"] = max(int(given or 0), needed, VLLM_DEFAULT_IMAGES)
+    return {**options, "limit_mm_per_prompt": limits}
+
+
 def parse_method(spec: str | None) -> MethodPlan:
-    """Parse ``cot``, ``safety-prompt[:file=PATH]``, ``few-shot:K[,seed=N,scope=category|subset]``
-    and ``iar:layer=L,strength=A,vector=PATH[,positions=last|all][,gate=probe]``, joined by ``+``.
+    """Parse ``cot``, ``safety-prompt[:file=PATH]``, ``few-shot:K[,seed=N,scope=category|subset,answers=FILE]``
+    and ``iar:layer=L,strength=A,vector=PATH[,positions=last|all][,gate=probe|condition]``, joined by ``+``.
 
     ``None``, ``""`` and ``"none"`` mean no method. Raises :class:`MethodSpecError` with the
     accepted forms for anything else it cannot read.

@@ -3,9 +3,9 @@
 VSCBench's finding is that calibration methods buy safety with helpfulness. This module measures
 both sides with the same run engine and store:
 
-* :func:`run_utility` asks a model POPE or ScienceQA (optionally through a calibration method)
-  and scores the answers; the run is cached and resumable like a safety run, and its
-  :class:`~vscbench.schema.RunSpec` records the exact dataset (id, revision, split) and method.
+* :func:`vscbench.utility.runs.run_utility` asks a model POPE or ScienceQA through
+  :func:`vscbench.experiment.run_experiment` (kept in its own module: the experiment scores
+  utility runs with this one);
 * :func:`score_utility_run` scores a stored utility run again, from the store alone.
 * :func:`tradeoff` groups stored safety and utility runs by (model, method) and reports SRA_s,
   SRA_u, SRA_a, POPE F1 and ScienceQA accuracy, each with its change against the model's
@@ -17,7 +17,6 @@ name, so runs made by any command (or a notebook) can be compared.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from typing import Any
 from vscbench.evaluate import judge_run, require_run, run_labels
 from vscbench.judges.base import Judge, judge_key
 from vscbench.metrics import Interval, ScoreReport, score
-from vscbench.runner import ProgressCallback, RunSummary, default_run_name, free_run_name, run_samples_sync
-from vscbench.schema import GenerationConfig, Response, RunSpec, Sample
+from vscbench.runner import default_run_name
+from vscbench.schema import Response, RunSpec, Sample
 from vscbench.store import Store
-from vscbench.utility.loader import BENCHMARKS, UtilitySource, load_utility
+from vscbench.utility.loader import BENCHMARKS
 from vscbench.utility.metrics import UtilityReport, score_utility
 
 SAFETY_SUBSETS = ("image_centric", "text_centric")
@@ -40,121 +39,6 @@ METRICS = ("sra_s", "sra_u", "sra_a", "pope_f1", "pope_accuracy", "scienceqa_acc
 
 class RunKindError(ValueError):
     """A run that is neither a safety run nor a utility run (empty, or mixing both)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Utility runs
-
-
-@dataclass
-class UtilityRun:
-    """One utility run: what was sent, which data it used, and its scores."""
-
-    run: str
-    summary: RunSummary
-    source: UtilitySource
-    report: UtilityReport
-    method: dict[str, Any]
-    findings: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run": self.run,
-            "summary": self.summary.to_dict(),
-            "source": self.source.to_dict(),
-            "method": self.method,
-            "rows_with_findings": self.findings,
-            "scores": self.report.to_dict(),
-        }
-
-
-def utility_run_name(model_spec: str, benchmark: str, method_label: str = "none") -> str:
-    """``gpt-4o-mini-pope``, or ``gpt-4o-mini-pope-cot`` for a calibrated run."""
-    name = f"{default_run_name(model_spec)}-{benchmark}"
-    if method_label != "none":
-        name += "-" + re.sub(r"[^A-Za-z0-9._+-]+", "-", method_label)
-    return name
-
-
-def run_utility(
-    benchmark: str,
-    model: Any,
-    store: Store,
-    *,
-    method: str | None = None,
-    data: Any = None,
-    dataset_id: str | None = None,
-    config: str | None = None,
-    split: str | None = None,
-    revision: str | None = None,
-    limit: int | None = None,
-    image_only: bool = True,
-    cache_dir: Any = None,
-    seed: int = 0,
-    run_name: str | None = None,
-    generation: GenerationConfig | None = None,
-    concurrency: int = 8,
-    request_timeout: float | None = None,
-    progress: ProgressCallback | None = None,
-    model_options: dict[str, Any] | None = None,
-) -> UtilityRun:
-    """Ask ``model`` (a spec such as ``openai:gpt-4o-mini`` or a loaded model) POPE or ScienceQA.
-
-    Data loading is :func:`~vscbench.utility.loader.load_utility` (pinned hub copy by default,
-    ``data`` for a local file). Prompts keep the benchmark's answer-format instruction, so a
-    method is measured on exactly the questions its utility is scored on. Answers go to
-    ``store`` as they arrive; the same call again sends nothing. A model object passed in is
-    closed at the end, as :func:`~vscbench.runner.run_samples_sync` does. Raises ``ValueError`` (incl.
-    :class:`~vscbench.benchmarks.findings.DatasetError` and ``MethodSpecError``) for bad input.
-    """
-    from vscbench.methods.plan import MethodSpecError, parse_method
-    from vscbench.models.base import load_model
-
-    plan = parse_method(method)
-    if plan.pipeline.few_shot is not None:
-        raise MethodSpecError(
-            "few-shot demonstrations are drawn from VSCBench's safe/unsafe pairs, which POPE and "
-            "ScienceQA do not have; measure utility with cot, safety-prompt or iar instead"
-        )
-    loaded = load_utility(
-        benchmark, data, dataset_id=dataset_id, config=config, split=split, revision=revision,
-        limit=limit, image_only=image_only, cache_dir=cache_dir, seed=seed,
-    )  # fmt: skip
-    if not loaded.samples:
-        raise ValueError(f"{loaded.source.location} gave no usable {benchmark} sample ({loaded.source.rows_read} rows read)")
-    samples = plan.select(loaded.samples, loaded.samples)
-    if not isinstance(model, (str, bytes)) and hasattr(model, "generate"):
-        loaded_model = model
-    else:
-        loaded_model = load_model(model, **(model_options or {}))
-    steered = plan.wrap(loaded_model)
-    model_spec = str(loaded_model.spec)
-    generation = generation or GenerationConfig()
-    canonical = plan.canonical
-    if run_name is None:
-        run_name = free_run_name(store, utility_run_name(model_spec, benchmark, plan.label), model_spec, generation, canonical)
-    source = loaded.source
-    spec = RunSpec(
-        name=run_name, model=model_spec, data=source.location, subset=benchmark, method=canonical,
-        config=generation, limit=limit,
-        meta={
-            "kind": "utility", "benchmark": benchmark, "dataset_id": source.dataset_id, "config": source.config,
-            "split": source.split, "revision": source.revision, "source_kind": source.kind,
-            "image_only": image_only, "seed": seed, "method": plan.to_dict(),
-        },
-    )  # fmt: skip
-    summary = run_samples_sync(
-        steered, samples, store, run_name=run_name, config=generation, concurrency=concurrency,
-        transform=plan.transform(samples), request_timeout=request_timeout, progress=progress, spec=spec,
-    )  # fmt: skip
-    return UtilityRun(
-        run=run_name,
-        summary=summary,
-        source=source,
-        report=score_utility_run(store, run_name),
-        method=plan.to_dict(),
-        findings=len(loaded.findings),
-    )
 
 
 def run_kind(samples: Sequence[Sample], run: str) -> str:
@@ -381,7 +265,4 @@ def _add_utility(row: TradeoffRow, store: Store) -> None:
     row.counts["no_response"] = len(report.no_response_ids)
 
 
-__all__ = [
-    "METRICS", "RunKindError", "TradeoffRow", "TradeoffTable", "UtilityRun", "run_kind", "run_utility",
-    "score_utility_run", "tradeoff", "utility_run_name",
-]  # fmt: skip
+__all__ = ["METRICS", "RunKindError", "TradeoffRow", "TradeoffTable", "run_kind", "score_utility_run", "tradeoff"]

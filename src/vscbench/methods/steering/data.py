@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from vscbench.images import file_sha256
+from vscbench.methods.steering.guard import Guard, describe_overlap
+from vscbench.schema import Sample
 
 QueryLabel = Literal["safe", "unsafe"]
 
 _REQUIRED = ("query", "safe_response", "unsafe_response")
-_KNOWN = {"id", "image", "image_path", "query_label", *_REQUIRED}
+#: Provenance fields ``steer build-data`` writes; kept with the item, not used to extract.
+_PROVENANCE = ("sample_id", "pair_key", "split", "judge", "safe_label", "unsafe_label", "safe_source", "unsafe_source",
+               "source_file", "source_row", "subset", "category")  # fmt: skip
+_KNOWN = {"id", "image", "image_path", "query_label", "question", *_REQUIRED, *_PROVENANCE}
 
 
 class ContrastiveDataError(ValueError):
@@ -37,6 +42,15 @@ class ContrastiveItem:
     unsafe_response: str
     image_path: Path | None = None
     query_label: QueryLabel = "unsafe"
+    question: str | None = None
+    """The question in plain words, when the query sent is an instruction about the image
+    (FigStep, typography); the contamination guard compares it (default: the query)."""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Provenance from ``steer build-data``: sample id, split, judge and verdicts."""
+
+    @property
+    def guard_question(self) -> str:
+        return self.question or self.query
 
 
 def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
@@ -86,6 +100,9 @@ def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
                 image_path = source.parent / image_path
             if not image_path.is_file():
                 raise ContrastiveDataError(f"{where}: image {image_path} does not exist")
+        question = row.get("question")
+        if question is not None and (not isinstance(question, str) or not question.strip()):
+            raise ContrastiveDataError(f"{where}: question must be a non-empty string when given")
         item_id = str(row.get("id", f"line-{number}"))
         if item_id in seen_ids:
             raise ContrastiveDataError(f"{where}: id {item_id!r} repeats line {seen_ids[item_id]}")
@@ -98,6 +115,8 @@ def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
                 unsafe_response=row["unsafe_response"],
                 image_path=image_path,
                 query_label=label,
+                question=question,
+                meta={key: row[key] for key in _PROVENANCE if key in row},
             )
         )
     if not items:
@@ -106,17 +125,50 @@ def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
 
 
 def check_no_overlap(items: Iterable[ContrastiveItem], exclude_ids: Iterable[str] | None) -> None:
-    """Refuse items that are also evaluated: a vector fitted on test items inflates its score."""
+    """Refuse items whose id is an evaluated sample's id (a cheap first check; the guard that
+    matters compares content: :func:`items_guard` and :class:`~vscbench.methods.steering.guard.Guard`)."""
     if not exclude_ids:
         return
     excluded = set(exclude_ids)
-    overlap = sorted(item.id for item in items if item.id in excluded)
+    overlap = sorted(item.id for item in items if item.id in excluded or item.meta.get("sample_id") in excluded)
     if overlap:
         shown = ", ".join(overlap[:5]) + (f" and {len(overlap) - 5} more" if len(overlap) > 5 else "")
         raise ContrastiveDataError(
             f"{len(overlap)} contrastive item(s) are also evaluated items: {shown}. "
             "Build the steering data from held-out samples (or a different split)."
         )
+
+
+def items_guard(items: Iterable[ContrastiveItem]) -> Guard:
+    """The questions and images of contrastive items, as a guard against evaluating them."""
+    guard = Guard()
+    for item in items:
+        guard.add_item(item.guard_question, item.image_path)
+    return guard
+
+
+def check_samples_apart(items: Sequence[ContrastiveItem], samples: Sequence[Sample], what: str = "the evaluation") -> None:
+    """Refuse contrastive items that share a normalised question or an image with ``samples``."""
+    found = items_guard(items).overlapping(samples)
+    if found:
+        raise ContrastiveDataError(
+            describe_overlap(found, "the contrastive items").replace("evaluated sample(s)", f"sample(s) of {what}")
+            + ". Build the steering data from a split held out of that evaluation (`vscbench steer build-data`)."
+        )
+
+
+def write_contrastive_jsonl(items: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """Write item records (the fields :func:`load_contrastive_jsonl` reads) atomically."""
+    import os
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        for record in items:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(temporary, target)
+    return target
 
 
 def contrastive_sha256(items: Iterable[ContrastiveItem]) -> str:

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vscbench.images import load_rgb
+from vscbench.methods.steering.condition import fit_condition
 from vscbench.methods.steering.data import (
     ContrastiveDataError,
     ContrastiveItem,
     check_no_overlap,
     contrastive_sha256,
+    items_guard,
 )
+from vscbench.methods.steering.guard import Guard
 from vscbench.methods.steering.layers import LayerError, find_text_layers
 from vscbench.methods.steering.vectors import (
     LinearProbe,
@@ -232,6 +235,7 @@ def extract_vectors(
     seed: int = 0,
     source: str = "user",
     model_name: str | None = None,
+    guard: Guard | None = None,
 ) -> SteeringVectors:
     """IAR vectors ``mean(safe) - mean(unsafe)`` per 0-indexed text block, with provenance.
 
@@ -240,6 +244,9 @@ def extract_vectors(
     compliance, the IAR setting); ``all`` uses every item. A probe (P(query is unsafe) from the
     last prompt token) is fitted per block when ``probe`` is True, or with ``"auto"`` when both
     query labels occur at least twice; ``probe_c`` is its inverse L2 penalty (sklearn's ``C``).
+    With a probe a CAST-style condition vector is fitted too (``gate=condition``), its threshold
+    learned on the same items. The file's guard holds every item's question and image, plus
+    ``guard`` (the held-out split the items were drawn from), so no run evaluates them.
     """
     import torch
 
@@ -256,7 +263,7 @@ def extract_vectors(
     if probe is True and not can_probe:
         raise ContrastiveDataError("a probe needs at least two items of each query_label (safe and unsafe)")
     activations = collect_activations(model, processor, items, layers, token_rule, batch_size, max_image_side)
-    vectors, vector_norms, activation_norms, probes = {}, {}, {}, {}
+    vectors, vector_norms, activation_norms, probes, conditions = {}, {}, {}, {}, {}
     for layer in layers:
         safe = activations["safe"][layer][used]
         unsafe = activations["unsafe"][layer][used]
@@ -266,6 +273,7 @@ def extract_vectors(
         activation_norms[layer] = float(torch.cat([safe, unsafe]).norm(dim=1).mean())
         if can_probe and probe:
             probes[layer] = fit_probe(activations["prompt"][layer], labels, seed=seed, c=probe_c)
+            conditions[layer] = fit_condition(activations["prompt"][layer], labels)
     from vscbench import __version__
 
     meta = {
@@ -281,6 +289,8 @@ def extract_vectors(
         "n_unsafe_queries": labels.count(True),
         "n_safe_queries": labels.count(False),
         "probe": {"fitted": bool(probes), "features": "last prompt token", "c": probe_c},
+        "condition": {"fitted": bool(conditions), "features": "last prompt token",
+                      "rule": "cos(h - center, direction) >= threshold, threshold by balanced accuracy on the items"},
         "seed": seed,
         "source": source,
         "data_sha256": contrastive_sha256(items),
@@ -288,28 +298,32 @@ def extract_vectors(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "vscbench_version": __version__,
     }
+    file_guard = items_guard(items).merge(guard or Guard())
+    if guard is not None and guard.split:
+        meta["split"] = guard.split
     return SteeringVectors(
-        vectors=vectors, vector_norms=vector_norms, activation_norms=activation_norms, meta=meta, probes=probes
+        vectors=vectors, vector_norms=vector_norms, activation_norms=activation_norms, meta=meta, probes=probes,
+        conditions=conditions, guard=file_guard,
     )
 
 
-def load_local_model(path: str | Path, device: str | None = None) -> tuple[Any, Any]:
-    """A local image-text-to-text checkpoint and its processor, in eval mode, for extraction.
+def load_local_model(
+    model: str | Path, device: str | None = None, dtype: str | None = None, trust_remote_code: bool = False
+) -> Any:
+    """A local transformers VLM (hub id in the local cache, or a checkpoint folder) as an
+    ``hf:`` backend model: ``.model`` and ``.processor`` for extraction, ``generate`` for answers.
 
-    ``path`` may carry the ``hf:`` prefix of a model spec. Weights load in their saved dtype.
+    ``model`` may carry the ``hf:`` prefix of a model spec.
     """
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from vscbench.models.base import ModelSpec, load_model
 
-    source = str(path).removeprefix("hf:")
-    local = Path(source).expanduser()
-    if not local.is_dir():
-        raise FileNotFoundError(f"model folder {local} does not exist; pass a local checkpoint folder")
-    processor = AutoProcessor.from_pretrained(local)
-    model = AutoModelForImageTextToText.from_pretrained(local, dtype="auto").eval()
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device), processor
+    return load_model(ModelSpec.parse(hf_spec(model)), device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+
+
+def hf_spec(model: str | Path) -> str:
+    """``hf:NAME`` for a hub id, a folder or a spec that already says ``hf:``."""
+    text = str(model)
+    return text if text.startswith("hf:") else f"hf:{text}"
 
 
 def read_id_list(path: str | Path) -> set[str]:
@@ -337,23 +351,34 @@ def extract_to_file(
     *,
     exclude_ids_path: str | Path | None = None,
     device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
     **options: Any,
 ) -> SteeringVectors:
-    """Load a local model and a contrastive JSONL, extract vectors and save them to ``out``.
+    """Check everything, then load the model, extract vectors from a contrastive JSONL and save them.
 
-    ``layers`` is a :func:`resolve_layers` spec ("14", "9,14,0.5"); ``options`` go to
-    :func:`extract_vectors`. This is the library side of ``vscbench steer extract``.
+    ``model_path`` is a hub id (cached locally when offline), a checkpoint folder, or an
+    ``hf:`` spec. ``layers`` is a :func:`resolve_layers` spec (``"14"``, ``"8-20"``,
+    ``"9,14,0.5"``), checked against the checkpoint's config before any weight is read, as
+    are the data, the exclusion list and the output folder. A split record written next to the
+    data by ``steer build-data`` (``NAME.split.json``) goes into the file's guard.
+    ``options`` go to :func:`extract_vectors`. This is the library side of ``vscbench steer extract``.
     """
+    from vscbench.methods.steering.build_data import read_split_record
     from vscbench.methods.steering.data import load_contrastive_jsonl
-    from vscbench.methods.steering.layers import num_text_layers, resolve_layers
+    from vscbench.methods.steering.layers import config_text_layers, parse_layer_spec, resolve_layers
 
+    parse_layer_spec(layers)
     items = load_contrastive_jsonl(data_path)
     exclude = read_id_list(exclude_ids_path) if exclude_ids_path is not None else None
     check_no_overlap(items, exclude)
-    model, processor = load_local_model(model_path, device)
-    blocks = resolve_layers(layers, num_text_layers(model))
-    vectors = extract_vectors(
-        model, processor, items, blocks, exclude_ids=exclude, source=str(Path(data_path).name), **options
-    )
-    vectors.save(out)
+    target = Path(out)
+    if target.exists() and target.is_dir():
+        raise ContrastiveDataError(f"--out {target} is a folder; name the vector file, e.g. {target / 'iar.safetensors'}")
+    blocks = resolve_layers(layers, config_text_layers(model_path, trust_remote_code))
+    split = read_split_record(data_path)
+    loaded = load_local_model(model_path, device, dtype, trust_remote_code)
+    vectors = extract_vectors(loaded.model, loaded.processor, items, blocks, exclude_ids=exclude,
+                              source=str(Path(data_path).name), guard=split, **options)  # fmt: skip
+    vectors.save(target)
     return vectors

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vscbench.methods.steering.condition import ConditionVector
 from vscbench.methods.steering.layers import (
     LayerError,
     find_text_layers,
@@ -22,6 +23,9 @@ from vscbench.methods.steering.layers import (
 from vscbench.methods.steering.vectors import LinearProbe, SteeringVectors
 
 Positions = Literal["last", "all"]
+#: How a gate is named: ``"probe"`` (or ``True``), ``"condition"``, or the gate object itself.
+Gate = bool | str | LinearProbe | ConditionVector | None
+GATES = ("none", "probe", "condition")
 
 
 @dataclass
@@ -33,10 +37,15 @@ class SteeringState:
     positions: str
     #: Forward passes that went through the hooked block.
     calls: int = 0
-    #: Per-row probe probability that the query is unsafe, from the latest prefill (gated only).
+    #: Per-row probe probability that the query is unsafe, from the latest prefill (probe gate only).
     unsafe_probability: Any = None
-    #: Per-row flags: True where the probe gate let steering through (gated only).
+    #: Per-row gate scores from the latest prefill (probability or condition cosine).
+    gate_score: Any = None
+    #: Per-row flags: True where the gate let steering through (gated only).
     gate: Any = None
+    #: Rows seen at prefill and rows the gate let through, over the whole ``with`` block.
+    rows_seen: int = 0
+    rows_steered: int = 0
 
 
 def _block_hidden(output: Any) -> Any:
@@ -56,16 +65,19 @@ def steer(
     alpha: float = 1.0,
     positions: Positions = "last",
     alphas: Sequence[float] | Any | None = None,
-    gate: bool | LinearProbe = False,
+    gate: Gate = False,
 ) -> Iterator[SteeringState]:
     """Add ``alpha * v`` to the output of 0-indexed text block ``layer`` inside the ``with`` block.
 
     ``vectors`` is a :class:`SteeringVectors` (its vector for ``layer`` is used) or a [hidden]
     tensor. ``positions="last"`` steers position -1 of every forward pass (inputs must be left
     padded); ``"all"`` steers every position. ``alphas`` (shape [batch]) gives each row its own
-    strength and replaces ``alpha``, so one batch can carry several strengths. ``gate=True``
-    (or a :class:`LinearProbe`) applies steering only to rows whose prefill activation at this
-    layer the probe classifies as an unsafe query; the flags are kept for the decode steps.
+    strength and replaces ``alpha``, so one batch can carry several strengths. ``gate="probe"``
+    (or ``True``, or a :class:`LinearProbe`) applies steering only to rows whose prefill
+    activation at this layer the probe classifies as an unsafe query; ``gate="condition"`` (or a
+    :class:`ConditionVector`) only to rows whose activation projects onto the harmful-request
+    direction at or above the threshold learned on the contrastive split (CAST). The flags are
+    kept for the decode steps.
     The hook is removed on exit, also when the body raises.
     """
     import torch
@@ -80,17 +92,7 @@ def steer(
     hidden_size = text_hidden_size(model)
     if tuple(vector.shape) != (hidden_size,):
         raise ValueError(f"steering vector has shape {tuple(vector.shape)}; the model needs [{hidden_size}]")
-    probe: LinearProbe | None = None
-    if isinstance(gate, LinearProbe):
-        probe = gate
-    elif gate:
-        probes = vectors.probes if isinstance(vectors, SteeringVectors) else {}
-        if layer not in probes:
-            raise ValueError(
-                f"gated steering needs a probe for block {layer}; extract the vectors with query labels "
-                "of both kinds (safe and unsafe) so a probe is fitted"
-            )
-        probe = probes[layer]
+    probe = _gate_object(vectors, layer, gate)
     row_alphas = None if alphas is None else torch.as_tensor(alphas, dtype=torch.float32).reshape(-1)
     state = SteeringState(layer=layer, alpha=float(alpha), positions=positions)
     cache: dict[tuple[Any, Any], tuple[Any, Any]] = {}
@@ -114,9 +116,13 @@ def steer(
             )
         if probe is not None:
             if hidden.shape[1] > 1 or state.gate is None or state.gate.shape[0] != batch:
-                probability = probe.unsafe_probability(hidden[:, -1, :])
-                state.unsafe_probability = probability
-                state.gate = probability >= probe.threshold
+                score = probe.score(hidden[:, -1, :])
+                state.gate_score = score
+                if isinstance(probe, LinearProbe):
+                    state.unsafe_probability = score
+                state.gate = score >= probe.threshold
+                state.rows_seen += batch
+                state.rows_steered += int(state.gate.sum())
                 strengths = per_row if per_row is not None else torch.full(
                     (batch,), state.alpha, device=hidden.device, dtype=hidden.dtype
                 )
@@ -139,3 +145,21 @@ def steer(
         yield state
     finally:
         handle.remove()
+
+
+def _gate_object(vectors: Any, layer: int, gate: Gate) -> LinearProbe | ConditionVector | None:
+    """The probe or condition vector a gate names, from the vector file for ``layer``."""
+    if isinstance(gate, (LinearProbe, ConditionVector)):
+        return gate
+    if gate in (False, None, "none"):
+        return None
+    kind = "probe" if gate is True else gate
+    if kind not in GATES:
+        raise ValueError(f"gate must be one of {', '.join(GATES)}, got {gate!r}")
+    held = getattr(vectors, "probes" if kind == "probe" else "conditions", {}) if isinstance(vectors, SteeringVectors) else {}
+    if layer not in held:
+        raise ValueError(
+            f"gated steering (gate={kind}) needs a {kind} for block {layer}; extract the vectors with query "
+            "labels of both kinds (safe and unsafe) so a probe and a condition vector are fitted"
+        )
+    return held[layer]

@@ -9,6 +9,7 @@ replaces by the final-norm output).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -94,40 +95,113 @@ def find_text_layers(model: Any) -> Any:
     )
 
 
-def resolve_layers(spec: str | Iterable[float | int | str], num_layers: int) -> list[int]:
-    """Turn ``"9,14,0.5,0.75"`` into 0-indexed text blocks for a model with ``num_layers`` blocks.
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 
-    Integers are block indices (negative counts from the end: ``-1`` is the last block); values
-    strictly between 0 and 1 are fractions of depth (``round(f * num_layers)``), so one sweep
-    grid transfers between a 28-layer and a 32-layer model. Duplicates are dropped, order kept.
+
+def parse_layer_spec(spec: str | Iterable[float | int | str]) -> list[float | tuple[int, int]]:
+    """The tokens of a layer spec, checked without a model: numbers, and ``A-B`` ranges as tuples.
+
+    ``"8-20"`` is blocks 8 to 20 inclusive; ``"-1"`` is the last block (a negative index, not a
+    range); ``"0.5"`` is half the depth. Raises :class:`LayerError` naming the bad token, so a
+    command can refuse a typo before it spends minutes loading weights.
     """
-    if num_layers < 1:
-        raise LayerError(f"num_layers must be positive, got {num_layers}")
     tokens = [t.strip() for t in spec.split(",")] if isinstance(spec, str) else list(spec)
-    resolved: list[int] = []
+    parsed: list[float | tuple[int, int]] = []
     for token in tokens:
         if token == "":
+            continue
+        if isinstance(token, str) and (match := _RANGE.match(token)):
+            low, high = int(match.group(1)), int(match.group(2))
+            if low > high:
+                raise LayerError(f"layer range {token!r} runs backwards; write it low-high, e.g. {high}-{low}")
+            parsed.append((low, high))
             continue
         try:
             value = float(token)
         except (TypeError, ValueError):
             raise LayerError(
-                f"layer {token!r} is not a number; use block indices like 14 or fractions like 0.5"
+                f"layer {token!r} is not a block index (14), a range (8-20) or a depth fraction (0.5)"
             ) from None
-        if 0 < value < 1:
-            index = min(num_layers - 1, round(value * num_layers))
-        elif value.is_integer():
-            index = int(value)
-            if index < 0:
-                index += num_layers
-        else:
+        if not (value.is_integer() or 0 < value < 1):
             raise LayerError(f"layer {token!r} is neither a block index nor a fraction in (0, 1)")
-        if not 0 <= index < num_layers:
-            raise LayerError(
-                f"layer {token!r} is outside the text decoder's blocks 0..{num_layers - 1}"
-            )
-        if index not in resolved:
-            resolved.append(index)
-    if not resolved:
-        raise LayerError(f"no layers in {spec!r}; example: '9,14,0.5'")
+        parsed.append(value)
+    if not parsed:
+        raise LayerError(f"no layers in {spec!r}; example: '14', '8-20' or '9,14,0.5'")
+    return parsed
+
+
+def resolve_layers(spec: str | Iterable[float | int | str], num_layers: int) -> list[int]:
+    """Turn ``"9,14,0.5,0.75"`` or ``"8-20"`` into 0-indexed text blocks of a ``num_layers`` model.
+
+    Integers are block indices (negative counts from the end: ``-1`` is the last block); ``A-B``
+    is every block from A to B inclusive; values strictly between 0 and 1 are fractions of depth
+    (``round(f * num_layers)``), so one sweep grid transfers between a 28-layer and a 32-layer
+    model. Duplicates are dropped, order kept.
+    """
+    if num_layers < 1:
+        raise LayerError(f"num_layers must be positive, got {num_layers}")
+    resolved: list[int] = []
+    for token in parse_layer_spec(spec):
+        if isinstance(token, tuple):
+            low, high = token
+            if high >= num_layers:
+                raise LayerError(f"layer range {low}-{high} is outside the text decoder's blocks 0..{num_layers - 1}")
+            indices = list(range(low, high + 1))
+        elif 0 < token < 1:
+            indices = [min(num_layers - 1, round(token * num_layers))]
+        else:
+            index = int(token) + (num_layers if token < 0 else 0)
+            if not 0 <= index < num_layers:
+                raise LayerError(f"layer {int(token)} is outside the text decoder's blocks 0..{num_layers - 1}")
+            indices = [index]
+        resolved += [index for index in indices if index not in resolved]
     return resolved
+
+
+def config_text_layers(name_or_path: str, trust_remote_code: bool = False) -> int:
+    """A checkpoint's number of text blocks from its config alone (no weights are read).
+
+    ``name_or_path`` is a local folder or a hub id (which needs its config in the local cache
+    when offline); an ``hf:`` prefix is accepted.
+    """
+    from transformers import AutoConfig
+
+    name = str(name_or_path).removeprefix("hf:")
+    _fail_fast_if_unreachable(name)
+    try:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LayerError(
+            f"cannot read the config of {name!r} to check the layers: {reason}. Pass a local checkpoint "
+            "folder, or a hub id whose files are in the local cache"
+        ) from None
+    text = config.get_text_config() if callable(getattr(config, "get_text_config", None)) else config
+    value = getattr(text, "num_hidden_layers", None)
+    if not isinstance(value, int):
+        raise LayerError(f"the config of {name!r} has no integer num_hidden_layers for its text decoder")
+    return value
+
+
+def _fail_fast_if_unreachable(name: str, timeout: float = 3.0) -> None:
+    """A hub id that is neither cached nor downloadable fails in seconds, not after the hub
+    client's minutes of retries (offline mode, or the hub does not answer)."""
+    from pathlib import Path
+
+    if Path(name).expanduser().exists() or name.count("/") != 1:
+        return
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:
+        return
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise LayerError(f"{name} is not in the local model cache and HF_HUB_OFFLINE is set; pass a local folder (hf:PATH)")
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise LayerError(f"cannot download {name}: {constants.ENDPOINT} does not answer ({type(exc).__name__}); "
+                         "pass a local folder (hf:PATH) or a hub id in the local cache") from None

@@ -1,42 +1,71 @@
-"""Run an IAR layer x strength sweep end to end: generate, judge, score, and find the frontier.
+"""A steering sweep, layer x strength x gate, as experiments: one baseline, every point, the frontier.
 
-Each (layer, strength) point is an ordinary run through :func:`vscbench.runner.run_samples`
-with the method ``iar:layer=L,strength=A,vector=FILE``, so its answers are cached in the store
-under keys that name the vector's hash, the block and the strength: re-running a sweep, or
-widening its grid, only generates the points that are new. Safety is judged (the offline judge
-by default) and scored as SRA; utility, if asked for, is POPE F1 or ScienceQA accuracy on the
-same steered model.
+Every setting is an ordinary method (``iar:layer=L,strength=A,vector=FILE[,gate=G]``) of one
+:class:`~vscbench.experiment.Experiment`, whose first method is ``none``: the unsteered model.
+Strength 0 *is* that model at every block and with every gate, so the baseline is generated
+once and shared by the whole grid instead of once per layer. All methods are asked the same
+samples (``same_samples``): those the steering data's split does not hold out. With a utility
+benchmark the same methods run a second experiment on POPE or ScienceQA, on the same loaded
+model. Answers are cached in the store under keys naming the vector's hash, block, strength
+and gate, so re-running a sweep, or widening its grid, only generates the new points.
+
+The result keeps the points no other point beats on all of SRA_s (safe queries answered),
+SRA_u (unsafe queries refused) and utility (when measured): the Pareto frontier.
 
 Example::
 
-    model = load_model("hf:./llava-1.5-7b-hf")
-    samples = select_samples(load_samples("./vscbench-data").samples, limit=200)
-    result = sweep(model, samples, Store("runs.sqlite"), "iar.safetensors", "9,14,0.5", "1.0,1.5")
-    for point in result.frontier: print(point.layer, point.strength, point.sra_a, point.utility)
+    result = run_sweep(SweepSettings(model="hf:./llava-1.5-7b-hf", data="./vscbench-data",
+                                     vector="iar.safetensors", layers="8-20", strengths="1,1.5",
+                                     gates=("none", "condition"), limit=200))
+    for point in result.frontier: print(point.layer, point.strength, point.gate, point.sra_s, point.sra_u)
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vscbench.locations import DEFAULT_STORE
 from vscbench.methods.plan import MethodSpecError, parse_method
-from vscbench.schema import GenerationConfig, RunSpec, Sample
-from vscbench.store import Store
+from vscbench.methods.steering.sweep import resolve_strengths
 
 #: Which utility figure a sweep reports for each benchmark.
 UTILITY_METRIC = {"pope": "f1", "scienceqa": "accuracy"}
+GATE_NAMES = ("none", "probe", "condition")
+
+
+@dataclass
+class SweepSettings:
+    """What a sweep steers, where, how hard, and what it measures."""
+
+    model: str
+    data: str
+    vector: str
+    layers: str = "14"
+    strengths: str = "1.0,1.5"
+    gates: Sequence[str] = ("none",)
+    subset: str = "all"
+    limit: int | None = 200
+    seed: int = 0
+    judge: str = "offline"
+    store: str = str(DEFAULT_STORE)
+    max_tokens: int = 128
+    utility: str | None = None
+    utility_data: str | None = None
+    utility_limit: int | None = 100
+    model_options: dict[str, Any] = field(default_factory=dict)
+    run_prefix: str | None = None
 
 
 @dataclass
 class SweepPoint:
-    """One steering setting and what it did to safety and utility."""
+    """One steering setting (or the baseline) and what it did to safety and utility."""
 
-    layer: int
+    layer: int | None
     strength: float
+    gate: str
     method: str
     run: str
     sra_s: float | None = None
@@ -49,17 +78,21 @@ class SweepPoint:
     cached: int = 0
     failures: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def is_baseline(self) -> bool:
+        return self.layer is None
+
+    @property
+    def key(self) -> tuple[int | None, float, str]:
+        return (self.layer, self.strength, self.gate)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "baseline": self.is_baseline}
 
 
 @dataclass
 class SweepResult:
-    """All points of a sweep, and those on the safety/utility frontier.
-
-    ``safety`` is SRA_u (unsafe queries refused); ``utility_axis`` names the other axis: the
-    utility benchmark's figure when one was run, otherwise SRA_s (safe queries answered).
-    """
+    """The baseline, every steered point, and the points on the SRA_s/SRA_u/utility frontier."""
 
     model: str
     vector: str
@@ -68,125 +101,186 @@ class SweepResult:
     samples: int
     utility_benchmark: str | None
     utility_samples: int
+    baseline: SweepPoint
     points: list[SweepPoint]
     frontier: list[SweepPoint]
-    utility_axis: str
+    objectives: list[str]
+    held_out: int = 0
+
+    @property
+    def utility_axis(self) -> str:
+        benchmark = self.utility_benchmark
+        return f"{benchmark}_{UTILITY_METRIC[benchmark]}" if benchmark else "sra_s"
 
     def to_dict(self) -> dict[str, Any]:
-        record = {key: value for key, value in self.__dict__.items() if key not in ("points", "frontier")}
+        record = {key: value for key, value in self.__dict__.items() if key not in ("baseline", "points", "frontier")}
+        record["utility_axis"] = self.utility_axis
+        record["baseline"] = self.baseline.to_dict()
         record["points"] = [point.to_dict() for point in self.points]
-        record["frontier"] = [{"layer": p.layer, "strength": p.strength} for p in self.frontier]
+        record["frontier"] = [{"layer": p.layer, "strength": p.strength, "gate": p.gate} for p in self.frontier]
         return record
 
 
-def _frontier(points: Sequence[SweepPoint], use_utility: bool) -> list[SweepPoint]:
-    from vscbench.methods.steering.sweep import pareto_frontier
-
-    rows = []
-    for index, point in enumerate(points):
-        other = point.utility if use_utility else point.sra_s
-        if point.sra_u is not None and other is not None:
-            rows.append((point.sra_u, other, index))
-    return [points[row[2]] for row in pareto_frontier(rows)]
-
-
-def _utility_score(store: Store, run: str, samples: Sequence[Sample], benchmark: str) -> float | None:
-    from vscbench.utility.metrics import score_utility
-
-    responses = {sample.id: response for sample, response in store.run_items(run)}
-    report = score_utility(samples, responses, resamples=200)
-    scores = report.benchmarks.get(benchmark)
-    if scores is None:
-        return None
-    return getattr(scores.overall, UTILITY_METRIC[benchmark]).value
+def pareto_points(points: Sequence[SweepPoint], objectives: Sequence[str]) -> list[SweepPoint]:
+    """Points no other point beats on every objective (ties: the first is kept), in input order."""
+    scored = [p for p in points if all(getattr(p, name) is not None for name in objectives)]
+    frontier = []
+    for index, point in enumerate(scored):
+        mine = [getattr(point, name) for name in objectives]
+        beaten = False
+        for other_index, other in enumerate(scored):
+            theirs = [getattr(other, name) for name in objectives]
+            if other_index == index or any(t < m for t, m in zip(theirs, mine)):
+                continue
+            if theirs != mine or other_index < index:
+                beaten = True
+                break
+        if not beaten:
+            frontier.append(point)
+    return frontier
 
 
-def sweep(
-    model: Any,
-    samples: Sequence[Sample],
-    store: Store,
-    vector: str | Path,
-    layers: str | Iterable[Any],
-    strengths: str | Iterable[Any],
-    *,
-    judge: str = "offline",
-    utility_samples: Sequence[Sample] | None = None,
-    config: GenerationConfig | None = None,
-    run_prefix: str | None = None,
-    concurrency: int = 1,
-    data_label: str | None = None,
-    on_point: Callable[[SweepPoint], None] | None = None,
+def sweep_methods(vector: str, grid: Sequence[tuple[int, float, str]]) -> list[str]:
+    """``none`` first, then one iar method per (block, non-zero strength, gate)."""
+    methods = ["none"]
+    for layer, strength, gate in grid:
+        if strength != 0:
+            methods.append(f"iar:layer={layer},strength={strength!r},vector={vector}" + (f",gate={gate}" if gate != "none" else ""))
+    return list(dict.fromkeys(methods))
+
+
+def run_sweep(
+    settings: SweepSettings,
+    progress: Callable[[str], Callable[[Any], None] | None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> SweepResult:
-    """Steer ``model`` (a loaded ``hf:`` model) at every (layer, strength) and measure each point.
+    """Run the sweep; see the module docstring. Raises :class:`MethodSpecError` or
+    :class:`~vscbench.experiment.ExperimentError` for a bad vector file, layer, gate or data,
+    before any point is generated."""
+    from vscbench.experiment import Experiment, run_experiment
+    from vscbench.methods.steering.layers import LayerError, config_text_layers, resolve_layers
+    from vscbench.models.base import ModelSpec, load_model
 
-    ``layers`` takes block indices and depth fractions (``"9,14,0.5"``), resolved against the
-    model; ``strengths`` is ``"1.0,1.5"`` or a list. ``utility_samples`` (POPE or ScienceQA
-    samples from :func:`vscbench.utility.loader.load_utility`) adds a utility run per point.
-    Raises :class:`MethodSpecError` for an unusable vector file or layer, before generating.
-    """
-    from vscbench.evaluate import judge_run, score_run
-    from vscbench.judges.base import judge_key
-    from vscbench.judges.registry import get_judge
-    from vscbench.methods.steering.layers import LayerError, num_text_layers
-    from vscbench.methods.steering.sweep import sweep_grid
-    from vscbench.runner import default_run_name, free_run_name, run_samples
-
-    config = config or GenerationConfig()
-    model_spec = str(model.spec)
-    if model.spec.provider != "hf":
-        raise MethodSpecError(f"a steering sweep needs a local hf:PATH model; {model_spec} uses the {model.spec.provider} backend")
+    spec = ModelSpec.parse(settings.model if settings.model.startswith("hf:") else f"hf:{settings.model}")
+    bad_gates = [gate for gate in settings.gates if gate not in GATE_NAMES]
+    if bad_gates or not settings.gates:
+        raise MethodSpecError(f"gate(s) {', '.join(bad_gates) or '(none given)'}: use {', '.join(GATE_NAMES)}")
+    if settings.utility is not None and settings.utility not in UTILITY_METRIC:
+        raise MethodSpecError(f"--utility must be pope or scienceqa, not {settings.utility!r}")
     try:
-        grid = sweep_grid(layers, strengths, num_text_layers(model.model))
+        layers = resolve_layers(settings.layers, config_text_layers(spec.name, settings.model_options.get("trust_remote_code", False)))
+        strengths = resolve_strengths(settings.strengths)
     except (LayerError, ValueError) as exc:
         raise MethodSpecError(str(exc)) from None
-    judge_impl = get_judge(judge)
-    prefix = run_prefix or default_run_name(model_spec)
-    benchmark = utility_samples[0].subset if utility_samples else None
-    if benchmark is not None and benchmark not in UTILITY_METRIC:
-        raise ValueError(f"utility samples are from {benchmark!r}; load POPE or ScienceQA with load_utility")
+    from vscbench.judges.registry import get_judge
 
-    def generate(plan: Any, steered: Any, chosen: Sequence[Sample], base: str, data: str | None) -> tuple[str, Any]:
-        name = free_run_name(store, base, model_spec, config, plan.canonical)
-        spec = RunSpec(name=name, model=model_spec, data=data, config=config, meta={"method": plan.to_dict(), "sweep": True})
-        runner = run_samples(steered, chosen, store, run_name=name, config=config, concurrency=concurrency,
-                             transform=plan.transform(chosen), spec=spec)  # fmt: skip
-        summary = asyncio.run(runner)
-        return name, summary
+    get_judge(settings.judge)  # an unknown judge fails before the model loads
+    grid = [(layer, strength, gate) for layer in layers for strength in strengths for gate in settings.gates]
+    methods = sweep_methods(settings.vector, grid)
+    plans = {text: parse_method(text) for text in methods[1:]}  # a missing vector file fails here
+    model = load_model(spec, **settings.model_options)
+    for plan in plans.values():  # a vector without this block, probe or condition fails here
+        plan.wrap(model)
+    prefix = settings.run_prefix
+    base = dict(models=[str(spec)], methods=methods, seed=settings.seed, store=settings.store, same_samples=True,
+                generation={"max_tokens": settings.max_tokens, "seed": settings.seed}, run_name=prefix)  # fmt: skip
+    safety = Experiment(data=settings.data, subset=settings.subset, limit=settings.limit, judges=[settings.judge], **base)
+    loaded = {str(spec): model}
+    safety_result = run_experiment(safety, progress=progress, say=say, loaded=loaded)
+    utility_runs: dict[str, Any] = {}
+    if settings.utility:
+        options = {"limit": settings.utility_limit} if settings.utility_limit else {}
+        utility = Experiment(data=settings.utility_data or "", benchmark=settings.utility, benchmark_options=options,
+                             **{**base, "run_name": f"{prefix}-{settings.utility}" if prefix else None})  # fmt: skip
+        utility_runs = {run.method: run for run in run_experiment(utility, progress=progress, say=say, loaded=loaded).runs}
+    return _result(settings, safety_result, utility_runs, plans, grid, _held_out(settings.store, safety_result))
 
-    for layer in dict.fromkeys(layer for layer, _ in grid):  # refuse a bad vector file before generating
-        parse_method(f"iar:layer={layer},strength=0,vector={vector}").wrap(model)
+
+def _held_out(store_path: str, result: Any) -> int:
+    """Samples the steered runs left out because the steering data was built from their rows."""
+    from vscbench.store import Store
+
+    with Store(store_path) as store:
+        for run in result.runs:
+            spec = store.get_run(run.run)
+            iar = (spec.meta.get("method") or {}).get("iar") if spec is not None else None
+            if iar:
+                return int(iar.get("held_out") or 0)
+    return 0
+
+
+def _result(settings: SweepSettings, safety: Any, utility_runs: dict[str, Any], plans: dict[str, Any],
+            grid: Sequence[tuple[int, float, str]], held_out: int) -> SweepResult:  # fmt: skip
+    by_method = {run.method: run for run in safety.runs}
+    canonical = {text: plan.canonical for text, plan in plans.items()}
+
+    def point(run: Any, layer: int | None, strength: float, gate: str, plan: Any = None) -> SweepPoint:
+        overall = run.score.overall
+        measured = SweepPoint(layer, strength, gate, run.method, run.run, overall.sra_s, overall.sra_u, overall.sra_a,
+                              sent=run.summary.sent, cached=run.summary.cached,
+                              failures={k: v for k, v in overall.failures.items() if v})  # fmt: skip
+        if plan is not None and plan.iar is not None:
+            measured.relative_strength = plan.iar.relative_strength
+        other = utility_runs.get(run.method)
+        if other is not None and settings.utility:
+            scores = getattr(other.score, settings.utility)
+            measured.utility = getattr(scores.overall, UTILITY_METRIC[settings.utility]).value if scores else None
+            measured.utility_run = other.run
+        return measured
+
+    baseline = point(by_method["none"], None, 0.0, "none")
     points: list[SweepPoint] = []
-    sha = ""
-    for layer, strength in grid:
-        plan = parse_method(f"iar:layer={layer},strength={strength},vector={vector}")
-        sha = plan.iar.vector_sha256 if plan.iar else ""
-        steered = plan.wrap(model)
-        tag = f"iar-l{layer}-s{strength:g}"
-        run, summary = generate(plan, steered, samples, f"{prefix}-sweep-{tag}", data_label)
-        point = SweepPoint(layer=layer, strength=strength, method=plan.canonical, run=run,
-                           relative_strength=plan.iar.relative_strength if plan.iar else None,
-                           sent=summary.sent, cached=summary.cached)  # fmt: skip
-        if utility_samples:
-            point.utility_run, _ = generate(plan, steered, utility_samples, f"{prefix}-sweep-{benchmark}-{tag}", benchmark)
-        judge_run(store, run, judge_impl)
-        overall = score_run(store, run, judge_key(judge_impl)).overall
-        point.sra_s, point.sra_u, point.sra_a = overall.sra_s, overall.sra_u, overall.sra_a
-        point.failures = {k: v for k, v in overall.failures.items() if v}
-        if utility_samples and point.utility_run and benchmark:
-            point.utility = _utility_score(store, point.utility_run, utility_samples, benchmark)
-        points.append(point)
-        if on_point is not None:
-            on_point(point)
-    use_utility = bool(utility_samples)
+    for layer, strength, gate in grid:
+        if strength == 0:
+            points.append(SweepPoint(**{**asdict(baseline), "layer": layer, "gate": gate}))
+            continue
+        text = next(t for t in plans if plans[t].iar.layer == layer and plans[t].iar.strength == strength
+                    and (plans[t].iar.gate or "none") == gate)  # fmt: skip
+        points.append(point(by_method[canonical[text]], layer, strength, gate, plans[text]))
+    objectives = ["sra_s", "sra_u"] + (["utility"] if settings.utility else [])
+    first = next(iter(plans.values()), None)
     return SweepResult(
-        model=model_spec,
-        vector=str(vector),
-        vector_sha256=sha,
-        judge=judge_impl.name,
-        samples=len(samples),
-        utility_benchmark=benchmark,
-        utility_samples=len(utility_samples or []),
-        points=points,
-        frontier=_frontier(points, use_utility),
-        utility_axis=f"{benchmark}_{UTILITY_METRIC[benchmark]}" if use_utility and benchmark else "sra_s",
-    )
+        model=str(safety.experiment.models[0]), vector=settings.vector,
+        vector_sha256=first.iar.vector_sha256 if first is not None else "", judge=settings.judge,
+        samples=by_method["none"].samples,
+        utility_benchmark=settings.utility, utility_samples=utility_runs["none"].samples if "none" in utility_runs else 0,
+        baseline=baseline, points=points, frontier=pareto_points([baseline, *[p for p in points if p.strength != 0]], objectives),
+        objectives=objectives, held_out=held_out,
+    )  # fmt: skip
+
+
+def draw_sweep(result: SweepResult, path: str | Path) -> Path:
+    """SRA_s against SRA_u for every point (colour: utility, when measured), frontier ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 5.0), dpi=120)
+    steered = [p for p in result.points if p.strength != 0]  # strength 0 is the baseline itself
+    shown = [p for p in [result.baseline, *steered] if p.sra_s is not None and p.sra_u is not None]
+    colours = [p.utility if p.utility is not None else float("nan") for p in shown] if result.utility_benchmark else None
+    colouring = {"c": colours, "cmap": "viridis", "vmin": 0.0, "vmax": 1.0} if colours is not None else {}
+    scatter = axes.scatter([p.sra_u for p in shown], [p.sra_s for p in shown], s=36, zorder=2, **colouring)
+    if colours is not None:
+        figure.colorbar(scatter, ax=axes, label=result.utility_axis)
+    on = {p.key for p in result.frontier}
+    ringed = [p for p in shown if p.key in on]
+    axes.scatter([p.sra_u for p in ringed], [p.sra_s for p in ringed], s=140, facecolors="none", edgecolors="crimson",
+                 linewidths=1.5, zorder=3, label="frontier")  # fmt: skip
+    for p in shown:
+        text = "baseline" if p.is_baseline else f"L{p.layer} x{p.strength:g}" + ("" if p.gate == "none" else f" {p.gate}")
+        axes.annotate(text, (p.sra_u or 0, p.sra_s or 0), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    axes.set_xlabel("SRA_u (unsafe queries refused)")
+    axes.set_ylabel("SRA_s (safe queries answered)")
+    axes.set_xlim(-0.05, 1.05)
+    axes.set_ylim(-0.05, 1.05)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize=8)
+    axes.set_title(f"IAR sweep of {result.model}", fontsize=10)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(target)
+    plt.close(figure)
+    return target

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.images import file_sha256
+from vscbench.methods.steering.condition import ConditionVector
+from vscbench.methods.steering.guard import Guard
 from vscbench.methods.steering.layers import (
     num_text_layers,
     text_config,
@@ -42,6 +44,10 @@ class LinearProbe:
 
         weight = self.weight.to(device=hidden.device, dtype=torch.float32)
         return torch.sigmoid(hidden.float() @ weight + self.bias)
+
+    def score(self, hidden: Any) -> Any:
+        """What the gate compares with :attr:`threshold` (the unsafe probability)."""
+        return self.unsafe_probability(hidden)
 
 
 def model_identity(model: Any, model_name: str | None = None) -> dict[str, Any]:
@@ -72,6 +78,10 @@ class SteeringVectors:
     activation_norms: dict[int, float]
     meta: dict[str, Any]
     probes: dict[int, LinearProbe] = field(default_factory=dict)
+    conditions: dict[int, ConditionVector] = field(default_factory=dict)
+    """CAST-style condition vectors per block (``gate=condition``)."""
+    guard: Guard = field(default_factory=Guard)
+    """Questions and images of the data the vectors came from: runs must not evaluate them."""
     #: SHA-256 of the file this was saved to or loaded from (``None`` until then).
     sha256: str | None = None
 
@@ -100,7 +110,12 @@ class SteeringVectors:
         for layer, probe in self.probes.items():
             tensors[f"probe.{layer}.weight"] = probe.weight.detach().to("cpu", torch.float32).contiguous()
             tensors[f"probe.{layer}.bias"] = torch.tensor([probe.bias], dtype=torch.float32)
+        for layer, condition in self.conditions.items():
+            tensors[f"condition.{layer}.direction"] = condition.direction.detach().to("cpu", torch.float32).contiguous()
+            tensors[f"condition.{layer}.center"] = condition.center.detach().to("cpu", torch.float32).contiguous()
         metadata = {key: json.dumps(value) for key, value in self.meta.items()}
+        metadata["conditions"] = json.dumps({str(k): c.to_meta() for k, c in self.conditions.items()})
+        metadata["guard"] = json.dumps(self.guard.to_meta())
         metadata["format"] = json.dumps(FORMAT)
         metadata["vector_norms"] = json.dumps({str(k): v for k, v in self.vector_norms.items()})
         metadata["activation_norms"] = json.dumps({str(k): v for k, v in self.activation_norms.items()})
@@ -137,6 +152,8 @@ def read_vectors(path: str | Path) -> SteeringVectors:
     if meta.pop("format", None) != FORMAT:
         raise VectorFileError(f"{source} is not a vscbench steering file (expected format {FORMAT})")
     probe_meta = meta.pop("probes", {})
+    condition_meta = meta.pop("conditions", {})
+    guard = Guard.from_meta(meta.pop("guard", None))
     vector_norms = {int(k): float(v) for k, v in meta.pop("vector_norms", {}).items()}
     activation_norms = {int(k): float(v) for k, v in meta.pop("activation_norms", {}).items()}
     vectors = {int(key.split(".")[1]): value for key, value in tensors.items() if key.startswith("vector.")}
@@ -149,14 +166,39 @@ def read_vectors(path: str | Path) -> SteeringVectors:
         )
         for layer, info in probe_meta.items()
     }
+    conditions = {
+        int(layer): ConditionVector(
+            direction=tensors[f"condition.{layer}.direction"], center=tensors[f"condition.{layer}.center"],
+            threshold=float(info["threshold"]), balanced_accuracy=info.get("balanced_accuracy"),
+            n_unsafe=int(info.get("n_unsafe", 0)), n_safe=int(info.get("n_safe", 0)),
+        )
+        for layer, info in condition_meta.items()
+    }  # fmt: skip
     return SteeringVectors(
         vectors=vectors,
         vector_norms=vector_norms,
         activation_norms=activation_norms,
         meta=meta,
         probes=probes,
+        conditions=conditions,
+        guard=guard,
         sha256=file_sha256(source),
     )
+
+
+def read_guard(path: str | Path) -> Guard:
+    """The contamination guard recorded in a vector file (metadata only; no tensor is read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("guard")
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise VectorFileError(f"{path} is not a readable safetensors file: {exc}") from exc
+    try:
+        return Guard.from_meta(json.loads(raw) if raw else None)
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise VectorFileError(f"{path} has an unreadable guard record: {exc}") from None
 
 
 def load_vectors(path: str | Path, model: Any, model_name: str | None = None) -> SteeringVectors:
