@@ -100,7 +100,8 @@ def print_scores(label: str, result, show_confusion: bool = True) -> None:
 def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[TrainingFile], split: str, new_prompts: bool) -> None:
     what = {"model": "leave-one-MODEL-out", "family": "leave-one-FAMILY-out"}[split]
     extra = " and its prompts (5 prompt folds)" if new_prompts else ""
-    print(f"\nHELD OUT ({what}{extra}): the learned layer is retrained without the test model's answers{extra}.")
+    whose = "the test model's answers" if split == "model" else "the answers of every model of the test model's family"
+    print(f"\nHELD OUT ({what}{extra}): the learned layer is retrained without {whose}{extra}.")
     print("  Confusion: [human complied: judge complied / not; human not complied: judge complied / not]")
     summary = []
     for test_model, (test_path, test_rows) in models.items():
