@@ -1,9 +1,12 @@
-"""Steering overhead: steered vs unsteered greedy generation time on random-weight models.
+"""Steering overhead: steered, gated and unsteered greedy generation time on random-weight models.
 
-The steering hook adds one vector to one block's output per forward pass; this measures what
-that costs end to end (target: under 5 %). Runs are interleaved (plain, steered, gated, plain,
-...) so a noisy shared CPU affects all settings alike, and every run generates exactly the same
-number of tokens (``min_new_tokens``) so an earlier EOS cannot flatter the steered model.
+The steering hook adds one vector to one block's output per forward pass; a gate (the logistic
+probe, or the CAST-style condition vector) also scores each prompt once at prefill. This measures
+what each costs end to end (target: under 5 %). Runs are interleaved (plain, steered, per-row,
+probe, condition, plain, ...) so a noisy shared CPU affects all settings alike, every run
+generates exactly the same number of tokens (``min_new_tokens``) so an earlier EOS cannot
+flatter one setting, and both gates let every row through so gated and ungated runs do the same
+arithmetic besides the gate itself.
 
     python bench/bench_steering.py                 # tiny LLaVA, tiny Qwen2-VL, LLaVA 512x8
     python bench/bench_steering.py --repeats 20 --new-tokens 64 --threads 2
@@ -44,6 +47,7 @@ def bench_model(name: str, model, processor, args, image_dir: Path) -> dict[str,
         steer,
         text_hidden_size,
     )
+    from vscbench.methods.steering.condition import ConditionVector
 
     processor.tokenizer.padding_side = "left"
     inputs = _inputs(processor, args.batch, image_dir)
@@ -51,11 +55,13 @@ def bench_model(name: str, model, processor, args, image_dir: Path) -> dict[str,
     hidden = text_hidden_size(model)
     vector = torch.randn(hidden, generator=torch.Generator().manual_seed(0))
     flag_all = LinearProbe(weight=torch.zeros(hidden), bias=10.0)
+    condition_all = ConditionVector(direction=vector / vector.norm(), center=torch.zeros(hidden), threshold=-2.0)
     settings = {
         "plain": lambda: torch.no_grad(),
         "steered": lambda: steer(model, vector, layer, alpha=1.5),
         "per-row": lambda: steer(model, vector, layer, alphas=torch.linspace(0, 1.5, args.batch)),
-        "gated": lambda: steer(model, vector, layer, alpha=1.5, gate=flag_all),
+        "probe": lambda: steer(model, vector, layer, alpha=1.5, gate=flag_all),
+        "condition": lambda: steer(model, vector, layer, alpha=1.5, gate=condition_all),
     }
     times: dict[str, list[float]] = {key: [] for key in settings}
 
@@ -82,10 +88,16 @@ def bench_model(name: str, model, processor, args, image_dir: Path) -> dict[str,
     for key, value in medians.items():
         per_token = value / args.new_tokens * 1000
         print(
-            f"  {key:8s} median {value * 1000:8.1f} ms ({per_token:6.2f} ms/token) ratio {value / plain:6.3f}"
+            f"  {key:9s} median {value * 1000:8.1f} ms ({per_token:6.2f} ms/token) ratio {value / plain:6.3f}"
             f" | fastest {fastest[key] * 1000:8.1f} ms ratio {fastest[key] / fastest['plain']:6.3f}"
         )
-    hook_us = {key: _hook_cost_us(model, settings[key], layer, args.batch, hidden) for key in ("steered", "per-row", "gated")}
+    hook_us = {key: _hook_cost_us(model, settings[key], layer, args.batch, hidden)
+               for key in ("steered", "per-row", "probe", "condition")}  # fmt: skip
+    prefill_us = {key: _prefill_cost_us(model, settings[key], layer, args.batch, hidden)
+                  for key in ("steered", "probe", "condition")}  # fmt: skip
+    print("  hook at prefill (64 tokens): " + ", ".join(f"{key} {value:.1f} us" for key, value in prefill_us.items())
+          + f"; the gate adds {prefill_us['probe'] - prefill_us['steered']:.1f} us (probe), "
+          f"{prefill_us['condition'] - prefill_us['steered']:.1f} us (condition) once per prompt batch")
     step_us = fastest["plain"] / args.new_tokens * 1e6
     print(
         "  hook alone per decode step: "
@@ -106,6 +118,22 @@ def _hook_cost_us(model, make_context, layer: int, batch: int, hidden: int, call
     with make_context():
         hook = next(iter(block._forward_hooks.values()))
         hook(block, (), torch.randn(batch, 5, hidden))  # prefill: computes the gate once
+        start = time.perf_counter()
+        for _ in range(calls):
+            hook(block, (), output)
+        return (time.perf_counter() - start) / calls * 1e6
+
+
+def _prefill_cost_us(model, make_context, layer: int, batch: int, hidden: int, length: int = 64, calls: int = 500) -> float:
+    """Time the hook on a prefill output [batch, length, hidden]: where a gate scores each prompt."""
+    import torch
+
+    from vscbench.methods.steering import find_text_layers
+
+    block = find_text_layers(model)[layer]
+    output = torch.randn(batch, length, hidden)
+    with make_context():
+        hook = next(iter(block._forward_hooks.values()))
         start = time.perf_counter()
         for _ in range(calls):
             hook(block, (), output)
@@ -142,12 +170,15 @@ def main() -> None:
         if not args.skip_large:
             large = build_tiny_llava(root / "llava-512", num_hidden_layers=8, hidden_size=512)
             results["LLaVA 512x8"] = bench_model("LLaVA hidden 512, 8 layers", *llava(large), args, root)
-    print("\nsteering overhead, steered / plain (target < 1.05); median runs, then fastest runs:")
+    print("\nsteering overhead against plain generation (target < 1.05); median runs | fastest runs:")
+    print(f"  {'model':14s} {'ungated':>8s} {'probe':>8s} {'condition':>10s} | {'ungated':>8s} {'probe':>8s} {'condition':>10s}")
     for name, m in results.items():
-        print(
-            f"  {name:14s} median {m['steered'] / m['plain']:.3f} (gated {m['gated'] / m['plain']:.3f})"
-            f"  fastest {m['steered_fastest'] / m['plain_fastest']:.3f} (gated {m['gated_fastest'] / m['plain_fastest']:.3f})"
-        )
+        median = [m[key] / m["plain"] for key in ("steered", "probe", "condition")]
+        fastest = [m[f"{key}_fastest"] / m["plain_fastest"] for key in ("steered", "probe", "condition")]
+        print(f"  {name:14s} {median[0]:8.3f} {median[1]:8.3f} {median[2]:10.3f} | "
+              f"{fastest[0]:8.3f} {fastest[1]:8.3f} {fastest[2]:10.3f}")
+    print("gated / ungated, median runs: " + ", ".join(
+        f"{name} probe {m['probe'] / m['steered']:.3f}, condition {m['condition'] / m['steered']:.3f}" for name, m in results.items()))
 
 
 if __name__ == "__main__":

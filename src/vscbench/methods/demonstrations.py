@@ -7,7 +7,8 @@ parrots it is then credited with answering. Answers come from one of two places:
 - a file (``few-shot:2,answers=FILE``): the items ``vscbench steer build-data`` writes (the
   model's own answers on held-out rows, judged: ``safe_response`` is the helpful answer of a
   safe request and the refusal of an unsafe one), or rows of ``{"sample_id" or "question",
-  "label", "answer"}``;
+  "label", "answer"}``; a row with a sample id answers that sample only (its image matters),
+  a row with only a question answers every sample asking it;
 - without a file, the answers written for this project below, for a few safe questions per
   VSCBench category and for the built-in demo set (``vscbench demo``). They are keyed by a hash
   of the normalised question, so no benchmark text is copied here; a demonstration is drawn
@@ -215,9 +216,9 @@ class DemoAnswers:
                 raise AnswersFileError(f"{where}: label must be 'safe' or 'unsafe', got {label!r}")
             if not isinstance(sample_id, str) and not isinstance(question, str):
                 raise AnswersFileError(f'{where}: needs a "sample_id" or a "question" to know which demonstration it answers')
-            if isinstance(sample_id, str):
+            if isinstance(sample_id, str):  # an answer to one sample (its image matters), not to its question
                 answers.by_id[sample_id] = (label, text.strip())
-            if isinstance(question, str):
+            elif isinstance(question, str):
                 answers.by_question[(text_key(question), label)] = text.strip()
         if not answers.by_id and not answers.by_question:
             raise AnswersFileError(f"few-shot answers file {source} holds no answers")
