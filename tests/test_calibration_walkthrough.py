@@ -41,6 +41,10 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+def by_label(items: list[dict], sample_id: str) -> str | None:
+    return next((item["query_label"] for item in items if item["sample_id"] == sample_id), None)
+
+
 def test_the_walkthrough_names_every_step():
     text = " ".join(" ".join(c) for c in commands())
     for step in ("vscbench run", "few-shot:1", "steer build-data", "steer extract", "--layers 1-3", "gate=condition",
@@ -77,10 +81,13 @@ def test_calibration_walkthrough_runs_offline_as_written(tmp_path: Path, monkeyp
         shots = {sample.id for sample, _ in store.run_items("few-shot")}
         iar_method = store.get_run("iar").meta["method"]
         demo_ids = store.get_run("few-shot").meta["method"]["few_shot"]["demo_ids"]
+        own_demos = store.get_run("few-shot-own").meta["method"]["few_shot"]["demo_ids"]
     # the split kept the base run's rows out, so the steered run asks exactly the base run's samples
     assert steered == base and iar_method["iar"]["gate"] == "condition" and iar_method["iar"]["held_out"] == 0
     assert not {item["sample_id"] for item in items} & base
     assert shots <= base and demo_ids and not set(demo_ids) & shots  # demonstrations are never asked
+    # answers=contrastive.jsonl: every demonstration pair's safe twin is one of the items (held-out rows)
+    assert own_demos and sum(by_label(items, i) == "safe" for i in own_demos) == len(own_demos) // 2
     assert "pareto" in outputs["steer sweep"] and "Frontier on sra_s / sra_u / utility" in outputs["steer sweep"]
     assert Path("sweep.png").read_bytes()[:4] == b"\x89PNG" and Path("tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     table = " ".join(outputs["tradeoff --run"].split())

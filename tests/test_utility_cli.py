@@ -173,6 +173,13 @@ def test_pope_cli_figures_by_hand_and_rerun_sends_nothing(tmp_path, fake):
     assert spec.benchmark == "pope" and spec.method == "none" and spec.data == str(data)
     assert spec.meta["experiment"]["benchmark"] == "pope" and payload["source"]["kind"] == "parquet"
     assert rescored.to_dict() == payload["scores"]
+    # the experiment stored with the run re-creates it: same samples, same keys, nothing to send
+    from vscbench.experiment import Experiment, run_experiment
+
+    with Store(store) as opened:
+        recorded = Experiment.from_run(opened, run)
+    replay = run_experiment(recorded, dry_run=True).runs[0]
+    assert (replay.run, replay.summary["cached"], replay.summary["would_send"]) == (run, 9, 0)
 
 
 def test_scienceqa_saved_dataset_scored_by_subject_and_rescored_without_data(tmp_path, fake):

@@ -2,13 +2,17 @@
 
 IAR shifts the activations of one text decoder block towards those the model has when it
 answers safely. VSCBench's best setting on 7B LLaVA-style models is block 14 at strength 1.5.
-This module is the public surface; the pieces live in ``steering_*`` modules by idea:
+This module is the public surface; the pieces live in modules by idea:
 
-- data: :func:`load_contrastive_jsonl`, :class:`ContrastiveItem`
-- where: :func:`find_text_layers`, :func:`resolve_layers` (0-indexed text decoder blocks)
+- data: :func:`load_contrastive_jsonl`, :class:`ContrastiveItem`; ``build_data``: contrastive
+  items from the model's own judged answers on a held-out split (``split``: prompt-row groups)
+- guard: :class:`Guard` (normalised questions and image hashes an evaluation must not contain)
+- where: :func:`find_text_layers`, :func:`resolve_layers` (0-indexed text decoder blocks, ranges)
 - extract: :func:`extract_vectors` -> :class:`SteeringVectors` (``save``), :func:`load_vectors`
-- apply: :func:`steer` (context manager; per-row strengths; optional probe gating)
-- sweep: :func:`sweep_grid`, :func:`pareto_frontier`
+- apply: :func:`steer` (context manager; per-row strengths; a probe or a CAST-style
+  :class:`ConditionVector` as the gate); ``wrapper.SteeredModel`` (the model decorator)
+- sweep: :func:`sweep_grid`, :func:`pareto_frontier`; ``sweep_run``: layer x strength x gate
+  as experiments with one baseline
 
 Example::
 
@@ -21,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+from vscbench.methods.steering.condition import ConditionVector, fit_condition
 from vscbench.methods.steering.data import (
     ContrastiveDataError,
     ContrastiveItem,
@@ -37,6 +42,7 @@ from vscbench.methods.steering.extract import (
     load_local_model,
     read_id_list,
 )
+from vscbench.methods.steering.guard import Guard
 from vscbench.methods.steering.hooks import SteeringState, steer
 from vscbench.methods.steering.layers import (
     LayerError,
@@ -62,8 +68,10 @@ from vscbench.methods.steering.vectors import (
 
 __all__ = [
     "TOKEN_RULES",
+    "ConditionVector",
     "ContrastiveDataError",
     "ContrastiveItem",
+    "Guard",
     "LayerError",
     "LinearProbe",
     "SteeringState",
@@ -75,6 +83,7 @@ __all__ = [
     "extract_to_file",
     "extract_vectors",
     "find_text_layers",
+    "fit_condition",
     "fit_probe",
     "load_contrastive_jsonl",
     "load_local_model",
