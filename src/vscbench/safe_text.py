@@ -37,7 +37,9 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: strip them first and then see the formula).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+#: Markdown that could make code, emphasis or table cells: backslash-escaped. Brackets are
+#: escaped only where they would close a link or an image (``](``), so "[95% CI]" stays as written.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_|]|\](?=\())")
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -92,7 +94,8 @@ def markdown_cell(text: Any) -> str:
     """Text for a Markdown table cell or list item that renders as the text itself: HTML
     (``<script>``, ``<img onerror=...>``) escaped as entities, Markdown syntax that could make
     links, images, code or emphasis backslash-escaped, pipes escaped, line breaks as spaces,
-    and control characters visible."""
+    and control characters visible. ``[text](javascript:...)`` becomes ``[text\\](javascript:...)``:
+    no link."""
     escaped = html.escape(printable(text, one_line=False), quote=False)
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+    escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), escaped)
     return escaped.replace("\n", " ").replace("\t", " ")
