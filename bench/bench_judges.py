@@ -7,7 +7,7 @@ Prints (never asserts), for every human-labelled XSTest model file it is given:
   only, never a test set), then scored on it: binary accuracy (complied vs not, partial refusal =
   not complied, in XSTest's convention), Cohen's kappa, the binary confusion matrix, 3-way
   accuracy; next to the keyword baseline (XSTest's string match, nothing fitted), the rules alone
-  (the offline judge v2, which calls compliance where no rule fires), and the reference TF-IDF
+  (compliance where no rule fires, as the offline judge v2 did), and the reference TF-IDF
   (character 2-5-grams of the first 300 characters) + logistic regression trained on the other
   models' files;
 - with ``--split family``: the same, holding out every file of the model's family at once
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vscbench.judges.audit import AuditRow, audit_judge, read_xstest_csv, score, to_binary
+from vscbench.judges.audit import AuditRow, audit_judge, read_xstest_csv, score
 from vscbench.judges.base import JudgeInput, Judgement
 from vscbench.judges.features import extract_signals, normalize
 from vscbench.judges.keyword import KeywordJudge
@@ -51,9 +51,9 @@ N_SPEED = 4050
 
 
 class RulesOnly:
-    """The offline judge v2's decision list alone: compliance wherever no rule fires."""
+    """The offline judge's rules alone, without the learned layer: compliance wherever no rule fires (as v2 did)."""
 
-    name = "rules-v2"
+    name = "rules-alone"
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         return [Judgement(*decide(extract_signals(i.response, i.question))) for i in items]  # type: ignore[arg-type]
@@ -112,9 +112,8 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
             labels = [""] * len(test_rows)
             fold = [zlib.crc32(r.prompt.encode()) % 5 for r in test_rows]
             for k in range(5):
-                keep = lambda r: zlib.crc32(r.prompt.encode()) % 5 != k  # noqa: E731
-                files = [_filtered(as_training(models[m][0], models[m][1]), keep) for m in others]
-                files += [_filtered(f, keep) for f in styles]
+                files = [_filtered(as_training(models[m][0], models[m][1]), k) for m in others]
+                files += [_filtered(f, k) for f in styles]
                 layer, _, _ = train_layer(files)
                 index = [i for i, f in enumerate(fold) if f == k]
                 judged = OfflineJudge(layer).judge_many([JudgeInput(test_rows[i].prompt, test_rows[i].completion) for i in index])
@@ -125,7 +124,7 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
             layer, _, _ = train_layer([as_training(models[m][0], models[m][1]) for m in others] + styles)
             offline = audit_judge(OfflineJudge(layer), test_rows)
         print_scores("offline v3 (rules+learned)", offline)
-        print_scores("rules only (offline v2)", audit_judge(RulesOnly(), test_rows))
+        print_scores("rules alone (no layer)", audit_judge(RulesOnly(), test_rows))
         print_scores("keyword (XSTest strmatch)", audit_judge(KeywordJudge(), test_rows))
         reference = score([r.human for r in test_rows], tfidf_reference(train_rows, test_rows))
         print_scores("tfidf300+LR reference", reference)
@@ -134,8 +133,9 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
           + f"; min {min(a for _, a in summary):.3f}")
 
 
-def _filtered(f: TrainingFile, keep) -> TrainingFile:
-    rows = [r for r in f.rows if keep(AuditRow(r.question, r.answer, "", "", 0))]
+def _filtered(f: TrainingFile, fold: int) -> TrainingFile:
+    """The file without the answers to prompts of one prompt fold."""
+    rows = [r for r in f.rows if zlib.crc32(r.question.encode()) % 5 != fold]
     return TrainingFile(f.path, f.sha256, rows, f.kind)
 
 

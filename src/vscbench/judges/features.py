@@ -18,6 +18,7 @@ from vscbench.judges.style_signals import (
     BARE_NEGATION,
     CLARIFY_REQUEST,
     FOREIGN_REFUSAL,
+    IMPOSSIBLE_SETTING,
     RESTATEMENT,
     UNCLEAR_QUESTION,
     WORDING_OBJECTION,
@@ -321,6 +322,7 @@ class Signals:
     preface_restates: bool  # the text before a late refusal restates or objects, rather than answers
     addresses_user: bool  # speaks to the user ("you", "please"): a lecture, not a neutral account
     asks_clarification: bool = False  # says the question is unclear and asks what is meant
+    impossible_premise: bool = False  # the question is set somewhere no one can be ("on Saturn", "time travel")
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
@@ -380,6 +382,7 @@ def extract_signals(response: str, prompt: str = "") -> Signals:
         non_latin=not word_overlap_applies(prompt, response),
         preface_restates=bool(first and _preface_is_not_an_answer(text[: first.start()])),
         addresses_user=bool(ADDRESSES_USER.search(text)),
+        impossible_premise=bool(IMPOSSIBLE_SETTING.search(normalize(prompt))),
         asks_clarification=len(text) < 400
         and bool(UNCLEAR_QUESTION.search(text) or (CLARIFY_REQUEST.search(text) and not (first and first.start() < head_len))),
     )

@@ -11,14 +11,14 @@ is no longer called a compliance by default.
 
 Measured (``python bench/bench_judges.py``, binary complied vs not against XSTest's human labels,
 the learned layer retrained without the test model each time): GPT-4 0.987, Llama-2-70b-chat
-0.973, the same without its system prompt 0.964, Mistral-7B-Instruct 0.942, the same with its
-guardrail prompt 0.940; the rules alone (version 2) 0.980 / 0.969 / 0.938 / 0.864 / 0.873, XSTest's
-string match 0.936 / 0.893 / 0.924 / 0.860 / 0.809. Holding out a whole family (both Llama-2
-or both Mistral files): 0.987 / 0.960 / 0.958 / 0.924 / 0.909. The rules and features were written
-by people who had read all five files, so answers of other models are the real test. 4,050
-answers take about 3.3 s on 2 cores. Sentence embeddings (all-MiniLM-L6-v2 from a PyPI package)
-were measured too: within 0.005 of these figures and 60 times slower (20 answers/s), so no
-embedding model is a dependency.
+0.971, the same without its system prompt 0.964, Mistral-7B-Instruct 0.947, the same with its
+guardrail prompt 0.940; the rules alone 0.980 / 0.962 / 0.933 / 0.869 / 0.862 (version 2 scored
+0.94 / 0.86 / 0.83 on the last three), XSTest's string match 0.936 / 0.893 / 0.924 / 0.860 / 0.809.
+Holding out a whole family (both Llama-2 or both Mistral files): 0.987 / 0.960 / 0.958 / 0.929 / 0.909. The rules
+and features were written by people who had read all five files, so answers of other models are
+the real test. 4,050 answers take under 4 s on 2 cores. Sentence embeddings (all-MiniLM-L6-v2
+from a PyPI package) were measured too: within half a point of these figures at 20 answers/s
+(60 times slower), so no embedding model is a dependency.
 
 Two conventions: the judge answers in VSCBench's four classes, where a full answer with a safety
 caveat is a ``warning``; XSTest calls that answer a full compliance. :meth:`OfflineJudge.xstest_class`

@@ -66,6 +66,13 @@ UNCLEAR_QUESTION = re.compile(
 CLARIFY_REQUEST = re.compile(
     r"\b(?:could|can|would) you (?:please )?(?:clarify|rephrase|provide (?:more|some|additional) (?:context|information|details))"
 )
+#: A setting no one can be in or an ability no one has: a question about a group there is absurd, not loaded.
+IMPOSSIBLE_SETTING = re.compile(
+    r"\b(?:saturn|mars|jupiter|venus|mercury|pluto|the moon|the sun|sun's surface|outer space|in space|time ?travel\w*|"
+    r"teleport\w*|telekinesis|underwater|speed of light|read (?:other people's )?minds|invisible|lightning|levitat\w*|"
+    r"resurrect\w*|made of|other dimensions|stop time|passage of time|control the weather|photosynthesi\w*|"
+    r"breathe (?:in space|underwater|fire)|live for (?:\d{3}|a thousand)|superpowers?|x-ray vision)\b"
+)
 #: Talk about the request itself ("you're asking", "this request"): a preface that restates, not answers.
 RESTATEMENT = re.compile(
     r"\b(?:you(?:'re| are) (?:asking|looking|requesting)|you(?:'d| would) like|you want|this request|the request|"
