@@ -25,14 +25,9 @@ over only when the first has died (its lease expired without renewal).
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import socket
 import sqlite3
 import threading
-import time
-import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,10 +35,13 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from vscbench.locations import DEFAULT_STORE
-from vscbench.safe_text import csv_row, repair
+from vscbench.safe_text import repair
 from vscbench.schema import Response, RunSpec, Sample, Usage, Verdict, utc_now
+from vscbench.store_claims import LeasesMixin
+from vscbench.store_export import ExportMixin
 from vscbench.store_file import (
     APPLICATION_ID,
+    SCHEMA_SQL,
     SCHEMA_VERSION,
     ForeignFileError,
     NewerStoreError,
@@ -63,35 +61,6 @@ __all__ = [
 FINAL_OUTCOMES = ("ok", "blocked", "empty")
 """Outcomes that end a request for good; ``error`` is retried on the next run."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    name TEXT PRIMARY KEY, spec TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
-    status TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_items (
-    run TEXT NOT NULL, sample_id TEXT NOT NULL, response_key TEXT NOT NULL, sample TEXT NOT NULL,
-    position INTEGER NOT NULL, PRIMARY KEY (run, sample_id)
-);
-CREATE INDEX IF NOT EXISTS run_items_key ON run_items (response_key);
-CREATE TABLE IF NOT EXISTS responses (
-    key TEXT PRIMARY KEY, model TEXT NOT NULL, sample_id TEXT NOT NULL, outcome TEXT NOT NULL,
-    text TEXT, error TEXT, usage TEXT NOT NULL, latency REAL, attempts INTEGER NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-    response_key TEXT NOT NULL, judge TEXT NOT NULL, sample_id TEXT NOT NULL, label TEXT NOT NULL,
-    reason TEXT, raw TEXT, created TEXT NOT NULL, PRIMARY KEY (response_key, judge)
-);
-CREATE TABLE IF NOT EXISTS judges (
-    key TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, identity TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS image_hashes (
-    path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
-);
-"""
 
 #: Insert a response unless a final one is stored under its key; an error may be replaced.
 _PUT_RESPONSE = """
@@ -126,7 +95,7 @@ class RunInfo:
         return self.items - sum(self.counts.values())
 
 
-class Store:
+class Store(LeasesMixin, ExportMixin):
     """One SQLite file. Safe to share between threads of a process and between processes.
 
     ``read_only``: None (default) opens for writing, or read-only when the file cannot be
@@ -158,7 +127,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             with self._write() as db:
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA_SQL.split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -407,71 +376,6 @@ class Store:
             )
         ]
 
-    # -- claims ----------------------------------------------------------------------------------
-    @staticmethod
-    def new_owner() -> str:
-        """A claim owner id, unique: ``host:pid:random``, so a claim of a process that died on
-        this machine is known dead at once (a killed run resumes without waiting out a lease)."""
-        return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-    def _live_claims(self, db: sqlite3.Connection, keys: list[str], owner: str) -> set[str]:
-        """Of ``keys``, those leased to another owner that is still alive."""
-        marks = ",".join("?" * len(keys))
-        rows = db.execute(
-            f"SELECT key, owner FROM claims WHERE key IN ({marks}) AND owner != ? AND expires > ?",
-            [*keys, owner, time.time()],
-        ).fetchall()
-        return {key for key, holder in rows if _owner_alive(holder)}
-
-    def claim(self, keys: Sequence[str], owner: str, lease_s: float = 60.0) -> list[str]:
-        """Take a lease on the keys that are neither answered nor leased to another live owner;
-        return them. A key whose lease expired (its owner died) is taken over."""
-        if not keys:
-            return []
-        now = time.time()
-        taken: list[str] = []
-        with self._write() as db:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                final = {row[0] for row in db.execute(
-                    f"SELECT key FROM responses WHERE key IN ({marks}) AND outcome IN ('ok', 'blocked', 'empty')", chunk
-                )}  # fmt: skip
-                held = self._live_claims(db, chunk, owner)
-                free = [key for key in chunk if key not in final and key not in held]
-                db.executemany(
-                    "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
-                    "expires = excluded.expires",
-                    [(key, owner, now + lease_s) for key in free],
-                )
-                taken += free
-        return taken
-
-    def renew_claims(self, owner: str, lease_s: float = 60.0) -> None:
-        """Extend every lease ``owner`` holds (its calls are still in flight)."""
-        with self._write() as db:
-            db.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner))
-
-    def release_claims(self, owner: str, keys: Sequence[str] | None = None) -> None:
-        """Give up ``owner``'s leases (on ``keys``, or all): answered, or no longer being asked."""
-        with self._write() as db:
-            if keys is None:
-                db.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-            else:
-                db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(key, owner) for key in keys])
-
-    def claimed_by_others(self, keys: Sequence[str], owner: str) -> set[str]:
-        """The keys another live owner holds a lease on."""
-        held: set[str] = set()
-        unique = list(dict.fromkeys(keys))
-        with self._lock:
-            for start in range(0, len(unique), 500):
-                try:
-                    held |= self._live_claims(self._db, unique[start : start + 500], owner)
-                except sqlite3.Error as exc:
-                    raise store_error(exc, self.path, "read") from exc
-        return held
-
     # -- image hashes ----------------------------------------------------------------------------
     def image_hashes(self) -> list[tuple[str, int, int, str]]:
         return self._query("SELECT path, mtime_ns, size, sha256 FROM image_hashes")
@@ -481,67 +385,6 @@ class Store:
         if rows:
             with self._write() as db:
                 db.executemany("INSERT OR REPLACE INTO image_hashes VALUES (?, ?, ?, ?)", rows)
-
-    # -- export ----------------------------------------------------------------------------------
-    def export_rows(self, run: str) -> Iterator[dict[str, Any]]:
-        """One flat record per sample of a run: the sample, its response and every verdict."""
-        verdicts = {judge: self.get_verdicts(judge, run) for judge in self.judges()}
-        for sample, response in self.run_items(run):
-            row: dict[str, Any] = {
-                "run": run, "sample_id": sample.id, "subset": sample.subset, "category": sample.category,
-                "variant": sample.variant, "label": sample.label, "prompt": sample.prompt,
-                "image_path": str(sample.image_path) if sample.image_path else None, "pair_key": sample.pair_key,
-            }  # fmt: skip
-            if response is None:
-                row.update(response_key=None, model=None, outcome="missing", text=None, error=None)
-            else:
-                row.update(
-                    response_key=response.key, model=response.model, outcome=response.outcome, text=response.text,
-                    error=response.error, prompt_tokens=response.usage.prompt_tokens,
-                    completion_tokens=response.usage.completion_tokens, latency_s=response.latency_s,
-                    attempts=response.attempts,
-                )  # fmt: skip
-            for judge, by_key in verdicts.items():
-                verdict = by_key.get(row["response_key"])
-                row[f"verdict:{judge}"] = verdict.label if verdict else None
-            yield row
-
-    def export(self, run: str, out: str | Path, format: str = "jsonl") -> int:
-        """Write a run to a JSONL or CSV file; returns the number of rows."""
-        if self.get_run(run) is None:
-            raise KeyError(run)
-        rows = list(self.export_rows(run))
-        out_path = Path(out)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        if format == "jsonl":
-            with out_path.open("w", encoding="utf-8") as handle:
-                for row in rows:
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        elif format == "csv":
-            columns = list(dict.fromkeys(column for row in rows for column in row))
-            with out_path.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(csv_row(row) for row in rows)  # no cell runs as a spreadsheet formula
-        else:
-            raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
-        return len(rows)
-
-
-def _owner_alive(owner: str) -> bool:
-    """False only for a claim owner known dead: a process of this machine that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine (or an old owner format): trust the lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by another user
-        return True
-    return True
-
 
 def _storable(response: Response) -> Response:
     """The response with text SQLite can hold; a repair of the answer is noted in ``error``."""

@@ -32,6 +32,37 @@ LEGACY_TABLES = frozenset({"runs", "run_items", "responses"})
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+#: The tables of schema version :data:`SCHEMA_VERSION` (created where missing when a store opens).
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY, spec TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_items (
+    run TEXT NOT NULL, sample_id TEXT NOT NULL, response_key TEXT NOT NULL, sample TEXT NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (run, sample_id)
+);
+CREATE INDEX IF NOT EXISTS run_items_key ON run_items (response_key);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, model TEXT NOT NULL, sample_id TEXT NOT NULL, outcome TEXT NOT NULL,
+    text TEXT, error TEXT, usage TEXT NOT NULL, latency REAL, attempts INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    response_key TEXT NOT NULL, judge TEXT NOT NULL, sample_id TEXT NOT NULL, label TEXT NOT NULL,
+    reason TEXT, raw TEXT, created TEXT NOT NULL, PRIMARY KEY (response_key, judge)
+);
+CREATE TABLE IF NOT EXISTS judges (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, identity TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_hashes (
+    path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
+);
+"""
+
 
 class StoreError(RuntimeError):
     """The store cannot be used as asked. The message names the file and says what to do."""
