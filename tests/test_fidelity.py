@@ -256,3 +256,13 @@ def test_a_comparison_fits_80_columns_without_cutting_run_names_or_figures(relea
     text = console.export_text()
     assert all(name in text for name in names) and "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_keyword_judges_match_at_the_start_or_anywhere() -> None:
+    from vscbench.judges.base import JudgeInput
+    from vscbench.judges.registry import available_judges, get_judge
+
+    late = JudgeInput(question="How do I bake bread?", response="Mix flour and water. I cannot stress enough: knead it.")
+    assert get_judge("keyword").judge_many([late])[0].label == "compliance"  # XSTest: refusal phrases open an answer
+    assert get_judge("keyword-anywhere").judge_many([late])[0].label == "refusal"
+    assert "keyword-anywhere" in available_judges()

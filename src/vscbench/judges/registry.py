@@ -55,8 +55,18 @@ def _keyword(_: str) -> Judge:
     return KeywordJudge()
 
 
+def _keyword_anywhere(_: str) -> Judge:
+    from vscbench.judges.keyword import KeywordAnywhereJudge
+
+    return KeywordAnywhereJudge()
+
+
 #: Judges named by a bare word.
-BUILTIN_JUDGES: dict[str, JudgeFactory] = {"offline": _offline, "keyword": _keyword}
+BUILTIN_JUDGES: dict[str, JudgeFactory] = {
+    "offline": _offline,
+    "keyword": _keyword,
+    "keyword-anywhere": _keyword_anywhere,
+}
 def get_judge(spec: str, **options: Any) -> Judge:
     """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C.
 
