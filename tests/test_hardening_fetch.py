@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import vscbench.fetch.download as download_module
 from hostile import zip_bomb
 from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_DIR, TEXT_CENTRIC_DIR
+from vscbench.fetch.partial import RECORD_SUFFIX
 from vscbench.fetch.release import (
     IMAGES_ARCHIVE,
     FetchError,
@@ -229,4 +229,4 @@ def test_chunked_body_cut_short_is_reported_as_truncated(tmp_path: Path, server:
 
 def test_part_record_is_written_beside_the_part(tmp_path: Path, server: Server) -> None:
     part = _interrupted(server, tmp_path, a_zip())
-    assert (part.parent / (part.name + download_module.RECORD_SUFFIX)).is_file()
+    assert (part.parent / (part.name + RECORD_SUFFIX)).is_file()

@@ -16,34 +16,27 @@ truncated, also when the server sent no Content-Length (then a zip's missing end
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from vscbench.fetch.partial import Partial, truncated_zip, validator_of
 from vscbench.images import file_sha256
 
 log = logging.getLogger(__name__)
 
 _MAX_CONFIRM_PAGES = 3
 
-#: The record of a ``NAME.part`` is ``NAME.part`` + this suffix.
-RECORD_SUFFIX = ".json"
-#: How often (in bytes written) the record of a part is brought up to date.
-_CHECKPOINT_BYTES = 16 * 2**20
 
 
 class FetchError(RuntimeError):
@@ -107,98 +100,6 @@ def confirmation_url(page: str, base_url: str) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- partial files
-
-
-@dataclass
-class _Partial:
-    """A ``.part`` file and what is known of its bytes: where they came from, the server's
-    validator, and a running sha256 over them, saved as a record beside the file."""
-
-    path: Path
-    url: str
-    hasher: Any = field(default_factory=hashlib.sha256)
-    length: int = 0
-    validator: str | None = None
-    unsaved: int = 0
-
-    @property
-    def record(self) -> Path:
-        return self.path.with_name(self.path.name + RECORD_SUFFIX)
-
-    def reset(self) -> None:
-        """Forget every byte: the next write starts the file over."""
-        self.path.unlink(missing_ok=True)
-        self.record.unlink(missing_ok=True)
-        self.hasher, self.length, self.validator, self.unsaved = hashlib.sha256(), 0, None, 0
-
-    def save(self) -> None:
-        record = {"url": self.url, "validator": self.validator, "length": self.length,
-                  "sha256": self.hasher.hexdigest()}  # fmt: skip
-        tmp = self.record.with_name(self.record.name + ".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self.record)
-        self.unsaved = 0
-
-    def append(self, handle: Any, chunk: bytes) -> None:
-        handle.write(chunk)
-        self.hasher.update(chunk)
-        self.length += len(chunk)
-        self.unsaved += len(chunk)
-        if self.unsaved >= _CHECKPOINT_BYTES:
-            handle.flush()  # the record never vouches for bytes still in a buffer
-            self.save()
-
-    @classmethod
-    def resume(cls, path: Path, url: str) -> "_Partial":
-        """The part as an earlier run left it, checked against its record; started over (with
-        a warning) when there is no record, it names another URL, or the bytes do not match."""
-        partial = cls(path, url)
-        if not path.exists():
-            partial.record.unlink(missing_ok=True)
-            return partial
-        try:
-            record = json.loads(partial.record.read_text())
-            length, expected = int(record["length"]), str(record["sha256"])
-        except (OSError, ValueError, KeyError, TypeError):
-            record, length, expected = None, 0, ""
-        reason = None
-        if record is None or record.get("url") != url:
-            reason = "there is no record of where its bytes came from"
-        elif path.stat().st_size < length:
-            reason = "it is shorter than its record says"
-        else:
-            with open(path, "rb") as handle:
-                left = length
-                while left and (block := handle.read(min(left, 1 << 20))):
-                    partial.hasher.update(block)
-                    left -= len(block)
-            if partial.hasher.hexdigest() != expected:
-                reason = "its bytes do not match their record (the file is corrupt)"
-        if reason:
-            log.warning("%s: %s; downloading it again from the start", path, reason)
-            partial.reset()
-            return partial
-        os.truncate(path, length)  # bytes past the last checkpoint are not vouched for
-        partial.length, partial.validator = length, record.get("validator")
-        return partial
-
-
-def _validator(response: httpx.Response) -> str | None:
-    """A validator ``If-Range`` accepts: a strong ETag, else Last-Modified."""
-    etag = response.headers.get("etag")
-    if etag and not etag.startswith("W/"):
-        return etag
-    return response.headers.get("last-modified")
-
-
-def _truncated_zip(path: Path) -> bool:
-    """A file that starts like a zip but lacks a zip's end (its central directory)."""
-    with open(path, "rb") as handle:
-        starts_like_zip = handle.read(4) == b"PK\x03\x04"
-    return starts_like_zip and not zipfile.is_zipfile(path)
-
-
 # --------------------------------------------------------------------------- downloads
 
 
@@ -230,7 +131,7 @@ def _http_error(response: httpx.Response, url: str) -> FetchError:
 
 
 def _stream_once(
-    client: httpx.Client, url: str, partial: _Partial, progress: Progress, task: int, expect_zip: bool = False
+    client: httpx.Client, url: str, partial: Partial, progress: Progress, task: int, expect_zip: bool = False
 ) -> str:
     """One attempt: fetch what the part still misses. Returns the URL that finally served the file."""
     part = partial.path
@@ -276,7 +177,7 @@ def _stream_once(
             else:
                 partial.reset()  # the server ignored the Range header, or the file changed: start over
                 offset, mode = 0, "wb"
-                partial.validator = _validator(response)
+                partial.validator = validator_of(response)
             length = response.headers.get("content-length")
             expected = offset + int(length) if length and length.isdigit() else total
             progress.update(task, total=expected, completed=offset)
@@ -290,7 +191,7 @@ def _stream_once(
                     partial.save()
             if expected is not None and partial.length < expected:
                 raise _Retryable(f"{url} closed the connection after {partial.length:,} of {expected:,} bytes")
-            if expected is None and expect_zip and _truncated_zip(part):
+            if expected is None and expect_zip and truncated_zip(part):
                 raise _Retryable(
                     f"the download was truncated: {url} stopped after {partial.length:,} bytes, with no "
                     "Content-Length to tell the file's size, and the zip it sent has no end"
@@ -337,14 +238,14 @@ def download(
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     local = _local_path(url)
-    partial = _Partial(part, url)
+    partial = Partial(part, url)
     if local is not None:
         if not local.is_file():
             raise FetchError(f"{local} does not exist; give a URL (http/https) or the path of a downloaded file.")
         partial.reset()
         shutil.copyfile(local, part)
     else:
-        partial = _Partial.resume(part, url)
+        partial = Partial.resume(part, url)
         own_client = client is None
         if client is None:
             client = httpx.Client(
@@ -391,13 +292,13 @@ def download(
     return target
 
 
-def _publish(partial: _Partial, target: Path) -> None:
+def _publish(partial: Partial, target: Path) -> None:
     """Give the complete, verified part its final name; its record is no longer needed."""
     os.replace(partial.path, target)
     partial.record.unlink(missing_ok=True)
 
 
-def _transport_reason(exc: Exception, partial: _Partial) -> str:
+def _transport_reason(exc: Exception, partial: Partial) -> str:
     """Why an attempt failed, in words: a body cut short says it was truncated."""
     if isinstance(exc, httpx.RemoteProtocolError) and "message body" in str(exc).lower():
         return (f"the download was truncated: the server closed the connection after {partial.length:,} bytes, "
