@@ -16,7 +16,6 @@ import asyncio
 import csv
 import hashlib
 import os
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -48,6 +47,13 @@ from vscbench.schema import Sample  # noqa: E402
 from vscbench.store import Store, StoreError  # noqa: E402
 
 CLI = [sys.executable, "-c", "from vscbench.cli import main; main()"]
+#: The CLI, printing its own peak RSS at exit (VmHWM: ru_maxrss would carry the parent's over exec).
+MEASURED_CLI = [sys.executable, "-c", (
+    "import atexit, sys\n"
+    "peak = lambda: next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+    "atexit.register(lambda: print(peak(), file=sys.stderr))\n"
+    "from vscbench.cli import main; main()"
+)]  # fmt: skip
 Result = tuple[int, int, int, str]  # tried, survived, lost, what was measured
 
 
@@ -272,12 +278,12 @@ def image_bombs(work: Path, trials: int) -> Result:
     peak_kb = 0
     for trial in range(trials):
         with FakeOpenAI() as fake:
-            done = subprocess.run([*CLI, "run", "--data", str(release), "--subset", "image_centric", "--model",
+            done = subprocess.run([*MEASURED_CLI, "run", "--data", str(release), "--subset", "image_centric", "--model",
                                    f"openai:fake@{fake.base_url}", "--store", str(work / f"bomb{trial}.sqlite"),
                                    "--allow-errors", "--json"],
                                   capture_output=True, text=True, timeout=300)  # fmt: skip
             sent = len(fake.completions())
-        peak_kb = max(peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        peak_kb = max(peak_kb, int(done.stderr.rsplit("VmHWM:", 1)[-1].split()[0]))
         with Store(work / f"bomb{trial}.sqlite") as store:
             responses = [r for _, r in store.run_items(next(i.name for i in store.list_runs())) if r]
         errors = [r.error for r in responses if r.outcome == "error"]
