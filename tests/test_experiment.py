@@ -110,3 +110,17 @@ def test_few_shot_that_leaves_nothing_to_evaluate_is_an_error(tmp_path: Path) ->
     result = cli("run", "--data", data, "--model", "scripted:keyword", "--method", "few-shot:1",
                  "--store", tmp_path / "s.sqlite")  # fmt: skip
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_release_with_one_spreadsheet_runs_without_naming_the_subset(release_template: Path, tmp_path: Path) -> None:
+    import shutil
+
+    release = tmp_path / "release"
+    shutil.copytree(release_template, release)
+    (release / "vscbench_text_centric.xlsx").unlink()
+    result = cli("run", "--data", release, "--model", "scripted:keyword", "--limit", 6, "--store", tmp_path / "s.sqlite",
+                 "--run", "r", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["samples"] == 6
+    lone = cli("score", "--run", "r", "--baseline", "r", "--store", tmp_path / "s.sqlite")
+    assert lone.exit_code == 2 and "at least two --run" in lone.output

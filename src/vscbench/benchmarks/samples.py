@@ -238,7 +238,7 @@ def load_samples(
     source = Path(path).expanduser()
     cache = Path(cache_dir).expanduser() if cache_dir else None
     if source.is_dir() and is_release(source):
-        wanted = [subset] if subset and subset != "all" else ["image_centric", "text_centric"]
+        wanted = [subset] if subset and subset != "all" else None  # None: every subset the release has
         instruction = {"figstep_instruction": figstep_instruction} if figstep_instruction is not None else {}
         data = load_vscbench(source, subsets=wanted, warn=warn, **instruction)
     elif figstep_instruction is not None:

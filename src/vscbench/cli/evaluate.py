@@ -176,6 +176,8 @@ def score_command(
         writable_output(out)
     store = open_store(store_path)
     try:
+        if len(run) == 1 and baseline is not None:
+            fail("--baseline compares runs: give at least two --run, one of them the baseline")
         if len(run) == 1:
             result = score_run(store, run[0], _resolve_judge(store, run[0], judge), rule, failures, intervals)  # type: ignore[arg-type]
         else:
