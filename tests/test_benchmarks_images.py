@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from vscbench.benchmarks.figstep import INCITEMENT
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.registry import load_benchmark
-from vscbench.benchmarks.figstep import INCITEMENT
 from vscbench.metrics import score
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
