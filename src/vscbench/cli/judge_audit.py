@@ -74,6 +74,15 @@ def judge_audit(
             print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": agreement.to_dict()})
         return
     _print_summary(results)
+    _print_conventions(results)
+    for spec, result in results.items():
+        _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
+        _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
+    if agreement is not None:
+        _print_agreement(agreement)
+
+
+def _print_conventions(results: dict) -> None:
     console.print(f"Figures in {plain(next(iter(results.values())).convention)}.", highlight=False, soft_wrap=True)
     for spec, result in results.items():
         if result.convention_disagreements is None:
@@ -83,16 +92,15 @@ def judge_audit(
             console.print(f"{plain(spec)}: the two conventions disagree on {result.convention_disagreements} of "
                           f"{result.n} answers (full answers with a safety caveat: XSTest compliance, VSCBench warning).",
                           highlight=False, soft_wrap=True)
-    for spec, result in results.items():
-        _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
-        _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
-    if agreement is not None:
-        table = Table(title="Agreement between judges")
-        for column in ("pair", "Cohen's kappa", "same label"):
-            table.add_column(column)
-        for pair, kappa in agreement.pairwise_kappa.items():
-            table.add_row(pair, _fmt(kappa), f"{agreement.pairwise_agreement[pair]:.3f}")
-        console.print(table)
+
+
+def _print_agreement(agreement) -> None:
+    table = Table(title="Agreement between judges")
+    for column in ("pair", "Cohen's kappa", "same label"):
+        table.add_column(column)
+    for pair, kappa in agreement.pairwise_kappa.items():
+        table.add_row(pair, _fmt(kappa), f"{agreement.pairwise_agreement[pair]:.3f}")
+    console.print(table)
 
 
 def _print_summary(results: dict) -> None:
