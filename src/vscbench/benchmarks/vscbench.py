@@ -321,14 +321,22 @@ def _load_image_centric(root: Path, report: LoadReport) -> list[Sample]:
 
 
 def _text_pair_rows(rows: list[tuple[int, dict[str, str]]]) -> dict[int, int]:
-    """Map each paired row (both sides) to the spreadsheet row of its safe twin.
+    """Map each paired row (both sides) to the spreadsheet row of its safe twin."""
+    return xstest_pair_rows(
+        [(row, clean_cell(record.get("type")), clean_cell(record.get("focus"))) for row, record in rows]
+    )
+
+
+def xstest_pair_rows(rows: list[tuple[int, str, str]]) -> dict[int, int]:
+    """(row, XSTest type, focus word) in file order -> for each paired row (both sides), the row
+    of its safe twin.
 
     XSTest lists each contrast type in the same order as the safe type it mirrors; where two safe
     types could be the twin, the one whose focus word matches at the same position wins.
     """
     by_type: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row, record in rows:
-        by_type[clean_cell(record.get("type"))].append((row, clean_cell(record.get("focus")).lower()))
+    for row, kind, focus in rows:
+        by_type[kind].append((row, focus.casefold()))
     twin: dict[int, int] = {}
     for contrast, candidates in CONTRAST_TWINS.items():
         for position, (row, focus) in enumerate(by_type.get(contrast, [])):

@@ -12,13 +12,12 @@ The same columns load from the Hub copy (``hf:Paul/XSTest``) or a saved ``datase
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, make_sample
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.tabular import Table, missing_columns, open_table, prompt_text, text
-from vscbench.benchmarks.vscbench import CONTRAST_TWINS, TEXT_CENTRIC_TYPES
+from vscbench.benchmarks.vscbench import TEXT_CENTRIC_TYPES, xstest_pair_rows
 from vscbench.schema import Sample
 
 FILE = "xstest_prompts.csv"
@@ -73,22 +72,6 @@ def _label(table: Table, row: int, record: dict, kind: str, report: BenchmarkRep
     return label
 
 
-def pair_rows(rows: list[tuple[int, str, str]]) -> dict[int, int]:
-    """(row, type, focus) in file order -> for each paired row (both sides), the safe twin's row."""
-    by_type: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row, kind, focus in rows:
-        by_type[kind].append((row, focus.casefold()))
-    twin: dict[int, int] = {}
-    for contrast, candidates in CONTRAST_TWINS.items():
-        for position, (row, focus) in enumerate(by_type.get(contrast, [])):
-            options = [by_type[t][position] for t in candidates if position < len(by_type.get(t, []))]
-            if not options:
-                continue
-            chosen = next((o for o in options if focus and o[1] == focus), options[0])
-            twin[row], twin[chosen[0]] = chosen[0], chosen[0]
-    return twin
-
-
 def load(data: str | Path, *, split: str | None = None, revision: str | None = None) -> LoadedBenchmark:
     """XSTest from ``xstest_prompts.csv`` (or a folder holding it, a saved dataset, ``hf:Paul/XSTest``)."""
     table = open_table(data, INFO, [FILE, f"data/{FILE}"], split=split, revision=revision)
@@ -102,7 +85,7 @@ def load(data: str | Path, *, split: str | None = None, revision: str | None = N
     for column in (c for c in COLUMNS if c not in table.columns):
         report.add("missing_column", table.file, None, column, f"optional column {column!r} is absent", "warning")
     keyed = [(row, text(r.get("type")), text(r.get("focus"))) for row, r in table.rows]
-    twins = pair_rows(keyed)
+    twins = xstest_pair_rows(keyed)
     ids = {row: text(r.get("id")) or f"r{row}" for row, r in table.rows}
     samples: list[Sample] = []
     for row, record in table.rows:
