@@ -17,10 +17,10 @@ parrots it is then credited with answering. Answers come from one of two places:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vscbench.jsonl import jsonl_objects
 from vscbench.methods.steering.guard import text_key
 from vscbench.schema import Sample
 
@@ -197,16 +197,7 @@ class DemoAnswers:
         if not source.is_file():
             raise AnswersFileError(f"few-shot answers file {source} does not exist; build one with `vscbench steer build-data`")
         answers = cls(source=source)
-        for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{source}, line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AnswersFileError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise AnswersFileError(f"{where}: expected a JSON object")
+        for number, where, row in jsonl_objects(source, AnswersFileError):
             text = row.get("answer", row.get("safe_response"))
             label = row.get("label", row.get("query_label", "safe"))
             sample_id, question = row.get("sample_id"), row.get("question", row.get("query"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vscbench.images import file_sha256
+from vscbench.jsonl import jsonl_objects
 from vscbench.methods.steering.guard import Guard, describe_overlap
 from vscbench.schema import Sample
 
@@ -66,16 +67,7 @@ def load_contrastive_jsonl(path: str | Path) -> list[ContrastiveItem]:
         raise ContrastiveDataError(f"contrastive file {source} does not exist")
     items: list[ContrastiveItem] = []
     seen_ids: dict[str, int] = {}
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{source}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ContrastiveDataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise ContrastiveDataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for number, where, row in jsonl_objects(source, ContrastiveDataError):
         missing = [key for key in _REQUIRED if not isinstance(row.get(key), str) or not row[key].strip()]
         if missing:
             raise ContrastiveDataError(
