@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark_files import full_xstest_rows, write_xstest
 from typer.testing import CliRunner
 
+from benchmark_files import full_xstest_rows, write_xstest
 from vscbench.cli import app
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vscbench.cli import app
+from vscbench.models.base import load_model
 from vscbench.models.scripted import ScriptedModel  # noqa: F401 (the scripted backend exists)
 from vscbench.runner import run_samples_sync
-from vscbench.models.base import load_model
 from vscbench.schema import Sample
 from vscbench.store import Store
 
