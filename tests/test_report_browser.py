@@ -164,7 +164,9 @@ def test_opens_with_no_console_errors_and_renders_rows_on_demand(page, report_pa
     page.click("a[data-tab='samples-view']")
     assert _rows(page) == 100  # not every row: rendered on demand
     assert f"{total:,} rows match of {total:,}; 100 shown" in _count(page)
-    page.click("#sample-more")
+    # A click from script: Playwright's own click scrolls the button into view first, and the
+    # scroll alone loads the next page (the IntersectionObserver), which made this step racy.
+    page.locator("#sample-more").evaluate("button => button.click()")
     assert _rows(page) == 200
     page.locator("#sample-more").scroll_into_view_if_needed()
     page.wait_for_function(f"() => document.querySelectorAll('#samples tbody tr').length === {total}", timeout=5_000)
