@@ -41,6 +41,12 @@ def test_demo_end_to_end_offline(tmp_path: Path, monkeypatch) -> None:
     assert payload["overall"]["samples"] == 36 and payload["provenance"]["judge"]["name"] == "offline"
     assert set(payload["by_subset"]) == {"image_centric", "text_centric"}
     assert Path(payload["report"]).is_file() and Path(payload["store"]).is_file()
+    # the report `vscbench report` writes: one thumbnail per distinct picture, the judge named
+    html = Path(payload["report"]).read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in (tmp_path / "demo" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    pictures = {row["image_path"] for row in rows if row.get("image_path")}
+    assert pictures and html.count("data:image/jpeg") == len(pictures)
+    assert "offline v3" in html
     again = runner.invoke(app, ["demo", "--dest", str(tmp_path / "demo"), "--json"])
     assert json.loads(again.stdout)["overall"] == payload["overall"]  # answered from the store
 

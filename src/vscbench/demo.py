@@ -110,9 +110,8 @@ def run_demo(
     say=print,
 ) -> DemoResult:
     """Write the example set, run ``model`` on it, judge with ``judge``, score and report."""
-    from vscbench.evaluate import run_labels
     from vscbench.experiment import Experiment, run_experiment
-    from vscbench.report.html import write_html
+    from vscbench.report.build import write_store_report
     from vscbench.store import Store
 
     root = Path(dest)
@@ -123,9 +122,7 @@ def run_demo(
                             run_name="demo", generation={"max_tokens": max_tokens})  # fmt: skip
     result = run_experiment(experiment, say=say)
     outcome = result.runs[0]
-    written = None
     target = html if html is not None else root / "report.html"
-    with Store(store_path) as opened:
-        samples, labels, responses = run_labels(opened, outcome.run, outcome.judged[0].judge)
-        written = write_html(target, outcome.score, samples, labels=labels, responses=responses)
+    with Store(store_path) as opened:  # the report `vscbench report` writes: thumbnails, reasons, provenance
+        written = write_store_report(opened, target, runs=[outcome.run], judge=outcome.judged[0].judge).path
     return DemoResult(data=data, store=store_path, run=outcome.run, html=written, result=result)
