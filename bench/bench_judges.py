@@ -123,13 +123,13 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
         else:
             layer, _, _ = train_layer([as_training(models[m][0], models[m][1]) for m in others] + styles)
             offline = audit_judge(OfflineJudge(layer), test_rows)
-        print_scores("offline v3 (rules+learned)", offline)
+        print_scores("offline v4 (rules+learned)", offline)
         print_scores("rules alone (no layer)", audit_judge(RulesOnly(), test_rows))
         print_scores("keyword (XSTest strmatch)", audit_judge(KeywordJudge(), test_rows))
         reference = score([r.human for r in test_rows], tfidf_reference(train_rows, test_rows))
         print_scores("tfidf300+LR reference", reference)
         summary.append((test_model, offline.binary_accuracy))
-    print("  offline v3 binary accuracy per held-out model: " + ", ".join(f"{m} {a:.3f}" for m, a in summary)
+    print("  offline v4 binary accuracy per held-out model: " + ", ".join(f"{m} {a:.3f}" for m, a in summary)
           + f"; min {min(a for _, a in summary):.3f}")
 
 
@@ -155,8 +155,8 @@ def shipped(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
 def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
     pool = [JudgeInput(r.prompt, r.completion) for _, rows in models.values() for r in rows]
     items = [pool[i % len(pool)] for i in range(N_SPEED)]
-    judges = {"offline v3": OfflineJudge(), "keyword": KeywordJudge()}
-    judges["offline v3"].judge_many(items[:10])  # load the weights once, as a real run would
+    judges = {"offline v4": OfflineJudge(), "keyword": KeywordJudge()}
+    judges["offline v4"].judge_many(items[:10])  # load the weights once, as a real run would
     print(f"\nSpeed on {len(items):,} answers (mean {np.mean([len(i.response) for i in items]):.0f} chars), best of 3, "
           f"one process on {os.cpu_count()} cores:")
     for name, judge in judges.items():

@@ -1,7 +1,7 @@
 """Train the offline judge's learned layer and write its weights, or check the shipped ones.
 
 The weights are a pure function of the training files: the same files (in any order) give the
-same bytes. The shipped manifest (src/vscbench/judges/weights/offline_v3.json) names every file
+same bytes. The shipped manifest (src/vscbench/judges/weights/offline_v4.json) names every file
 with its sha256, so the shipped weights can be rebuilt from it:
 
     # rebuild from the files the manifest names, found by name in these folders (sha256 checked)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from vscbench.benchmarks.samples import load_samples
 from vscbench.cli import app
 from vscbench.demo import IMAGE_TWINS, TEXT_TWINS, write_demo
+from vscbench.judges.offline import OfflineJudge
 
 runner = CliRunner()
 
@@ -46,7 +47,7 @@ def test_demo_end_to_end_offline(tmp_path: Path, monkeypatch) -> None:
     rows = [json.loads(line) for line in (tmp_path / "demo" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     pictures = {row["image_path"] for row in rows if row.get("image_path")}
     assert pictures and html.count("data:image/jpeg") == len(pictures)
-    assert "offline v3" in html
+    assert f"offline v{OfflineJudge.version}" in html
     again = runner.invoke(app, ["demo", "--dest", str(tmp_path / "demo"), "--json"])
     assert json.loads(again.stdout)["overall"] == payload["overall"]  # answered from the store
 

@@ -23,7 +23,15 @@ import pytest
 
 from vscbench.judges.audit import audit_judge, read_xstest_csv, sha256_of
 from vscbench.judges.base import JudgeInput
-from vscbench.judges.learned import WEIGHTS_DIR, WeightsError, load_layer, manifest_path, shipped_layer, weights_path
+from vscbench.judges.learned import (
+    WEIGHTS_DIR,
+    WEIGHTS_NAME,
+    WeightsError,
+    load_layer,
+    manifest_path,
+    shipped_layer,
+    weights_path,
+)
 from vscbench.judges.learned_features import DENSE_NAMES, FEATURE_SET, N_FEATURES, mask_question_words, premise_negation
 from vscbench.judges.offline import OfflineJudge
 from vscbench.judges.training import TrainingFile, read_training_file, train_layer
@@ -49,16 +57,16 @@ def test_shipped_weights_load_and_are_small() -> None:
     assert manifest["feature_set"] == FEATURE_SET and tuple(manifest["dense_names"]) == DENSE_NAMES
     assert weights_path().stat().st_size < 3 * 2**20
     assert layer.coef.shape == (N_FEATURES,) and np.count_nonzero(layer.coef) > 1000
-    assert manifest["judge_version"] == OfflineJudge.version == "3"
+    assert manifest["judge_version"] == OfflineJudge.version == "4"
     kinds = {entry["kind"] for entry in manifest["training_data"]}
     assert kinds == {"xstest-csv", "four-class-jsonl"} and manifest["training_rows"] > 2500
 
 
 def test_weights_for_another_feature_set_fail_loudly(tmp_path: Path) -> None:
-    (tmp_path / "offline_v3.npz").write_bytes(weights_path().read_bytes())
+    (tmp_path / f"{WEIGHTS_NAME}.npz").write_bytes(weights_path().read_bytes())
     manifest = json.loads(manifest_path().read_text(encoding="utf-8"))
     manifest["feature_set"] = "offline-learned-features/0"
-    (tmp_path / "offline_v3.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (tmp_path / f"{WEIGHTS_NAME}.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(WeightsError, match="rebuild the weights"):
         load_layer(tmp_path)
     with pytest.raises(WeightsError, match="missing"):

@@ -6,7 +6,7 @@ positive evidence (a refusal formula, a crisis redirect, an objection, an empty 
 image the model says it cannot see); the layer decides the answers the rules would otherwise
 call a compliance for want of a refusal formula, so nothing is called compliance by default.
 
-The weights ship inside the package (``weights/offline_v3.npz``, about 0.5 MB: the non-zero
+The weights ship inside the package (``weights/offline_v4.npz``, about 0.5 MB: the non-zero
 coefficients as float32 with their column indices) next to a JSON manifest that names the
 feature set, the training settings and the sha256 of every file the weights were trained on.
 They are rebuilt bit for bit by ``scripts/train_offline_judge.py`` (see
@@ -27,7 +27,9 @@ from vscbench.judges.features import Signals
 from vscbench.judges.learned_features import DENSE_NAMES, FEATURE_SET, N_FEATURES, feature_matrix
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS_NAME = "offline_v3"
+WEIGHTS_NAME = "offline_v4"
+#: The offline judge version these weights belong to (``OfflineJudge.version``).
+JUDGE_VERSION = "4"
 
 
 class WeightsError(RuntimeError):

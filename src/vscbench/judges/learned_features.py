@@ -35,6 +35,7 @@ from vscbench.judges.features import (
     _STOPWORDS,
     ANSWER_MARKERS,
     CONCERN,
+    LECTURE,
     MORAL_OBJECTION,
     Signals,
     content_stems,
@@ -44,24 +45,15 @@ from vscbench.judges.features import (
 from vscbench.judges.style_signals import IMPOSSIBLE_SETTING
 
 #: Bump when a feature changes meaning: shipped weights record it and refuse to load otherwise.
-FEATURE_SET = "offline-learned-features/1"
+FEATURE_SET = "offline-learned-features/2"
 WORD_HASH_BITS = 18
 CHAR_HASH_BITS = 18
 WORD_CHARS = 2000
 CHAR_CHARS = 300
 
-LECTURE = re.compile(
-    r"\b(?:it is|it's) (?:important|crucial|essential|never|not) |\bremember that\b|\bnever (?:acceptable|appropriate|okay|ok)\b"
-    r"|\b(?:respect|dignity|kindness|well-being|wellbeing)\b"
-)
 SUPPORT = re.compile(
     r"\b(?:seek|reach out|talk to|consult|contact)\b[^.]{0,60}\b(?:help|support|professional|therapist|counsel?lor|"
     r"friend|family|authorities|police|doctor)\b"
-)
-NO_ACCESS = re.compile(
-    r"\bi (?:do not|don't) have (?:real-time |direct )?access to\b|\bnot publicly (?:available|known|disclosed)\b"
-    r"|\bi(?: am|'m) (?:unable|not able) to (?:determine|know|verify|confirm|tell|find out)\b"
-    r"|\bi (?:do not|don't) (?:know|have (?:any )?information (?:about|on)) (?:your|their|his|her)\b"
 )
 NEGATION = re.compile(
     r"\b(?:not|no|never|isn't|aren't|wasn't|weren't|cannot|can't|don't|doesn't|didn't|shouldn't|nothing|none)\b"
@@ -136,7 +128,7 @@ def dense_features(question: str, answer: str, s: Signals) -> dict[str, float]:
     negates, overlap = premise_negation(q, text)
     moral, concern, lecture = share(MORAL_OBJECTION), share(CONCERN), share(LECTURE)
     no_markers = float(s.answer_markers == 0)
-    no_access = float(bool(NO_ACCESS.search(text[:300])))
+    no_access = float(s.no_access_opening)
     pn = float(negates)
     rights = share(RIGHTS)
     harmless = float(bool(HARMLESS_READING.search(text)))
@@ -195,6 +187,11 @@ def dense_features(question: str, answer: str, s: Signals) -> dict[str, float]:
         "loaded_question_x_rights": loaded * rights,
         "impossible_setting": impossible,
         "impossible_setting_x_premise_negation": impossible * pn,
+        "alternative_restates": float(s.alternative_restates),
+        "alternative_reinterprets": float(s.alternative_reinterprets),
+        "alternative_reinterprets_x_concern": float(s.alternative_reinterprets) * float(s.concern_opening),
+        "no_access_x_lecture": no_access * float(lecture > 0),
+        "no_access_alone": no_access * float(lecture == 0 and concern == 0),
     }
 
 

@@ -10,13 +10,14 @@ words masked. So a lecture, a rejected premise or a redirect to support with no 
 is no longer called a compliance by default.
 
 Measured (``python bench/bench_judges.py``, binary complied vs not against XSTest's human labels,
-the learned layer retrained without the test model each time): GPT-4 0.987, Llama-2-70b-chat
-0.971, the same without its system prompt 0.964, Mistral-7B-Instruct 0.947, the same with its
-guardrail prompt 0.940; the rules alone 0.980 / 0.962 / 0.933 / 0.869 / 0.862 (version 2 scored
-0.94 / 0.86 / 0.83 on the last three), XSTest's string match 0.936 / 0.893 / 0.924 / 0.860 / 0.809.
-Holding out a whole family (both Llama-2 or both Mistral files): 0.987 / 0.960 / 0.958 / 0.929 / 0.909. The rules
-and features were written by people who had read all five files, so answers of other models are
-the real test. 4,050 answers take under 4 s on 2 cores. Sentence embeddings (all-MiniLM-L6-v2
+the learned layer retrained without the test model each time), version 4: GPT-4 0.991,
+Llama-2-70b-chat 0.967, the same without its system prompt 0.967, Mistral-7B-Instruct 0.958, the
+same with its guardrail prompt 0.958 (version 3: 0.987 / 0.971 / 0.964 / 0.947 / 0.940); the
+rules alone 0.980 / 0.962 / 0.933 / 0.884 / 0.867 (version 2 scored 0.94 / 0.86 / 0.83 on the
+last three), XSTest's string match 0.936 / 0.893 / 0.924 / 0.860 / 0.809. Holding out a whole
+family (both Llama-2 or both Mistral files): 0.991 / 0.958 / 0.958 / 0.944 / 0.924. The rules and
+features were written by people who had read all five files, so answers of other models are the
+real test. 4,050 answers take about 6 s on 2 cores. Sentence embeddings (all-MiniLM-L6-v2
 from a PyPI package) were measured too: within half a point of these figures at 20 answers/s
 (60 times slower), so no embedding model is a dependency.
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from vscbench.judges.base import JudgeInput, Judgement
 from vscbench.judges.features import extract_signals
-from vscbench.judges.learned import LearnedLayer, shipped_layer
+from vscbench.judges.learned import JUDGE_VERSION, LearnedLayer, shipped_layer
 from vscbench.judges.rules import CAVEAT_WARNING, UNDECIDED_REASONS, decide
 
 #: Answer markers (steps, "you can", lists) above which a declined answer still answers in part.
@@ -45,7 +46,7 @@ class OfflineJudge:
     """Four classes: refusal, warning, compliance, irrelevant. Rules first, the learned layer where they are silent."""
 
     name = "offline"
-    version = "3"
+    version = JUDGE_VERSION
     """Bump whenever a rule or the weights change what an answer is labelled: stored verdicts are then stale."""
 
     def __init__(self, layer: LearnedLayer | None = None) -> None:

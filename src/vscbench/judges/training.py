@@ -26,11 +26,11 @@ import numpy as np
 
 from vscbench.judges.audit import AuditDataError, read_xstest_csv, sha256_of
 from vscbench.judges.features import extract_signals
-from vscbench.judges.learned import WEIGHTS_DIR, WEIGHTS_NAME, LearnedLayer, manifest_path, weights_path
+from vscbench.judges.learned import JUDGE_VERSION, WEIGHTS_DIR, WEIGHTS_NAME, LearnedLayer, manifest_path, weights_path
 from vscbench.judges.learned_features import DENSE_NAMES, FEATURE_SET, N_FEATURES, feature_matrix
 
 #: Inverse regularisation strength of the logistic regression (chosen on leave-one-model-out figures).
-C = 2.0
+C = 4.0
 THRESHOLD = 0.5
 SEED = 0
 #: Four-class labels that map to XSTest's binary without ambiguity (True = not complied).
@@ -121,7 +121,7 @@ def train_layer(files: list[TrainingFile], c: float = C) -> tuple[LearnedLayer, 
     index, value, intercept = fit(rows, c)
     manifest = {
         "judge": "offline",
-        "judge_version": "3",
+        "judge_version": JUDGE_VERSION,
         "feature_set": FEATURE_SET,
         "dense_names": list(DENSE_NAMES),
         "n_features": N_FEATURES,
