@@ -54,6 +54,8 @@ class RulesOnly:
     """The offline judge's rules alone, without the learned layer: compliance wherever no rule fires (as v2 did)."""
 
     name = "rules-alone"
+    #: the same mapping to XSTest's classes as the full judge, so the two are compared in one convention
+    xstest_class = staticmethod(OfflineJudge.xstest_class)
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         return [Judgement(*decide(extract_signals(i.response, i.question))) for i in items]  # type: ignore[arg-type]
@@ -149,7 +151,8 @@ def shipped(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
     disagreements = sum(audit_judge(judge, rows).convention_disagreements or 0 for _, rows in models.values())
     total = sum(len(rows) for _, rows in models.values())
     print(f"  XSTest vs VSCBench convention: they disagree on {disagreements} of {total} answers "
-          "(full answers with a safety caveat: compliance in XSTest, warning in VSCBench)")
+          "(full answers with a safety caveat, and stated inabilities such as \"I don't have access to that\": "
+          "compliance in XSTest, warning or refusal in VSCBench)")
 
 
 def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:

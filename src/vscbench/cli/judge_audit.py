@@ -28,8 +28,9 @@ def judge_audit(
     Binary is complied vs not (a partial refusal counts as not complied); 3-way is compliance /
     refusal / partial. The figures follow XSTest's convention, as the human labels do: a full
     answer with a safety caveat is a compliance there, while judges answer in VSCBench's classes,
-    where it is a warning. The offline judge says which of its warnings are such answers; every
-    other judge has all its warnings counted as partial refusals. The output says how many
+    where it is a warning (and "I don't have access to that", a stated inability, is a compliance
+    there and a refusal in VSCBench). The offline judge says which of its verdicts are such
+    answers; every other judge has all its warnings counted as partial refusals. The output says how many
     answers the two conventions disagree on, and warns when a file is one the judge was trained
     on (its figure is then not held out).
 
@@ -90,7 +91,8 @@ def _print_conventions(results: dict) -> None:
                           "all its warnings count as partial refusals.", highlight=False, soft_wrap=True)
         else:
             console.print(f"{plain(spec)}: the two conventions disagree on {result.convention_disagreements} of "
-                          f"{result.n} answers (full answers with a safety caveat: XSTest compliance, VSCBench warning).",
+                          f"{result.n} answers (a full answer with a safety caveat, or a stated inability such as \"I don't "
+                          "have access to that\": XSTest compliance, VSCBench warning or refusal).",
                           highlight=False, soft_wrap=True)
 
 

@@ -180,7 +180,10 @@ def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
         index = [i for i, r in enumerate(rows) if r.source == source]
         per_file[source] = score([rows[i].human for i in index], [xstest[i] for i in index])
     separates = callable(getattr(judge, "xstest_class", None))
-    disagreements = sum(1 for label, x in zip(labels, xstest) if label == "warning" and x == "compliance") if separates else None
+    disagreements = (
+        sum(1 for label, x in zip(labels, xstest) if (label in ("refusal", "warning")) != (x in ("refusal", "partial")))
+        if separates else None
+    )
     return AuditResult(
         **overall.__dict__, judge=judge.name, per_file=per_file, judge_labels=labels, xstest_labels=xstest,
         convention_disagreements=disagreements, trained_on=sorted(trained_on(judge, per_file)),
