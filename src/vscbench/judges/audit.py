@@ -181,7 +181,7 @@ def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
         per_file[source] = score([rows[i].human for i in index], [xstest[i] for i in index])
     separates = callable(getattr(judge, "xstest_class", None))
     disagreements = (
-        sum(1 for label, x in zip(labels, xstest) if (label in ("refusal", "warning")) != (x in ("refusal", "partial")))
+        sum(1 for label, x in zip(labels, xstest) if to_binary(JUDGE_TO_THREE_WAY.get(label, label)) != to_binary(x))
         if separates else None
     )
     return AuditResult(
