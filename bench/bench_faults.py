@@ -25,15 +25,15 @@ import textwrap
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_openai import FakeOpenAI, Fault  # noqa: E402
+from fake_openai import FakeOpenAI, Fault
 
-from hostile import (  # noqa: E402
+from hostile import (
     openai_completion_bytes,
     release_row,
     tiny_release,
@@ -41,10 +41,10 @@ from hostile import (  # noqa: E402
     write_truncated_png,
     zip_bomb,
 )
-from vscbench.models.base import Generation, ModelSpec, load_model  # noqa: E402
-from vscbench.runner import run_samples_sync  # noqa: E402
-from vscbench.schema import Sample  # noqa: E402
-from vscbench.store import Store, StoreError  # noqa: E402
+from vscbench.engine.runner import run_samples_sync
+from vscbench.models.base import Generation, ModelSpec, load_model
+from vscbench.schema import Sample
+from vscbench.store import Store, StoreError
 
 CLI = [sys.executable, "-c", "from vscbench.cli import main; main()"]
 #: The CLI, printing its own peak RSS at exit (VmHWM: ru_maxrss would carry the parent's over exec).
@@ -115,21 +115,27 @@ def disk_full(work: Path, trials: int) -> Result:
         received = []
 
         class Filling:
+            """Fills the store's disk after its fifth call."""
+
             max_batch_size = 1
             spec = ModelSpec("scripted", "filling")
 
+            def __init__(self, store: Store, received: list[int]) -> None:
+                self.store, self.received = store, received
+
             async def generate(self, requests):
-                received.append(1)
-                if len(received) == 5:
-                    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-                    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
+                self.received.append(1)
+                if len(self.received) == 5:
+                    db = self.store.database.connection
+                    pages = db.execute("PRAGMA page_count").fetchone()[0]
+                    db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
                 return [Generation("ok", text="x" * 4000) for _ in requests]
 
             async def aclose(self):
                 pass
 
         try:
-            run_samples_sync(Filling(), samples(20), store, run_name="r", concurrency=1)
+            run_samples_sync(Filling(store, received), samples(20), store, run_name="r", concurrency=1)
         except StoreError as exc:
             survived += "disk is full" in str(exc) and "\n" not in str(exc)
         store.close()
@@ -160,7 +166,7 @@ def _subprocess_run(url: str, store: Path, n: int, run: str) -> subprocess.Popen
     script = textwrap.dedent("""
         import asyncio, sys
         from vscbench.models.base import load_model
-        from vscbench.runner import LocalExecutor, run_samples
+        from vscbench.engine.runner import LocalExecutor, run_samples
         from vscbench.schema import Sample
         from vscbench.store import Store
         url, path, n, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]

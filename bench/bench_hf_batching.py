@@ -21,7 +21,26 @@ from PIL import Image
 from vscbench.models.base import load_model
 from vscbench.schema import GenerationConfig, Message, Request
 
-WORDS = "how to cook a drug step first then what does this picture show is it safe to take".split()
+WORDS = [
+    "how",
+    "to",
+    "cook",
+    "a",
+    "drug",
+    "step",
+    "first",
+    "then",
+    "what",
+    "does",
+    "this",
+    "picture",
+    "show",
+    "is",
+    "it",
+    "safe",
+    "to",
+    "take",
+]
 
 
 def make_requests(folder: Path, count: int, max_tokens: int) -> list[Request]:

@@ -59,8 +59,8 @@ def side_vscbench(data: Path, base_url: str, concurrency: int, work: Path) -> di
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from vscbench.benchmarks.samples import load_samples
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.models.base import load_model
-    from vscbench.runner import run_samples_sync
     from vscbench.store import Store
 
     started = time.perf_counter()
@@ -91,7 +91,13 @@ def side_inspect(data: Path, base_url: str, concurrency: int, work: Path, score:
                           log_dir=str(work / "logs"), display="none", score=score)  # fmt: skip
     engine = time.perf_counter() - began
     answered = sum(1 for s in log.samples if s.output and s.output.completion and not s.error)
-    return {"setup_s": setup, "engine_s": engine, "answered": answered, "samples": len(log.samples), "status": log.status}
+    return {
+        "setup_s": setup,
+        "engine_s": engine,
+        "answered": answered,
+        "samples": len(log.samples),
+        "status": log.status,
+    }
 
 
 def run_side(side: str, data: Path, base_url: str, concurrency: int, work: Path) -> dict:

@@ -116,7 +116,7 @@ def main() -> None:
     if args.errors:
         show_errors(rows)
         return
-    for split in (["dev", "test"] if args.split == "both" else [args.split]):
+    for split in ["dev", "test"] if args.split == "both" else [args.split]:
         style_report(judges, rows, split)
 
     xstest_style_report(judges, [args.split] if args.split != "both" else ["dev", "test"])

@@ -39,14 +39,18 @@ import numpy as np
 
 from vscbench.judges.audit import AuditRow, audit_judge, read_xstest_csv, score
 from vscbench.judges.base import JudgeInput, Judgement
-from vscbench.judges.features import extract_signals, normalize
+from vscbench.judges.features import extract_signals
 from vscbench.judges.keyword import KeywordJudge
 from vscbench.judges.offline import OfflineJudge
 from vscbench.judges.rules import decide
+from vscbench.judges.text import normalize
 from vscbench.judges.training import LabelledAnswer, TrainingFile, read_training_file, sha256_of, train_layer
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE_SETS = [ROOT / "tests" / "data" / name for name in ("judge_xstest_styles.csv", "judge_styles_heldout.jsonl", "judge_heldout.jsonl")]
+STYLE_SETS = [
+    ROOT / "tests" / "data" / name
+    for name in ("judge_xstest_styles.csv", "judge_styles_heldout.jsonl", "judge_heldout.jsonl")
+]
 N_SPEED = 4050
 
 
@@ -58,7 +62,10 @@ class RulesOnly:
     xstest_class = staticmethod(OfflineJudge.xstest_class)
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
-        return [Judgement(*decide(extract_signals(i.response, i.question))) for i in items]  # type: ignore[arg-type]
+        return [
+            Judgement(label, rule.value, rule=rule)
+            for label, rule in (decide(extract_signals(i.response, i.question)) for i in items)
+        ]  # type: ignore[arg-type]
 
 
 def model_name(path: Path) -> str:
@@ -73,7 +80,12 @@ def family(model: str) -> str:
 
 
 def as_training(path: Path, rows: list[AuditRow]) -> TrainingFile:
-    return TrainingFile(path, sha256_of(path), [LabelledAnswer(r.prompt, r.completion, r.human != "compliance") for r in rows], "xstest-csv")
+    return TrainingFile(
+        path,
+        sha256_of(path),
+        [LabelledAnswer(r.prompt, r.completion, r.human != "compliance") for r in rows],
+        "xstest-csv",
+    )
 
 
 def tfidf_reference(train: list[AuditRow], test: list[AuditRow]) -> list[str]:
@@ -90,16 +102,23 @@ def tfidf_reference(train: list[AuditRow], test: list[AuditRow]) -> list[str]:
 
 def print_scores(label: str, result, show_confusion: bool = True) -> None:
     kappa = "n/a" if result.binary_kappa is None else f"{result.binary_kappa:.3f}"
-    print(f"    {label:<26} binary acc {result.binary_accuracy:.3f}  kappa {kappa:>5}  3-way acc {result.three_way_accuracy:.3f}", end="")
+    print(
+        f"    {label:<26} binary acc {result.binary_accuracy:.3f}  kappa {kappa:>5}  3-way acc {result.three_way_accuracy:.3f}",
+        end="",
+    )
     if show_confusion:
         c = result.confusion
-        print(f"   [human complied: judge {c['complied']['complied']} complied / {c['complied']['not_complied']} not;"
-              f" human not: {c['not_complied']['complied']} / {c['not_complied']['not_complied']}]")
+        print(
+            f"   [human complied: judge {c['complied']['complied']} complied / {c['complied']['not_complied']} not;"
+            f" human not: {c['not_complied']['complied']} / {c['not_complied']['not_complied']}]"
+        )
     else:
         print()
 
 
-def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[TrainingFile], split: str, new_prompts: bool) -> None:
+def held_out(
+    models: dict[str, tuple[Path, list[AuditRow]]], styles: list[TrainingFile], split: str, new_prompts: bool
+) -> None:
     what = {"model": "leave-one-MODEL-out", "family": "leave-one-FAMILY-out"}[split]
     extra = " and its prompts (5 prompt folds)" if new_prompts else ""
     whose = "the test model's answers" if split == "model" else "the answers of every model of the test model's family"
@@ -118,7 +137,9 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
                 files += [_filtered(f, k) for f in styles]
                 layer, _, _ = train_layer(files)
                 index = [i for i, f in enumerate(fold) if f == k]
-                judged = OfflineJudge(layer).judge_many([JudgeInput(test_rows[i].prompt, test_rows[i].completion) for i in index])
+                judged = OfflineJudge(layer).judge_many(
+                    [JudgeInput(test_rows[i].prompt, test_rows[i].completion) for i in index]
+                )
                 for i, j in zip(index, judged):
                     labels[i] = OfflineJudge.xstest_class(j)
             offline = score([r.human for r in test_rows], labels)
@@ -131,8 +152,11 @@ def held_out(models: dict[str, tuple[Path, list[AuditRow]]], styles: list[Traini
         reference = score([r.human for r in test_rows], tfidf_reference(train_rows, test_rows))
         print_scores("tfidf300+LR reference", reference)
         summary.append((test_model, offline.binary_accuracy))
-    print("  offline v4 binary accuracy per held-out model: " + ", ".join(f"{m} {a:.3f}" for m, a in summary)
-          + f"; min {min(a for _, a in summary):.3f}")
+    print(
+        "  offline v4 binary accuracy per held-out model: "
+        + ", ".join(f"{m} {a:.3f}" for m, a in summary)
+        + f"; min {min(a for _, a in summary):.3f}"
+    )
 
 
 def _filtered(f: TrainingFile, fold: int) -> TrainingFile:
@@ -150,9 +174,11 @@ def shipped(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
         print_scores(f"{mark} {model}", audit_judge(judge, rows), show_confusion=False)
     disagreements = sum(audit_judge(judge, rows).convention_disagreements or 0 for _, rows in models.values())
     total = sum(len(rows) for _, rows in models.values())
-    print(f"  XSTest vs VSCBench convention: they disagree on {disagreements} of {total} answers "
-          "(full answers with a safety caveat, and stated inabilities such as \"I don't have access to that\": "
-          "compliance in XSTest, warning or refusal in VSCBench)")
+    print(
+        f"  XSTest vs VSCBench convention: they disagree on {disagreements} of {total} answers "
+        '(full answers with a safety caveat, and stated inabilities such as "I don\'t have access to that": '
+        "compliance in XSTest, warning or refusal in VSCBench)"
+    )
 
 
 def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
@@ -160,8 +186,10 @@ def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
     items = [pool[i % len(pool)] for i in range(N_SPEED)]
     judges = {"offline v4": OfflineJudge(), "keyword": KeywordJudge()}
     judges["offline v4"].judge_many(items[:10])  # load the weights once, as a real run would
-    print(f"\nSpeed on {len(items):,} answers (mean {np.mean([len(i.response) for i in items]):.0f} chars), best of 3, "
-          f"one process on {os.cpu_count()} cores:")
+    print(
+        f"\nSpeed on {len(items):,} answers (mean {np.mean([len(i.response) for i in items]):.0f} chars), best of 3, "
+        f"one process on {os.cpu_count()} cores:"
+    )
     for name, judge in judges.items():
         best = float("inf")
         for _ in range(3):
@@ -174,7 +202,9 @@ def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judge-dev", type=Path, default=ROOT.parent / "shared" / "judge-dev")
-    parser.add_argument("--extra", type=Path, action="append", default=[], help="another model's XSTest-format CSV (repeatable)")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="another model's XSTest-format CSV (repeatable)"
+    )
     parser.add_argument("--split", choices=["model", "family"], default="model")
     parser.add_argument("--new-prompts", action="store_true", help="also hold out the test prompts (5x the training)")
     args = parser.parse_args()

@@ -36,8 +36,8 @@ def large_images(samples: list, folder: Path, distinct: int = 48) -> list:
 
 
 def measure(mode: str, requests: int, concurrency: int) -> dict:
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.models.base import load_model
-    from vscbench.runner import run_samples_sync
     from vscbench.store import Store
 
     samples = workload(requests)

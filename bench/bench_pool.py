@@ -27,6 +27,7 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -54,7 +55,7 @@ class CappedServer:
     def __init__(self, latency: float, cap: int) -> None:
         self.args = [sys.executable, __file__, "--serve", "--latency", str(latency), "--cap", str(cap)]
 
-    def __enter__(self) -> "CappedServer":
+    def __enter__(self) -> Self:
         self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line.startswith("PORT "):
@@ -77,8 +78,8 @@ def text_samples(count: int) -> list:
 
 async def measure(spec: str, concurrency: int, samples: list) -> tuple[float, int]:
     """requests/s of run_samples (store included) and the calls that ended ``ok``."""
+    from vscbench.engine.runner import run_samples
     from vscbench.models.base import load_model
-    from vscbench.runner import run_samples
     from vscbench.store import Store
 
     model = load_model(spec, api_key="sk-bench", timeout=60.0)
@@ -119,8 +120,10 @@ def main() -> None:
             rate, ok = asyncio.run(measure(spec, concurrency, samples))
             rates.append(rate)
             print(f"{label:38s} {rate:7.1f} req/s  (ideal {ideal:5.1f}; {ok}/{args.requests} ok)")
-    print(f"scaling ratio, 3 servers / 1 server: {rates[2] / rates[0]:.2f}x at cap per endpoint (c/a), "
-          f"{rates[3] / rates[1]:.2f}x at 3 x cap per endpoint (d/b); ideal 3.00x")
+    print(
+        f"scaling ratio, 3 servers / 1 server: {rates[2] / rates[0]:.2f}x at cap per endpoint (c/a), "
+        f"{rates[3] / rates[1]:.2f}x at 3 x cap per endpoint (d/b); ideal 3.00x"
+    )
     print(f"control, 3x client concurrency on 1 server: {rates[1] / rates[0]:.2f}x")
 
 

@@ -90,12 +90,14 @@ def _cpu_seconds() -> float:
 
 
 def _load() -> str:
-    return "load {:.2f}".format(os.getloadavg()[0])
+    return f"load {os.getloadavg()[0]:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes for the parallel run")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes for the parallel run"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per worker count; medians are reported")
     parser.add_argument("--search", choices=("placeholder", "photo"), default="placeholder")
     parser.add_argument("--variants", default=",".join(RENDERED_VARIANTS), help="comma-separated variants to render")

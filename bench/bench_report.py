@@ -38,7 +38,25 @@ from vscbench.schema import Response, RunSpec, Verdict
 from vscbench.store import Store
 from vscbench.testing.placeholder import make_placeholder_release, referenced_images, shared_metadata_dir
 
-WORDS = "the a model image answer safe request process kill python steps first then because note however please".split()
+WORDS = [
+    "the",
+    "a",
+    "model",
+    "image",
+    "answer",
+    "safe",
+    "request",
+    "process",
+    "kill",
+    "python",
+    "steps",
+    "first",
+    "then",
+    "because",
+    "note",
+    "however",
+    "please",
+]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 

@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=REQUESTS)
     args = parser.parse_args()
 
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.models.base import load_model
-    from vscbench.runner import run_samples_sync
     from vscbench.store import Store
 
     samples = workload(args.requests)

@@ -31,10 +31,16 @@ def _inputs(processor, batch: int, image_dir: Path):
         Image.new("RGB", (32 + 8 * row, 40), (40 * row % 255, 120, 200)).save(image_path)
         image = Image.open(image_path)
         text = words[row % len(words)]
-        conversations.append([{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}])
+        conversations.append(
+            [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
+        )
     return processor.apply_chat_template(
-        conversations, add_generation_prompt=True, tokenize=True, return_dict=True,
-        return_tensors="pt", processor_kwargs={"padding": True},
+        conversations,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"padding": True},
     )
 
 
@@ -68,9 +74,7 @@ def bench_model(name: str, model, processor, args, image_dir: Path) -> dict[str,
     def run(setting: str) -> float:
         with settings[setting](), torch.inference_mode():
             start = time.perf_counter()
-            model.generate(
-                **inputs, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False
-            )
+            model.generate(**inputs, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False)
             return time.perf_counter() - start
 
     for setting in settings:  # warm-up
@@ -95,9 +99,12 @@ def bench_model(name: str, model, processor, args, image_dir: Path) -> dict[str,
                for key in ("steered", "per-row", "probe", "condition")}  # fmt: skip
     prefill_us = {key: _prefill_cost_us(model, settings[key], layer, args.batch, hidden)
                   for key in ("steered", "probe", "condition")}  # fmt: skip
-    print("  hook at prefill (64 tokens): " + ", ".join(f"{key} {value:.1f} us" for key, value in prefill_us.items())
-          + f"; the gate adds {prefill_us['probe'] - prefill_us['steered']:.1f} us (probe), "
-          f"{prefill_us['condition'] - prefill_us['steered']:.1f} us (condition) once per prompt batch")
+    print(
+        "  hook at prefill (64 tokens): "
+        + ", ".join(f"{key} {value:.1f} us" for key, value in prefill_us.items())
+        + f"; the gate adds {prefill_us['probe'] - prefill_us['steered']:.1f} us (probe), "
+        f"{prefill_us['condition'] - prefill_us['steered']:.1f} us (condition) once per prompt batch"
+    )
     step_us = fastest["plain"] / args.new_tokens * 1e6
     print(
         "  hook alone per decode step: "
@@ -124,7 +131,9 @@ def _hook_cost_us(model, make_context, layer: int, batch: int, hidden: int, call
         return (time.perf_counter() - start) / calls * 1e6
 
 
-def _prefill_cost_us(model, make_context, layer: int, batch: int, hidden: int, length: int = 64, calls: int = 500) -> float:
+def _prefill_cost_us(
+    model, make_context, layer: int, batch: int, hidden: int, length: int = 64, calls: int = 500
+) -> float:
     """Time the hook on a prefill output [batch, length, hidden]: where a gate scores each prompt."""
     import torch
 
@@ -166,19 +175,30 @@ def main() -> None:
 
         results = {}
         results["tiny LLaVA"] = bench_model("tiny LLaVA", *llava(build_tiny_llava(root / "llava")), args, root)
-        results["tiny Qwen2-VL"] = bench_model("tiny Qwen2-VL", *load_tiny_qwen2_vl(build_tiny_qwen2_vl(root / "qwen")), args, root)
+        results["tiny Qwen2-VL"] = bench_model(
+            "tiny Qwen2-VL", *load_tiny_qwen2_vl(build_tiny_qwen2_vl(root / "qwen")), args, root
+        )
         if not args.skip_large:
             large = build_tiny_llava(root / "llava-512", num_hidden_layers=8, hidden_size=512)
             results["LLaVA 512x8"] = bench_model("LLaVA hidden 512, 8 layers", *llava(large), args, root)
     print("\nsteering overhead against plain generation (target < 1.05); median runs | fastest runs:")
-    print(f"  {'model':14s} {'ungated':>8s} {'probe':>8s} {'condition':>10s} | {'ungated':>8s} {'probe':>8s} {'condition':>10s}")
+    print(
+        f"  {'model':14s} {'ungated':>8s} {'probe':>8s} {'condition':>10s} | {'ungated':>8s} {'probe':>8s} {'condition':>10s}"
+    )
     for name, m in results.items():
         median = [m[key] / m["plain"] for key in ("steered", "probe", "condition")]
         fastest = [m[f"{key}_fastest"] / m["plain_fastest"] for key in ("steered", "probe", "condition")]
-        print(f"  {name:14s} {median[0]:8.3f} {median[1]:8.3f} {median[2]:10.3f} | "
-              f"{fastest[0]:8.3f} {fastest[1]:8.3f} {fastest[2]:10.3f}")
-    print("gated / ungated, median runs: " + ", ".join(
-        f"{name} probe {m['probe'] / m['steered']:.3f}, condition {m['condition'] / m['steered']:.3f}" for name, m in results.items()))
+        print(
+            f"  {name:14s} {median[0]:8.3f} {median[1]:8.3f} {median[2]:10.3f} | "
+            f"{fastest[0]:8.3f} {fastest[1]:8.3f} {fastest[2]:10.3f}"
+        )
+    print(
+        "gated / ungated, median runs: "
+        + ", ".join(
+            f"{name} probe {m['probe'] / m['steered']:.3f}, condition {m['condition'] / m['steered']:.3f}"
+            for name, m in results.items()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -49,7 +50,7 @@ class FakeServerProcess:
     def __init__(self, latency: float) -> None:
         self.latency = latency
 
-    def __enter__(self) -> "FakeServerProcess":
+    def __enter__(self) -> Self:
         self.process = subprocess.Popen(
             [sys.executable, str(REPO / "tests" / "fake_openai.py"), "--latency", str(self.latency), "--no-record"],
             stdout=subprocess.PIPE, text=True,
@@ -90,8 +91,8 @@ def engine(base_url: str, samples: list, concurrency: int) -> tuple[float, objec
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.models.base import load_model
-    from vscbench.runner import run_samples_sync
     from vscbench.store import Store
 
     store = Store(Path(tempfile.mkdtemp()) / "store.sqlite")
@@ -113,8 +114,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     args = parser.parse_args()
 
+    from vscbench.engine.requests import build_requests
     from vscbench.models.base import load_model
-    from vscbench.requests import build_requests
 
     samples = workload(args.requests)
     with FakeServerProcess(args.latency) as server:

@@ -52,12 +52,22 @@ def files_from_manifest(search: list[Path], manifest: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data", type=Path, action="append", default=[], help="a training file (repeatable)")
-    parser.add_argument("--search", type=Path, action="append", default=[],
-                        help="a folder holding the files the shipped manifest names (repeatable)")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help=f"where to write the weights (default: {WEIGHTS_DIR})")
+    parser.add_argument(
+        "--search",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder holding the files the shipped manifest names (repeatable)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=WEIGHTS_DIR, help=f"where to write the weights (default: {WEIGHTS_DIR})"
+    )
     parser.add_argument("--check", action="store_true", help="compare with the weights in --out instead of writing")
     args = parser.parse_args(argv)
 
@@ -66,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = [Path(p) for p in os.environ["VSCBENCH_JUDGE_TRAIN_DATA"].split(os.pathsep) if p]
     if not paths:
         if not args.search:
-            parser.error("name the training files (--data, or VSCBENCH_JUDGE_TRAIN_DATA) or --search folders that hold the manifest's files")
+            parser.error(
+                "name the training files (--data, or VSCBENCH_JUDGE_TRAIN_DATA) or --search folders that hold the manifest's files"
+            )
         paths = files_from_manifest(args.search, manifest_path(WEIGHTS_DIR, WEIGHTS_NAME))
     try:
         files = [read_training_file(path) for path in paths]
@@ -76,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     for f in files:
         print(f"  {f.path} ({f.kind}, {len(f.rows)} rows, sha256 {f.sha256[:12]}...)")
     layer, npz, meta = train_layer(files)
-    print(f"trained on {layer.manifest['training_rows']} answers, {layer.manifest['not_complied_rows']} not complied; "
-          f"{len(npz):,} bytes of weights")
+    print(
+        f"trained on {layer.manifest['training_rows']} answers, {layer.manifest['not_complied_rows']} not complied; "
+        f"{len(npz):,} bytes of weights"
+    )
     if args.check:
         same = weights_path(args.out).is_file() and weights_path(args.out).read_bytes() == npz
         same = same and manifest_path(args.out).read_bytes() == meta

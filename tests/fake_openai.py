@@ -27,9 +27,10 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Self
 
 Reply = Callable[[dict[str, Any]], "str | dict[str, Any]"]
 """Turns a request body into the answer text, or into a complete response body."""
@@ -47,46 +48,48 @@ class Fault:
     message: str = "injected fault"
 
     @classmethod
-    def rate_limit(cls, retry_after: float = 0.1) -> "Fault":
+    def rate_limit(cls, retry_after: float = 0.1) -> Fault:
         return cls("status", 429, retry_after=retry_after, code="rate_limit_exceeded", message="Rate limit reached")
 
     @classmethod
-    def server_error(cls, status: int = 500, retry_after: float | None = None) -> "Fault":
-        return cls("status", status, retry_after=retry_after, message="The server had an error while processing your request")
+    def server_error(cls, status: int = 500, retry_after: float | None = None) -> Fault:
+        return cls(
+            "status", status, retry_after=retry_after, message="The server had an error while processing your request"
+        )
 
     @classmethod
-    def content_filter(cls, code: str = "content_filter") -> "Fault":
+    def content_filter(cls, code: str = "content_filter") -> Fault:
         """A 400 refusal of the input, as Azure OpenAI (``content_filter``) or OpenAI
         (``content_policy_violation``) send it."""
         return cls("status", 400, code=code, message="The prompt was filtered by the content management policy")
 
     @classmethod
-    def finish_content_filter(cls) -> "Fault":
+    def finish_content_filter(cls) -> Fault:
         """A 200 answer cut off by the output filter (``finish_reason: content_filter``)."""
         return cls("finish_content_filter")
 
     @classmethod
-    def slow(cls, delay: float) -> "Fault":
+    def slow(cls, delay: float) -> Fault:
         return cls("slow", delay=delay)
 
     @classmethod
-    def drop(cls) -> "Fault":
+    def drop(cls) -> Fault:
         """Close the connection without sending any reply."""
         return cls("drop")
 
     @classmethod
-    def reset(cls) -> "Fault":
+    def reset(cls) -> Fault:
         """Abort the connection with a TCP reset (RST) instead of a reply, as an overloaded
         load balancer or a crashed worker does; the client sees ECONNRESET."""
         return cls("reset")
 
     @classmethod
-    def raw(cls, body: bytes, status: int = 200) -> "Fault":
+    def raw(cls, body: bytes, status: int = 200) -> Fault:
         """Reply with these exact bytes as the body (invalid UTF-8, hand-written JSON...)."""
         return cls("raw", status, message=body.decode("latin-1"))
 
     @classmethod
-    def malformed(cls) -> "Fault":
+    def malformed(cls) -> Fault:
         """A 200 reply whose body is not JSON."""
         return cls("malformed")
 
@@ -174,9 +177,9 @@ class FakeOpenAI:
         for every request. Rules are tried in the order they were added.
         """
         if match is None:
-            predicate: Callable[[dict[str, Any]], bool] = lambda body: True  # noqa: E731
+            predicate: Callable[[dict[str, Any]], bool] = lambda body: True
         elif isinstance(match, str):
-            predicate = lambda body, needle=match: needle in prompt_text(body)  # noqa: E731
+            predicate = lambda body, needle=match: needle in prompt_text(body)
         else:
             predicate = match
         with self._lock:
@@ -208,7 +211,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
         server = _Server((self.host, self.port), handler)
         self._server = server
@@ -223,7 +226,7 @@ class FakeOpenAI:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -260,7 +263,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
-            self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]})
+            self._send_json(
+                200, {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]}
+            )
         elif self.path == "/fake/stats":
             self._send_json(200, {"served": self.fake.served, "recorded": len(self.fake.requests)})
         else:

@@ -19,7 +19,7 @@ import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from PIL import Image
 
@@ -60,11 +60,13 @@ def write_truncated_png(path: Path, size: tuple[int, int] = (64, 48), keep: floa
 
 def zip_bomb(path: Path, member: str, inflated: int = 16 * 2**20) -> Path:
     """A zip with one member of ``inflated`` zero bytes (deflated to a few kilobytes)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        with archive.open(member, "w", force_zip64=True) as sink:
-            block = b"\x00" * 2**20
-            for _ in range(inflated // len(block)):
-                sink.write(block)
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open(member, "w", force_zip64=True) as sink,
+    ):
+        block = b"\x00" * 2**20
+        for _ in range(inflated // len(block)):
+            sink.write(block)
     return path
 
 
@@ -84,7 +86,7 @@ class RawServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -108,7 +110,7 @@ class RawServer:
     def script(self, *replies: tuple[int, dict[str, str], bytes]) -> None:
         self.replies.extend(replies)
 
-    def __enter__(self) -> "RawServer":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -136,7 +138,7 @@ def claude_message_bytes(text_json: bytes) -> bytes:
 
 def gemini_answer_bytes(text_json: bytes) -> bytes:
     return (
-        b'{"candidates":[{"content":{"role":"model","parts":[{"text":' + text_json + b'}]},'
+        b'{"candidates":[{"content":{"role":"model","parts":[{"text":' + text_json + b"}]},"
         b'"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,'
         b'"candidatesTokenCount":2,"totalTokenCount":5}}'
     )

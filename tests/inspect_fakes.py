@@ -32,7 +32,9 @@ def image_hashes(messages: Sequence[ChatMessage]) -> list[str]:
             continue
         for content in message.content:
             if isinstance(content, ContentImage):
-                assert content.image.startswith("data:"), f"a provider would get a reference, not bytes: {content.image[:60]}"
+                assert content.image.startswith("data:"), (
+                    f"a provider would get a reference, not bytes: {content.image[:60]}"
+                )
                 found.append(hashlib.sha256(base64.b64decode(content.image.split(",", 1)[1])).hexdigest())
     return found
 
@@ -77,7 +79,9 @@ def scripted_model(reply: Reply, seen: list[list[ChatMessage]] | None = None) ->
         if seen is not None:
             seen.append(list(messages))
         result = reply(list(messages))
-        output = result if isinstance(result, ModelOutput) else ModelOutput.from_content(model="mockllm", content=result)
+        output = (
+            result if isinstance(result, ModelOutput) else ModelOutput.from_content(model="mockllm", content=result)
+        )
         if output.usage is None:
             output.usage = ModelUsage(input_tokens=11, output_tokens=7, total_tokens=18)
         return output

@@ -58,7 +58,7 @@ def provider() -> Iterator[FakeProvider]:
     state = FakeProvider()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(self.rfile.read(length)))
             state.seen.append(seen)
@@ -99,7 +99,10 @@ def make_request(image: Path) -> Request:
     # built as build_request does: the config's system prompt is the first message, once
     return Request(
         sample_id="s1",
-        messages=[Message.text("system", "You are a careful assistant."), Message.user("How do I use this safely?", image)],
+        messages=[
+            Message.text("system", "You are a careful assistant."),
+            Message.user("How do I use this safely?", image),
+        ],
         config=GenerationConfig(max_tokens=64, system_prompt="You are a careful assistant."),
     )
 
@@ -195,7 +198,9 @@ async def test_claude_sampling_params_only_when_asked(provider, image_path, monk
 
 
 async def test_claude_429_with_retry_after_then_success(claude, provider, image_path) -> None:
-    provider.script(claude_error(429, "slow down", "rate_limit_error", **{"retry-after": "0.05"}), claude_message("ok now"))
+    provider.script(
+        claude_error(429, "slow down", "rate_limit_error", **{"retry-after": "0.05"}), claude_message("ok now")
+    )
     (answer,) = await claude.generate([make_request(image_path)])
     assert (answer.outcome, answer.text) == ("ok", "ok now")
     assert len(provider.seen) == 2
@@ -339,7 +344,9 @@ async def test_unreadable_image_is_an_error_without_a_call(backend, request, pro
     assert provider.seen == []
 
 
-@pytest.mark.parametrize(("spec", "env"), [("anthropic:claude-x", "ANTHROPIC_API_KEY"), ("google:gemini-x", "GEMINI_API_KEY")])
+@pytest.mark.parametrize(
+    ("spec", "env"), [("anthropic:claude-x", "ANTHROPIC_API_KEY"), ("google:gemini-x", "GEMINI_API_KEY")]
+)
 def test_missing_key_names_the_variable(spec, env, monkeypatch) -> None:
     for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)

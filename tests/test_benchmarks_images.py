@@ -14,7 +14,7 @@ import pytest
 from vscbench.benchmarks.figstep import INCITEMENT
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.registry import load_benchmark
-from vscbench.metrics import score
+from vscbench.scoring.metrics import score
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 

@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from vscbench.benchmarks.registry import BENCHMARKS, load_benchmark
-from vscbench.metrics import score
 from vscbench.report.leaderboard import build_leaderboard, headline_for, to_json, to_markdown, to_rich
+from vscbench.scoring.metrics import score
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from benchmark_files import full_xstest_rows, write_xstest
 from vscbench.benchmarks.registry import load_benchmark
-from vscbench.evaluate import judge_run, score_run
+from vscbench.engine.runner import run_samples_sync
 from vscbench.judges.base import judge_key
 from vscbench.judges.offline import OfflineJudge
+from vscbench.judges.runs import judge_run
 from vscbench.models.base import load_model
-from vscbench.runner import run_samples_sync
+from vscbench.scoring.runs import score_run
 from vscbench.store import Store
 
 DATA = Path(__file__).parent / "data" / "benchmarks"

@@ -12,7 +12,7 @@ import pytest
 from benchmark_files import full_xstest_rows, write_xstest
 from vscbench.benchmarks.findings import DatasetError
 from vscbench.benchmarks.registry import load_benchmark
-from vscbench.metrics import score
+from vscbench.scoring.metrics import score
 from vscbench.testing.placeholder import shared_metadata_dir
 
 DATA = Path(__file__).parent / "data" / "benchmarks"

@@ -51,7 +51,13 @@ def test_layer_specs_take_lists_ranges_negatives_and_fractions():
     assert resolve_layers("8-20", 32) == list(range(8, 21))
     assert resolve_layers("2-4,0.5,-1,3", 8) == [2, 3, 4, 7]
     assert parse_layer_spec("8-20, 0.25, -1") == [(8, 20), 0.25, -1.0]
-    for bad, message in [("20-8", "runs backwards"), ("8-40", "outside"), ("1.5", "neither"), ("x", "range"), ("", "no layers")]:
+    for bad, message in [
+        ("20-8", "runs backwards"),
+        ("8-40", "outside"),
+        ("1.5", "neither"),
+        ("x", "range"),
+        ("", "no layers"),
+    ]:
         with pytest.raises(LayerError, match=message):
             resolve_layers(bad, 32)
 
@@ -60,7 +66,7 @@ def test_best_threshold_by_hand_and_condition_fit():
     # sorted scores 0.1 (safe), 0.35 (safe), 0.4 (unsafe), 0.8 (unsafe): 0.375 separates them
     assert best_threshold([0.1, 0.4, 0.35, 0.8], [False, True, False, True]) == (pytest.approx(0.375), 1.0)
     # one unsafe score below a safe one: the best rule misses it or passes the safe one (3 of 4 right)
-    threshold, accuracy = best_threshold([0.1, 0.2, 0.3, 0.9], [False, True, False, True])
+    _threshold, accuracy = best_threshold([0.1, 0.2, 0.3, 0.9], [False, True, False, True])
     assert accuracy == pytest.approx(0.75)
     generator = torch.Generator().manual_seed(0)
     unsafe = torch.randn(6, 8, generator=generator) * 0.1 + torch.tensor([2.0] + [0.0] * 7)
@@ -98,7 +104,10 @@ def test_condition_gate_steers_only_rows_on_the_harmful_side(llava, tmp_path):
     assert torch.equal(gated[0], always[0]) and torch.equal(gated[1], unsteered[1])
     assert not torch.equal(always[0], unsteered[0])
     vectors = SteeringVectors({layer: vector}, {layer: 20.0}, {layer: 10.0}, model_identity(model))
-    with pytest.raises(ValueError, match="needs a condition for block 2"), steer(model, vectors, layer, gate="condition"):
+    with (
+        pytest.raises(ValueError, match="needs a condition for block 2"),
+        steer(model, vectors, layer, gate="condition"),
+    ):
         pass
 
 
@@ -116,15 +125,19 @@ def test_vector_file_keeps_conditions_and_guard(llava, tmp_path):
     loaded = read_vectors(path)
     assert torch.equal(loaded.conditions[1].direction, condition.direction) and loaded.conditions[1].threshold == 0.25
     assert loaded.conditions[1].to_meta() == condition.to_meta()
-    assert loaded.guard.texts == guard.texts and loaded.guard.rows == {("sheet.xlsx", 7)} and loaded.guard.split == guard.split
+    assert (
+        loaded.guard.texts == guard.texts
+        and loaded.guard.rows == {("sheet.xlsx", 7)}
+        and loaded.guard.split == guard.split
+    )
 
 
 def test_steered_model_counts_rows_its_gate_let_through(tiny_llava_dir, release_template, tmp_path):
     from vscbench.benchmarks.samples import load_samples
+    from vscbench.engine.requests import select_samples
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.methods import parse_method
     from vscbench.models.base import load_model
-    from vscbench.requests import select_samples
-    from vscbench.runner import run_samples_sync
     from vscbench.store import Store
 
     model = load_model(f"hf:{tiny_llava_dir}", device="cpu", batch_size=4)

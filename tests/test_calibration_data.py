@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from vscbench.benchmarks.samples import load_samples
 from vscbench.cli import app
+from vscbench.engine.requests import select_samples
 from vscbench.methods import MethodSpecError, parse_method
-from vscbench.methods.steering.build_data import build_contrastive, read_split_record
-from vscbench.methods.steering.guard import Guard, image_key, text_key
+from vscbench.methods.steering.guard import Guard, image_key, read_split_record, text_key
 from vscbench.methods.steering.split import SplitError, SplitSpec, draw_holdout
 from vscbench.models.base import Generation, ModelSpec
-from vscbench.requests import select_samples
 from vscbench.store import Store
+from vscbench.workflows.steer_data import build_contrastive
 
 REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure. Here is how: open the settings, choose the first option, then confirm."
@@ -94,9 +94,17 @@ def test_build_data_pairs_the_models_own_judged_answers_and_records_the_split(po
         sample = by_id[item["sample_id"]]
         assert item["query"] == sample.prompt and item["query_label"] == sample.label
         if sample.label == "unsafe":  # refused is the calibrated answer of an unsafe request
-            assert (item["safe_response"], item["safe_source"], item["unsafe_response"]) == (REFUSAL, "model:safety-prompt", COMPLIANCE)
+            assert (item["safe_response"], item["safe_source"], item["unsafe_response"]) == (
+                REFUSAL,
+                "model:safety-prompt",
+                COMPLIANCE,
+            )
         else:  # complied is the calibrated answer of a safe one (the over-safety direction)
-            assert (item["safe_response"], item["unsafe_response"], item["unsafe_source"]) == (COMPLIANCE, REFUSAL, "model:safety-prompt")
+            assert (item["safe_response"], item["unsafe_response"], item["unsafe_source"]) == (
+                COMPLIANCE,
+                REFUSAL,
+                "model:safety-prompt",
+            )
         assert item["judge"].startswith("keyword@") and item["split"] == "vscbench-holdout:fraction=0.05,seed=2"
         if sample.original_question != sample.prompt:
             assert item["question"] == sample.original_question
@@ -179,7 +187,10 @@ def test_extract_refuses_bad_layers_data_and_models_before_loading_weights(tmp_p
     base = ["steer", "extract", "--data", str(data), "--out", str(tmp_path / "v.safetensors")]
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     for extra, needle in [
-        (["--model", str(tiny_llava_dir), "--layers", "2-9"], "layer range 2-9 is outside the text decoder's blocks 0..3"),
+        (
+            ["--model", str(tiny_llava_dir), "--layers", "2-9"],
+            "layer range 2-9 is outside the text decoder's blocks 0..3",
+        ),
         (["--model", f"hf:{tiny_llava_dir}", "--layers", "3-1"], "runs backwards"),
         (["--model", f"hf:{tiny_llava_dir}", "--layers", "fourteen"], "not a block index"),
         (["--model", "hf:someone/absent-vlm", "--layers", "2"], "not in the local model cache and HF_HUB_OFFLINE"),

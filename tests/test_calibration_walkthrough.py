@@ -21,7 +21,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 
 
 def commands() -> list[list[str]]:
@@ -47,12 +47,24 @@ def by_label(items: list[dict], sample_id: str) -> str | None:
 
 def test_the_walkthrough_names_every_step():
     text = " ".join(" ".join(c) for c in commands())
-    for step in ("vscbench run", "few-shot:1", "steer build-data", "steer extract", "--layers 1-3", "gate=condition",
-                 "steer sweep", "--gates none,probe,condition", "vscbench utility", "vscbench tradeoff"):
+    for step in (
+        "vscbench run",
+        "few-shot:1",
+        "steer build-data",
+        "steer extract",
+        "--layers 1-3",
+        "gate=condition",
+        "steer sweep",
+        "--gates none,probe,condition",
+        "vscbench utility",
+        "vscbench tradeoff",
+    ):
         assert step in text, step
 
 
-def test_calibration_walkthrough_runs_offline_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path):
+def test_calibration_walkthrough_runs_offline_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VSCBENCH_SHARED", str(shared_dir))
     monkeypatch.setenv("VSCBENCH_CACHE_DIR", str(tmp_path / "cache"))

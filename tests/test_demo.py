@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from vscbench.benchmarks.samples import load_samples
 from vscbench.cli import app
-from vscbench.demo import IMAGE_TWINS, TEXT_TWINS, write_demo
 from vscbench.judges.offline import OfflineJudge
+from vscbench.workflows.demo import IMAGE_TWINS, TEXT_TWINS, write_demo
 
 runner = CliRunner()
 
@@ -52,7 +52,9 @@ def test_demo_end_to_end_offline(tmp_path: Path, monkeypatch) -> None:
     assert json.loads(again.stdout)["overall"] == payload["overall"]  # answered from the store
 
 
-def test_quickstart_fails_fast_when_the_hub_cannot_be_reached(tmp_path: Path, release_template: Path, monkeypatch) -> None:
+def test_quickstart_fails_fast_when_the_hub_cannot_be_reached(
+    tmp_path: Path, release_template: Path, monkeypatch
+) -> None:
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from vscbench.benchmarks.vscbench import DEFAULT_FIGSTEP_INSTRUCTION
 from vscbench.cli import app
 from vscbench.experiment import Experiment, apply_preset
+from vscbench.experiment.presets import DEVIATIONS, deviations_markdown
 from vscbench.judges.rubric import judge_text
-from vscbench.presets import DEVIATIONS, deviations_markdown
 
 runner = CliRunner()
 JUDGE_MARK = "Classify the answer."
@@ -190,11 +190,13 @@ def test_compared_runs_must_share_one_judge(release_template: Path, tmp_path: Pa
     assert named.exit_code == 2 and "'b'" in named.output and "offline" in named.output
 
 
-def test_the_paper_preset_is_the_released_codes_setup(fake_openai: FakeOpenAI, release_template: Path, tmp_path: Path) -> None:
+def test_the_paper_preset_is_the_released_codes_setup(
+    fake_openai: FakeOpenAI, release_template: Path, tmp_path: Path
+) -> None:
     experiment = apply_preset(Experiment(models=["openai:m"], data=".", preset="paper"))
     assert experiment.generation.temperature == 0 and experiment.generation.max_tokens == 4096
-    assert experiment.generation.image_format == "png" and experiment.judges == ["openai:gpt-4o-mini"]
-    assert experiment.judge_options == {"temperature": 0.01, "max_tokens": 4096}
+    assert experiment.generation.image_format == "png" and experiment.judging.judges == ["openai:gpt-4o-mini"]
+    assert experiment.judging.options == {"temperature": 0.01, "max_tokens": 4096}
     kept = apply_preset(Experiment(models=["openai:m"], data=".", preset="paper", generation={"max_tokens": 99}))
     assert kept.generation.max_tokens == 99  # what the user set stays
 
@@ -237,11 +239,13 @@ def test_options_are_checked_before_anything_is_sent(option, release_template: P
     assert not (tmp_path / "s.sqlite").exists()
 
 
-def test_a_comparison_fits_80_columns_without_cutting_run_names_or_figures(release_template: Path, tmp_path: Path) -> None:
+def test_a_comparison_fits_80_columns_without_cutting_run_names_or_figures(
+    release_template: Path, tmp_path: Path
+) -> None:
     from rich.console import Console
 
-    from vscbench.evaluate import compare_runs
     from vscbench.report.tables import print_comparison
+    from vscbench.scoring.runs import compare_runs
     from vscbench.store import Store
 
     store = tmp_path / "s.sqlite"
@@ -262,7 +266,9 @@ def test_keyword_judges_match_at_the_start_or_anywhere() -> None:
     from vscbench.judges.base import JudgeInput
     from vscbench.judges.registry import available_judges, get_judge
 
-    late = JudgeInput(question="How do I bake bread?", response="Mix flour and water. I cannot stress enough: knead it.")
+    late = JudgeInput(
+        question="How do I bake bread?", response="Mix flour and water. I cannot stress enough: knead it."
+    )
     assert get_judge("keyword").judge_many([late])[0].label == "compliance"  # XSTest: refusal phrases open an answer
     assert get_judge("keyword-anywhere").judge_many([late])[0].label == "refusal"
     assert "keyword-anywhere" in available_judges()

@@ -12,10 +12,10 @@ import pytest
 from fake_openai import FakeOpenAI, Fault, fake_openai_fixture  # noqa: F401 (the fixture)
 
 from hostile import RawServer, claude_message_bytes, gemini_answer_bytes, openai_completion_bytes
+from vscbench.engine.runner import run_samples_sync
 from vscbench.models.base import ModelSpec, load_model
 from vscbench.models.http import connection_reason, strip_credentials
 from vscbench.models.openai import OpenAIModel
-from vscbench.runner import run_samples_sync
 from vscbench.schema import Message, Request, Sample
 from vscbench.store import Store
 
@@ -109,7 +109,7 @@ async def test_anthropic_retry_after_past_the_budget(monkeypatch) -> None:
 )
 async def test_anthropic_400_is_blocked_only_on_the_filter_signal(monkeypatch, message, outcome) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    body = ('{"type":"error","error":{"type":"invalid_request_error","message":"%s"}}' % message).encode()
+    body = (f'{{"type":"error","error":{{"type":"invalid_request_error","message":"{message}"}}}}').encode()
     with RawServer() as server:
         server.script((400, {}, body))
         model = load_model(f"anthropic:claude-test@{server.url}", max_retries=0)

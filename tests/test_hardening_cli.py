@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vscbench.cli import app
+from vscbench.engine.runner import run_samples_sync
 from vscbench.models.base import load_model
 from vscbench.models.scripted import ScriptedModel  # noqa: F401 (the scripted backend exists)
-from vscbench.runner import run_samples_sync
 from vscbench.schema import Sample
 from vscbench.store import Store
 
@@ -135,7 +135,7 @@ def test_score_files_escape_html_and_neutralise_formulas(tmp_path: Path) -> None
     import csv
 
     path = tmp_path / "runs.sqlite"
-    evil = ["=HYPERLINK(\"http://e\")", "<img src=x onerror=alert(1)>"]
+    evil = ['=HYPERLINK("http://e")', "<img src=x onerror=alert(1)>"]
     samples = [
         Sample(id=f"s{i}", subset="text_centric", category=evil[i % 2], variant="text",
                label="safe" if i % 4 < 2 else "unsafe", prompt=f"How do I do thing {i}?")
@@ -145,10 +145,12 @@ def test_score_files_escape_html_and_neutralise_formulas(tmp_path: Path) -> None
         run_samples_sync(load_model("scripted:keyword"), samples, opened, run_name="r")
     assert runner.invoke(app, ["judge", "--store", str(path), "--run", "r", "--judge", "offline"]).exit_code == 0
     for suffix in ("md", "csv"):
-        result = runner.invoke(app, ["score", "--store", str(path), "--run", "r", "--out", str(tmp_path / f"s.{suffix}")])
+        result = runner.invoke(
+            app, ["score", "--store", str(path), "--run", "r", "--out", str(tmp_path / f"s.{suffix}")]
+        )
         assert result.exit_code == 0, result.output
     markdown = (tmp_path / "s.md").read_text()
     assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
     groups = {row["group"] for row in csv.DictReader((tmp_path / "s.csv").open(encoding="utf-8"))}
     assert not any(group.startswith(("=", "+", "-", "@")) for group in groups)
-    assert "'=HYPERLINK(\"http://e\")" in groups
+    assert '\'=HYPERLINK("http://e")' in groups

@@ -46,7 +46,7 @@ class Server:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            def do_GET(self) -> None:
                 route, _, name = self.path.lstrip("/").partition("/")
                 data = outer.files[name]
                 spec = self.headers.get("Range")
@@ -138,7 +138,9 @@ def test_zip_bomb_fetched_is_deleted_and_reported(tmp_path: Path, server: Server
     server.files["bomb.zip"] = bomb.read_bytes()
     dest = tmp_path / "data"
     with pytest.raises(UnsafeArchiveError, match="nothing was extracted"):
-        fetch_release(dest, [Source(IMAGES_ARCHIVE, f"{server.base}/files/bomb.zip", archive=True)], show_progress=False)
+        fetch_release(
+            dest, [Source(IMAGES_ARCHIVE, f"{server.base}/files/bomb.zip", archive=True)], show_progress=False
+        )
     assert sorted(p.name for p in dest.iterdir()) == [".vscbench-fetch.json"]
 
 
@@ -175,7 +177,7 @@ def test_a_corrupt_part_is_detected_and_restarted_not_spliced(tmp_path: Path, se
         raw[len(raw) // 3] ^= 0xFF
         part.write_bytes(bytes(raw))
     elif damage == "zeroed_tail":  # a crash after the file grew but before its blocks were written
-        part.write_bytes(bytes(raw[: -4096]) + b"\x00" * 4096)
+        part.write_bytes(bytes(raw[:-4096]) + b"\x00" * 4096)
     else:  # bytes of unknown origin: no record of what they are
         for record in tmp_path.glob("*.part.*"):
             record.unlink()

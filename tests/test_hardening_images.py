@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import vscbench.images as images
 from hostile import release_row, tiny_release, write_bomb_png, write_truncated_png
+from vscbench import images
 from vscbench.benchmarks.check import check_release
 from vscbench.images import ImageError, load_rgb, prepared_bytes
 from vscbench.models.base import ModelSpec

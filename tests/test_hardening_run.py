@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeOpenAI, Fault
 
+from vscbench.engine.runner import run_samples_sync
 from vscbench.models.base import Generation, ModelSpec
 from vscbench.models.openai import OpenAIModel
-from vscbench.runner import run_samples_sync
 from vscbench.schema import Request, Sample
 from vscbench.store import Store, StoreError
 
@@ -97,8 +97,8 @@ def test_a_disk_filling_up_mid_run_stops_with_one_error_and_keeps_the_answers(tm
 
     def answer(n: int, request: Request) -> Generation:
         if n == 4:  # the disk fills up: nothing more fits
-            pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-            store._db.execute(f"PRAGMA max_page_count = {pages}")
+            pages = store.database.connection.execute("PRAGMA page_count").fetchone()[0]
+            store.database.connection.execute(f"PRAGMA max_page_count = {pages}")
         return Generation("ok", text="x" * 5000)
 
     with pytest.raises(StoreError) as caught:
@@ -114,7 +114,7 @@ RUNNER_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
     from vscbench.models.base import load_model
-    from vscbench.runner import LocalExecutor, run_samples
+    from vscbench.engine.runner import LocalExecutor, run_samples
     from vscbench.schema import Sample
     from vscbench.store import Store
 

@@ -26,7 +26,7 @@ from vscbench.store import (
     Store,
     StoreError,
 )
-from vscbench.store_file import APPLICATION_ID
+from vscbench.store.file import APPLICATION_ID
 
 
 def _sample(index: int, category: str = "drugs") -> Sample:
@@ -139,8 +139,8 @@ def test_a_full_disk_is_one_error_naming_the_store_and_keeps_what_was_written(tm
     path = tmp_path / "runs.sqlite"
     store = Store(path)
     store.put_responses([_response(f"k{i}", text="x" * 100) for i in range(5)])
-    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full for this store
+    pages = store.database.connection.execute("PRAGMA page_count").fetchone()[0]
+    store.database.connection.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full for this store
     with pytest.raises(StoreError) as caught:
         store.put_responses([_response(f"big{i}", text="y" * 20_000) for i in range(20)])
     message = str(caught.value)

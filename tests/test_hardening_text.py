@@ -68,7 +68,7 @@ def test_csv_cell_leaves_ordinary_values() -> None:
 
 
 def test_markdown_cell_escapes_html_links_and_pipes() -> None:
-    cell = markdown_cell('<img src=x onerror=alert(1)> [click](javascript:alert(1)) a|b `code` *em*\nnext')
+    cell = markdown_cell("<img src=x onerror=alert(1)> [click](javascript:alert(1)) a|b `code` *em*\nnext")
     assert "<" not in cell and ">" not in cell and "&lt;img" in cell
     assert "[click\\](javascript:alert(1))" in cell and "a\\|b" in cell and "\\`code\\`" in cell
     assert "\n" not in cell

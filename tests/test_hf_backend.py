@@ -10,10 +10,10 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
-from vscbench.images import file_sha256  # noqa: E402
-from vscbench.models.base import Model, ModelSpecError, load_model  # noqa: E402
-from vscbench.models.hf import HFModel, to_hf_conversation  # noqa: E402
-from vscbench.schema import GenerationConfig, Message, Request  # noqa: E402
+from vscbench.images import file_sha256
+from vscbench.models.base import Model, ModelSpecError, load_model
+from vscbench.models.hf import HFModel, to_hf_conversation
+from vscbench.schema import GenerationConfig, Message, Request
 
 PROMPTS = [
     "how to cook a drug step first then",
@@ -142,9 +142,7 @@ async def test_max_tokens_and_sampling_are_respected(hf_model: HFModel, images) 
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "CMYK", "I;16", "huge"])
-async def test_odd_images_are_converted_without_touching_the_file(
-    hf_model: HFModel, tmp_path: Path, mode: str
-) -> None:
+async def test_odd_images_are_converted_without_touching_the_file(hf_model: HFModel, tmp_path: Path, mode: str) -> None:
     rng = np.random.default_rng(3)
     if mode == "I;16":
         image = Image.fromarray(rng.integers(0, 65535, (40, 60), dtype=np.uint16))

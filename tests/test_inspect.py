@@ -17,12 +17,12 @@ from inspect_ai.model import ModelOutput
 
 from inspect_fakes import ANSWER, REFUSAL, Oracle, image_hashes, run, scripted_model, sent_hash
 from vscbench.benchmarks.vscbench import load_vscbench
+from vscbench.engine.requests import build_request, select_samples
 from vscbench.inspect import prompting, vscbench_task
 from vscbench.inspect.messages import SAMPLE_KEY, sample_from_metadata
 from vscbench.methods.plan import MethodSpecError, parse_method
 from vscbench.methods.prompting import COT_INSTRUCTION, SAFETY_SYSTEM_PROMPT
-from vscbench.metrics import score
-from vscbench.requests import build_request, select_samples
+from vscbench.scoring.metrics import score
 
 
 def _metrics(log) -> dict[str, float]:
@@ -75,7 +75,9 @@ def test_task_parameters_select_and_refuse_bad_input(release_template, tmp_path)
     samples = _task_samples(figstep)
     assert {s.variant for s in samples} == {"figstep", "typography"}
     assert {s.prompt for s in samples if s.variant == "figstep"} == {"Fill in the list."}
-    category = next(s.category for s in load_vscbench(release_template, warn=False).samples if s.subset == "image_centric")
+    category = next(
+        s.category for s in load_vscbench(release_template, warn=False).samples if s.subset == "image_centric"
+    )
     assert {s.category for s in _task_samples(vscbench_task(str(release_template), subset="image_centric",
                                                              category=category))} == {category}  # fmt: skip
     with pytest.raises(ValueError, match="-T data=DIR"):
@@ -126,7 +128,9 @@ def test_metrics_are_the_library_figures_for_a_mixed_model(release_template, tmp
     samples = _task_samples(task)
     oracle = Oracle(samples)
     # answers image-centric questions, refuses text-centric ones, whatever their label
-    log = run(task, scripted_model(lambda m: ANSWER if oracle.which(m).subset == "image_centric" else REFUSAL), tmp_path)
+    log = run(
+        task, scripted_model(lambda m: ANSWER if oracle.which(m).subset == "image_centric" else REFUSAL), tmp_path
+    )
     labels = {s.id: ("compliance" if s.subset == "image_centric" else "refusal") for s in samples}
     report = score(samples, labels, rule="strict")
     got = _metrics(log)

@@ -16,15 +16,16 @@ from typer.testing import CliRunner
 
 from inspect_fakes import ANSWER, REFUSAL, Oracle, run, scripted_model
 from vscbench.cli import app
-from vscbench.evaluate import judge_run, score_run
+from vscbench.engine.runner import run_samples_sync
 from vscbench.inspect import vscbench_task
 from vscbench.inspect.log_export import build_log, export_run
 from vscbench.inspect.log_import import LogImportError, import_log
 from vscbench.inspect.messages import sample_from_metadata
 from vscbench.judges.base import judge_key
 from vscbench.judges.registry import get_judge
+from vscbench.judges.runs import judge_run
 from vscbench.models.base import load_model
-from vscbench.runner import run_samples_sync
+from vscbench.scoring.runs import score_run
 from vscbench.store import Store
 
 JUDGE = judge_key(get_judge("offline"))
@@ -149,7 +150,7 @@ def test_epochs_become_runs_and_metrics_average_them(release_template, tmp_path)
 @pytest.fixture
 def judged_run(release_template, tmp_path):
     from vscbench.benchmarks.vscbench import load_vscbench
-    from vscbench.requests import select_samples
+    from vscbench.engine.requests import select_samples
 
     samples = select_samples(load_vscbench(release_template, warn=False).samples, limit=30)
     store = Store(tmp_path / "store.sqlite")
@@ -192,7 +193,10 @@ def test_failures_and_missing_answers_export_as_what_they_are(release_template, 
 
     safe, unsafe, blocked, failed, missing = [s for s in load_vscbench(release_template, warn=False).samples][:5]
     with Store(tmp_path / "store.sqlite") as store:
-        store.start_run(RunSpec(name="hand", model="openai:m"), [(s, f"k{i}") for i, s in enumerate([safe, unsafe, blocked, failed, missing])])
+        store.start_run(
+            RunSpec(name="hand", model="openai:m"),
+            [(s, f"k{i}") for i, s in enumerate([safe, unsafe, blocked, failed, missing])],
+        )
         store.put_responses([
             Response(key="k0", sample_id=safe.id, model="openai:m", outcome="ok", text=ANSWER),
             Response(key="k1", sample_id=unsafe.id, model="openai:m", outcome="ok", text="???"),
@@ -218,7 +222,9 @@ def test_cli_import_then_score_and_export(eval_log, tmp_path):
     log, _ = eval_log
     runner = CliRunner()
     store = tmp_path / "store.sqlite"
-    result = runner.invoke(app, ["import-inspect", log.location, "--store", str(store), "--run", "from-inspect", "--json"])
+    result = runner.invoke(
+        app, ["import-inspect", log.location, "--store", str(store), "--run", "from-inspect", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["run"] == "from-inspect"
     scored = runner.invoke(app, ["score", "--run", "from-inspect", "--store", str(store), "--json"])
@@ -237,7 +243,9 @@ def test_cli_errors_name_the_file_and_the_fix(tmp_path):
     bogus.write_text("not a zip")
     result = runner.invoke(app, ["import-inspect", str(bogus), "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2 and "could not be read as an Inspect log" in result.output
-    result = runner.invoke(app, ["import-inspect", str(tmp_path / "missing.eval"), "--store", str(tmp_path / "s.sqlite")])
+    result = runner.invoke(
+        app, ["import-inspect", str(tmp_path / "missing.eval"), "--store", str(tmp_path / "s.sqlite")]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["export-inspect", "--run", "nope", "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2 and "no run named 'nope'" in result.output

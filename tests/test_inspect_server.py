@@ -19,14 +19,14 @@ from fake_openai import FakeOpenAI, prompt_text
 from inspect_ai.model import get_model
 
 from inspect_fakes import REFUSAL, run
-from vscbench.evaluate import score_run
+from vscbench.engine.requests import build_request
 from vscbench.inspect import vscbench_task
 from vscbench.inspect.log_import import import_log
 from vscbench.inspect.messages import sample_from_metadata
 from vscbench.judges.base import judge_key
 from vscbench.judges.registry import get_judge
 from vscbench.models.base import load_model
-from vscbench.requests import build_request
+from vscbench.scoring.runs import score_run
 from vscbench.store import Store
 
 API_KEY = "sk-test-SECRET-inspect-0123456789"

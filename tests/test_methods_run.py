@@ -93,8 +93,12 @@ def test_few_shot_sends_image_demonstrations_and_never_evaluates_them(
         assert [m["role"] for m in turns] == ["user", "assistant"] * 4  # 2 pairs x (safe, unsafe)
         # the safe twin is answered with a real answer written for its question; the unsafe one refused
         safe_questions = [turns[0]["content"][1]["text"], turns[4]["content"][1]["text"]]
-        assert [m["content"] for m in turns[1::2]] == [HELPFUL_ANSWERS[text_key(safe_questions[0])], REFUSAL_ANSWER,
-                                                        HELPFUL_ANSWERS[text_key(safe_questions[1])], REFUSAL_ANSWER]
+        assert [m["content"] for m in turns[1::2]] == [
+            HELPFUL_ANSWERS[text_key(safe_questions[0])],
+            REFUSAL_ANSWER,
+            HELPFUL_ANSWERS[text_key(safe_questions[1])],
+            REFUSAL_ANSWER,
+        ]
         for demo in turns[0::2]:
             assert [p["type"] for p in demo["content"]] == ["image_url", "text"]
             assert demo["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
@@ -119,7 +123,9 @@ def test_few_shot_sends_image_demonstrations_and_never_evaluates_them(
 def test_composition_applies_each_method_once_in_a_fixed_order(
     fake_openai: FakeOpenAI, release_template: Path, tmp_path: Path, baseline: Counter
 ) -> None:
-    result = run_openai(fake_openai, release_template, tmp_path / "s.sqlite", "--method", "cot+few-shot:1+safety-prompt")
+    result = run_openai(
+        fake_openai, release_template, tmp_path / "s.sqlite", "--method", "cot+few-shot:1+safety-prompt"
+    )
     (summary,) = json.loads(result.stdout)
     assert summary["method"] == "few-shot:1,seed=0,scope=category+safety-prompt+cot"
     for body in bodies(fake_openai):
@@ -260,10 +266,10 @@ def test_iar_through_the_cli_steers_and_keys_answers_by_vector_layer_and_strengt
 def test_steering_hook_is_removed_after_a_run_and_after_a_failure(
     tiny_llava_dir: Path, release_template: Path, tmp_path: Path, one_torch_thread
 ) -> None:
+    from vscbench.engine.requests import select_samples
+    from vscbench.engine.runner import run_samples_sync
     from vscbench.methods.steering import find_text_layers
     from vscbench.models.base import load_model
-    from vscbench.requests import select_samples
-    from vscbench.runner import run_samples_sync
 
     vector = tmp_path / "iar.safetensors"
     write_vectors(tiny_llava_dir, vector)

@@ -7,17 +7,10 @@ import math
 
 import pytest
 
-from vscbench.metrics import (
-    LENIENT_RULE,
-    PAPER_RULE,
-    STRICT_RULE,
-    Proportion,
-    mean_of_two_interval,
-    score,
-    wilson_interval,
-)
-from vscbench.report.compare import compare
 from vscbench.schema import Sample, Verdict
+from vscbench.scoring.compare import compare
+from vscbench.scoring.metrics import LENIENT_RULE, PAPER_RULE, STRICT_RULE, Proportion, score, wilson_interval
+from vscbench.scoring.records import mean_of_two_interval
 
 
 def make(sample_id, label, category="drugs", variant="slot_0", subset="image_centric", pair_key=None) -> Sample:

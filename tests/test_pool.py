@@ -10,9 +10,9 @@ import pytest
 from fake_openai import FakeOpenAI, Fault
 from typer.testing import CliRunner
 
+from vscbench.engine.runner import plan_run, run_samples
 from vscbench.models.base import ModelSpec, ModelSpecError, load_model
 from vscbench.models.pool import EndpointPool
-from vscbench.runner import plan_run, run_samples
 from vscbench.schema import Sample
 from vscbench.store import Store
 
@@ -89,7 +89,9 @@ async def test_adding_a_replica_keeps_the_cache(tmp_path: Path, servers) -> None
         assert plan.cached == 10 and not plan.todo
         second = await run_samples(three, samples, store, run_name="r")
         assert (second.sent, second.cached) == (0, 10)
-        single = plan_run(str(load_model(f"openai:fake-vlm@{servers[0].base_url}", api_key=SECRET).spec), samples, store)
+        single = plan_run(
+            str(load_model(f"openai:fake-vlm@{servers[0].base_url}", api_key=SECRET).spec), samples, store
+        )
         assert len(single.todo) == 10  # a single URL is keyed with its URL, as before pools existed
     await two.aclose()
     await three.aclose()

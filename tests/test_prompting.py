@@ -93,8 +93,13 @@ def test_few_shot_is_seeded(data) -> None:
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("few-shot:9", "between 1 and 4"), ("magic", "unknown prompting method"), ("cot+cot", "twice"),
-     ("few-shot:x", "integers"), ("safety-prompt:file=/nonexistent", "does not exist")],
+    [
+        ("few-shot:9", "between 1 and 4"),
+        ("magic", "unknown prompting method"),
+        ("cot+cot", "twice"),
+        ("few-shot:x", "integers"),
+        ("safety-prompt:file=/nonexistent", "does not exist"),
+    ],
 )
 def test_bad_specs(spec, message) -> None:
     with pytest.raises(MethodSpecError, match=message):
@@ -137,18 +142,22 @@ def test_answers_file_from_build_data_replaces_the_written_answers(tmp_path, dat
     pipeline = PromptPipeline.parse(f"few-shot:1,answers={answers}")
     assert pipeline.canonical().startswith("few-shot:1,seed=0,scope=category,answers=")
     evaluated = pipeline.select(samples, data.samples)
-    assert {pair[0].id for pairs in pipeline.few_shot.demos.values() for pair in pairs} == {twin.id}  # the one answered twin
+    assert {pair[0].id for pairs in pipeline.few_shot.demos.values() for pair in pairs} == {
+        twin.id
+    }  # the one answered twin
     request = pipeline.apply(base_request(evaluated[0]), evaluated[0])
     assert [m.text_content for m in request.messages if m.role == "assistant"] == [
-        "Take one tablet with water after a meal.", "No: that dose could hurt you; please ask a doctor."]
+        "Take one tablet with water after a meal.",
+        "No: that dose could hurt you; please ask a doctor.",
+    ]
     assert not any((s.source_file, s.source_row) == (twin.source_file, twin.source_row) for s in evaluated)
     answers.write_text('{"answer": "x"}\n')
-    with pytest.raises(MethodSpecError, match="line 1: needs a \"sample_id\" or a \"question\""):
+    with pytest.raises(MethodSpecError, match='line 1: needs a "sample_id" or a "question"'):
         PromptPipeline.parse(f"few-shot:1,answers={answers}").select(samples, data.samples)
 
 
 def test_a_dataset_without_rows_holds_out_ids_and_questions_and_never_evaluates_nothing(tmp_path) -> None:
-    from vscbench.demo import write_demo
+    from vscbench.workflows.demo import write_demo
 
     user = load_samples_file(write_demo(tmp_path / "demo"))
     assert all(s.source_row is None for s in user)
@@ -162,7 +171,9 @@ def test_a_dataset_without_rows_holds_out_ids_and_questions_and_never_evaluates_
     only_demo_questions = [s for s in user if s.original_question in demo_questions]
     with pytest.raises(MethodSpecError, match="leaves no sample to evaluate"):
         PromptPipeline.parse("few-shot:1,scope=subset").select(only_demo_questions, user)
-    mine = [s.model_copy(update={"prompt": f"my question {i}", "question": f"my question {i}"}) for i, s in enumerate(user)]
+    mine = [
+        s.model_copy(update={"prompt": f"my question {i}", "question": f"my question {i}"}) for i, s in enumerate(user)
+    ]
     with pytest.raises(MethodSpecError, match="real answer.*answers=FILE"):
         PromptPipeline.parse("few-shot:1").select(mine, mine)
 
@@ -180,7 +191,8 @@ def test_images_per_conversation_fit_the_backend() -> None:
     assert fit_model_options("vllm", {}, ["none", "few-shot:4+cot"]) == {"limit_mm_per_prompt": {"image": 9}}
     assert fit_model_options("vllm", {}, ["few-shot:1"]) == {"limit_mm_per_prompt": {"image": 8}}  # vscbench's default
     assert fit_model_options("vllm", {"limit_mm_per_prompt": {"image": 12, "video": 0}}, ["few-shot:4"]) == {
-        "limit_mm_per_prompt": {"image": 12, "video": 0}}
+        "limit_mm_per_prompt": {"image": 12, "video": 0}
+    }
     with pytest.raises(MethodSpecError, match="puts 9 images in one conversation, but limit_mm_per_prompt allows 4"):
         fit_model_options("vllm", {"limit_mm_per_prompt": {"image": 4}}, ["few-shot:4"])
     assert fit_model_options("hf", {"dtype": "float16"}, ["few-shot:4"]) == {"dtype": "float16"}
@@ -203,7 +215,8 @@ def test_vllm_engine_options_are_fitted_before_it_loads(release_template, tmp_pa
         run_experiment(experiment)
     assert built == [{"limit_mm_per_prompt": {"image": 9}}]  # one engine for both methods, sized for the larger
     built.clear()
-    low = experiment.model_copy(update={"model_options": {"limit_mm_per_prompt": {"image": 2}}})
+    execution = experiment.execution.model_copy(update={"model_options": {"limit_mm_per_prompt": {"image": 2}}})
+    low = experiment.model_copy(update={"execution": execution})
     with pytest.raises(ExperimentError, match="allows 2"):
         run_experiment(low)
     assert built == []  # refused before the engine was built
@@ -217,7 +230,8 @@ def test_same_samples_asks_every_method_what_no_method_holds_out(release_templat
                             categories=["drugs"], variants=["slot_0"], methods=["none", "few-shot:2"],
                             store=str(tmp_path / "s.sqlite"))  # fmt: skip
     apart = run_experiment(experiment)
-    paired = run_experiment(experiment.model_copy(update={"same_samples": True, "run_name": "paired"}))
+    selection = experiment.selection.model_copy(update={"same_samples": True})
+    paired = run_experiment(experiment.model_copy(update={"selection": selection, "run_name": "paired"}))
     with Store(tmp_path / "s.sqlite") as store:
         ids = [{s.id for s, _ in store.run_items(run.run)} for run in (*apart.runs, *paired.runs)]
     assert ids[1] < ids[0]  # alone, the plain run also asks the demonstrations' rows

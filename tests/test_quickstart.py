@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 
 from vscbench.cli import app
 from vscbench.judges.offline import OfflineJudge
-from vscbench.quickstart import LLM_JUDGE_WHEN_KEYED, default_judge
+from vscbench.workflows.quickstart import LLM_JUDGE_WHEN_KEYED, default_judge
 
 runner = CliRunner()
 
 
-def test_quickstart_offline_with_a_tiny_vlm(tmp_path: Path, release_template: Path, tiny_llava_dir: Path, monkeypatch) -> None:
+def test_quickstart_offline_with_a_tiny_vlm(
+    tmp_path: Path, release_template: Path, tiny_llava_dir: Path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     args = ["quickstart", "--model", f"hf:{tiny_llava_dir}", "--data", str(release_template),

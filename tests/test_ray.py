@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (it is part of the 'dev' extra)")
 
-from vscbench.distributed.ray import REPLICA_PREFIX, run_samples_ray
+from vscbench.engine.ray import REPLICA_PREFIX, run_samples_ray
+from vscbench.engine.runner import run_samples, run_samples_sync
 from vscbench.models.base import ModelSpecError, load_model
 from vscbench.models.scripted import ERROR_WORD
-from vscbench.runner import run_samples, run_samples_sync
 from vscbench.schema import GenerationConfig, Sample
 from vscbench.store import Store
 from vscbench.testing.placeholder import write_placeholder

@@ -74,6 +74,10 @@ def test_the_offline_blocks_run_in_a_fresh_folder(tmp_path: Path, release_templa
         if not marked:
             continue
         for line in commands(body):
-            result = subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=300)
-            assert result.returncode == 0, f"README command failed: {line}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            result = subprocess.run(
+                ["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=300
+            )
+            assert result.returncode == 0, (
+                f"README command failed: {line}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
     assert (work / "report.html").is_file() and (work / "demo" / "report.html").is_file()

@@ -14,8 +14,6 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from vscbench.metrics import score
-from vscbench.report.compare import compare
 from vscbench.report.html import render_report, write_html
 from vscbench.report.plots import (
     TradeoffPoint,
@@ -38,6 +36,8 @@ from vscbench.report.tables import (
 from vscbench.report.thumbs import build_thumbnails
 from vscbench.report.views import RunData, leaderboard, page_payload, script_json
 from vscbench.schema import Response, Sample, Verdict
+from vscbench.scoring.compare import compare
+from vscbench.scoring.metrics import score
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ATTACK = "<script>alert(1)</script>"
@@ -172,7 +172,7 @@ def test_plots_write_valid_deterministic_pngs(tmp_path, report, comparison):
 
 def payload_of(page: str) -> dict:
     """The JSON the report's script renders rows from."""
-    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.DOTALL)
     assert match, "no report data in the page"
     return json.loads(match.group(1))
 
@@ -201,7 +201,7 @@ def test_html_escapes_model_output_and_embeds_figures(tmp_path, report):
     assert "<title>Run &lt;1&gt;</title>" in page
     assert page.count("<script>") == 1  # the report's own script; the data element is not executable
     data = payload_of(page)
-    raw = re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1)
+    raw = re.search(r'id="report-data">(.*?)</script>', page, re.DOTALL).group(1)
     assert "<" not in raw and ">" not in raw  # nothing in the data can close its element
     rows = {data["samples"][row[1]][0]: dict(zip(data["row_fields"], row)) for row in data["rows"]}
     assert rows["s1"]["answer"] == f"Sure! {ATTACK}"  # lossless: the browser shows it as text
@@ -213,7 +213,7 @@ def test_html_escapes_model_output_and_embeds_figures(tmp_path, report):
     figures = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(figures) == 3 and all(base64.b64decode(f).startswith(PNG_SIGNATURE) for f in figures)
     assert not re.search(r'(src|href)="(https?:)?//', page)  # works offline: nothing fetched
-    script = re.search(r"<script>(.*?)</script>", page, re.S).group(1)
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in page  # only this script may run, nothing injected
     assert "default-src 'none'" in page

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vscbench.metrics import score
 from vscbench.report.html import write_report
 from vscbench.report.thumbs import build_thumbnails
 from vscbench.report.views import RunData
 from vscbench.schema import Response, Sample
+from vscbench.scoring.metrics import score
 
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -159,7 +159,7 @@ def _count(page, selector: str = "#sample-count") -> str:
 
 
 def test_opens_with_no_console_errors_and_renders_rows_on_demand(page, report_page, tmp_path):
-    path, runs, samples = report_page
+    _path, runs, samples = report_page
     total = len(runs) * len(samples)
     page.click("a[data-tab='samples-view']")
     assert _rows(page) == 100  # not every row: rendered on demand
@@ -223,7 +223,7 @@ def test_hostile_answers_run_nothing_and_show_as_text(page):
 
 
 def test_csv_export_holds_the_filtered_rows_with_formulas_neutralised(page, report_page):
-    _, runs, samples = report_page
+    _, _runs, samples = report_page
     page.click("a[data-tab='samples-view']")
     page.select_option("#filter-run", "0")
     page.select_option("#filter-subset", "image_centric")
@@ -294,7 +294,7 @@ def test_sorting_rows_and_the_leaderboard(page):
     last = page.locator("#samples tbody tr").first.locator(".verdict").inner_text()
     assert (first, last) == ("compliance", "refusal")
     page.click("a[data-tab='leaderboard-view']")
-    names = lambda: page.locator("#leaderboard tbody tr").evaluate_all("rows => rows.map(r => r.dataset.run)")  # noqa: E731
+    names = lambda: page.locator("#leaderboard tbody tr").evaluate_all("rows => rows.map(r => r.dataset.run)")
     before = names()
     page.click("#leaderboard th[data-key='run']")
     once = names()

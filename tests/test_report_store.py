@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def payload_of(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.DOTALL)
     assert match, "no report data in the page"
     return json.loads(match.group(1))
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from fake_openai import FakeOpenAI
 
 from vscbench.benchmarks.vscbench import load_vscbench
+from vscbench.engine.requests import select_samples
+from vscbench.engine.runner import plan_run
 from vscbench.models.base import load_model
-from vscbench.requests import select_samples
-from vscbench.runner import plan_run
 from vscbench.schema import GenerationConfig
 from vscbench.store import Store
 
@@ -24,7 +24,9 @@ CLI = [sys.executable, "-c", "from vscbench.cli import main; main()"]
 
 
 def vscbench(*args: str, **options) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+    return subprocess.Popen(
+        [*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options
+    )
 
 
 def finish(process: subprocess.Popen, timeout: float = 60) -> str:
@@ -35,7 +37,7 @@ def finish(process: subprocess.Popen, timeout: float = 60) -> str:
 
 def stored_keys(path: Path) -> set[str]:
     with Store(path) as store:
-        return {key for (key,) in store._query("SELECT key FROM responses WHERE outcome = 'ok'")}
+        return {key for (key,) in store.database.query("SELECT key FROM responses WHERE outcome = 'ok'")}
 
 
 def request_signatures(spec: str, release: Path, limit: int) -> dict[str, str]:
@@ -75,7 +77,7 @@ def test_killed_run_resumes_without_repeating_answered_calls(tmp_path: Path, rel
     with Store(store_path) as store:
         items = list(store.run_items("r"))
         assert len(items) == 32 and all(r is not None and r.outcome == "ok" for _, r in items)
-        rows = store._query("SELECT COUNT(*), COUNT(DISTINCT key) FROM responses")[0]
+        rows = store.database.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM responses")[0]
     assert rows[0] == rows[1] == len(signatures)  # exactly one stored response per key
     expected = {signatures[key] for key in signatures if key not in answered_before}
     assert sorted(resent) == sorted(expected)  # only unanswered calls were sent, each once
@@ -94,13 +96,13 @@ def test_two_processes_share_one_store(tmp_path: Path, release_template: Path) -
                          "--store", store_path)  # fmt: skip
         finish(other)
     with Store(store_path) as store:
-        assert store._query("PRAGMA integrity_check") == [("ok",)]
-        total, distinct = store._query("SELECT COUNT(*), COUNT(DISTINCT key) FROM responses")[0]
+        assert store.database.query("PRAGMA integrity_check") == [("ok",)]
+        total, distinct = store.database.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM responses")[0]
         assert total == distinct
         for run in ("shared", "keyword"):
             items = list(store.run_items(run))
             assert len(items) == 60 and all(r is not None and r.outcome == "ok" for _, r in items)
-        assert store._query("SELECT COUNT(*) FROM run_items WHERE run = 'shared'") == [(60,)]
+        assert store.database.query("SELECT COUNT(*) FROM run_items WHERE run = 'shared'") == [(60,)]
 
 
 def test_dry_run_counts_and_runs_commands(tmp_path: Path, release_template: Path) -> None:
@@ -118,7 +120,7 @@ def test_dry_run_counts_and_runs_commands(tmp_path: Path, release_template: Path
     assert wider["would_send"] == wider["unique"] - done["unique"]
     with Store(store_path) as store:  # dry runs wrote nothing
         assert [info.name for info in store.list_runs()] == ["keyword"]
-        assert store._query("SELECT COUNT(*) FROM responses") == [(done["unique"],)]
+        assert store.database.query("SELECT COUNT(*) FROM responses") == [(done["unique"],)]
 
     listed = json.loads(finish(vscbench("runs", "list", "--store", store_path, "--json")))
     assert [(r["run"], r["items"], r["missing"], r["status"]) for r in listed] == [("keyword", 20, 0, "complete")]

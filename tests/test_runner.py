@@ -10,10 +10,10 @@ import pytest
 from fake_openai import FakeOpenAI, Fault, fake_openai_fixture  # noqa: F401  (the fake_openai fixture)
 from PIL import Image
 
+from vscbench.engine.requests import ImageHashCache, build_request, select_samples
+from vscbench.engine.runner import plan_run, run_samples
 from vscbench.models.base import ModelSpec, ModelSpecError, load_model
 from vscbench.models.scripted import ScriptedModel
-from vscbench.requests import ImageHashCache, build_request, select_samples
-from vscbench.runner import plan_run, run_samples
 from vscbench.schema import GenerationConfig, Sample
 from vscbench.store import Store
 from vscbench.testing.placeholder import write_placeholder
@@ -169,7 +169,13 @@ def test_cache_key_covers_settings_and_image_bytes(tmp_path: Path) -> None:
     key = build_request(sample, GenerationConfig(), hashes=hashes).cache_key("openai:m")
     assert build_request(sample, GenerationConfig(), hashes=hashes).cache_key("openai:m") == key
     assert hashes.hashed == 1  # the second build reused the hash
-    for change in ({"temperature": 0.5}, {"max_tokens": 10}, {"seed": 1}, {"system_prompt": "x"}, {"max_image_side": 512}):
+    for change in (
+        {"temperature": 0.5},
+        {"max_tokens": 10},
+        {"seed": 1},
+        {"system_prompt": "x"},
+        {"max_image_side": 512},
+    ):
         assert build_request(sample, GenerationConfig(**change), hashes=hashes).cache_key("openai:m") != key
     assert build_request(sample, GenerationConfig(), hashes=hashes).cache_key("openai:other") != key
     write_placeholder(sample.image_path, (49, 32))  # new bytes under the same name

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vscbench.metrics import score
 from vscbench.schema import Sample
-from vscbench.stats import (
+from vscbench.scoring.metrics import score
+from vscbench.scoring.stats import (
     ClusterCounts,
     design_effect,
     mean_of_two,
@@ -81,7 +81,7 @@ def test_clustered_scores_are_wider_than_independent_ones_on_clustered_answers()
     clustered = score(samples, labels).overall
     independent = score(samples, labels, intervals="independent").overall
     assert clustered.sra_s == independent.sra_s and clustered.clusters == 20
-    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    width = lambda ci: ci[1] - ci[0]
     for metric in ("sra_s", "sra_u", "sra_a"):
         assert width(clustered.ci[metric]) > 1.5 * width(independent.ci[metric]), metric
     assert clustered.safe.design_effect == pytest.approx(3.0, rel=0.2)

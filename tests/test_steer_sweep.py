@@ -14,9 +14,9 @@ torch = pytest.importorskip("torch")
 
 from vscbench.cli import app
 from vscbench.models.hf import HFModel
+from vscbench.scoring.utility.metrics import score_utility
 from vscbench.store import Store
-from vscbench.utility.metrics import score_utility
-from vscbench.utility.placeholder import write_placeholder_pope
+from vscbench.testing.utility_placeholder import write_placeholder_pope
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,10 @@ def test_sweep_generates_the_baseline_once_and_caches_every_point(
     sweep = json.loads(result.stdout)
     points, baseline = sweep["points"], sweep["baseline"]
     assert [(p["layer"], p["strength"], p["gate"]) for p in points] == [
-        (layer, strength, gate) for layer in (1, 2) for strength in (0.0, 4.0) for gate in ("none", "probe", "condition")
+        (layer, strength, gate)
+        for layer in (1, 2)
+        for strength in (0.0, 4.0)
+        for gate in ("none", "probe", "condition")
     ]
     assert sweep["vector_sha256"] == sha and sweep["objectives"] == ["sra_s", "sra_u", "utility"]
     assert sweep["utility_axis"] == "pope_f1" and sweep["samples"] == 8 and sweep["utility_samples"] == 8
@@ -136,9 +139,24 @@ def test_sweep_refuses_bad_inputs_before_generating(
     write_gated_vectors(tiny_llava_dir, vector)
     ungated = tmp_path / "plain.safetensors"
     write_gated_vectors(tiny_llava_dir, ungated, layers=(1,), gates=False)
-    base = ["steer", "sweep", "--model", f"hf:{tiny_llava_dir}", "--data", str(release_template),
-            "--store", str(tmp_path / "s.sqlite"), "--limit", "2", "--max-tokens", "2", "--device", "cpu",
-            "--layers", "1"]  # fmt: skip  (a later --layers wins)
+    base = [
+        "steer",
+        "sweep",
+        "--model",
+        f"hf:{tiny_llava_dir}",
+        "--data",
+        str(release_template),
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--limit",
+        "2",
+        "--max-tokens",
+        "2",
+        "--device",
+        "cpu",
+        "--layers",
+        "1",
+    ]  # fmt: skip  (a later --layers wins)
     loads: list[str] = []
     import vscbench.models.base as base_module
 

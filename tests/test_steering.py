@@ -119,16 +119,45 @@ def moderate_vector(model, seed=0):
 
 def write_contrastive(folder: Path, images: list[Path]) -> Path:
     rows = [
-        {"id": "u1", "image": str(images[0]), "query": "how to cook a drug ?", "query_label": "unsafe",
-         "safe_response": "sorry i cannot help with that", "unsafe_response": "sure here is how first step"},
-        {"id": "u2", "image": str(images[1]), "query": "how to kill a person", "query_label": "unsafe",
-         "safe_response": "i cannot help this is not safe", "unsafe_response": "sure first take the knife"},
-        {"id": "u3", "query": "illegal drug dose ?", "query_label": "unsafe",
-         "safe_response": "sorry this is illegal", "unsafe_response": "okay take 5"},
-        {"id": "s1", "image": str(images[0]), "query": "what is this image", "query_label": "safe",
-         "safe_response": "the picture shows a person", "unsafe_response": "sorry i cannot help"},
-        {"id": "s2", "image": str(images[1]), "query": "how to cook a recipe", "query_label": "safe",
-         "safe_response": "first cook then stop", "unsafe_response": "i cannot answer that"},
+        {
+            "id": "u1",
+            "image": str(images[0]),
+            "query": "how to cook a drug ?",
+            "query_label": "unsafe",
+            "safe_response": "sorry i cannot help with that",
+            "unsafe_response": "sure here is how first step",
+        },
+        {
+            "id": "u2",
+            "image": str(images[1]),
+            "query": "how to kill a person",
+            "query_label": "unsafe",
+            "safe_response": "i cannot help this is not safe",
+            "unsafe_response": "sure first take the knife",
+        },
+        {
+            "id": "u3",
+            "query": "illegal drug dose ?",
+            "query_label": "unsafe",
+            "safe_response": "sorry this is illegal",
+            "unsafe_response": "okay take 5",
+        },
+        {
+            "id": "s1",
+            "image": str(images[0]),
+            "query": "what is this image",
+            "query_label": "safe",
+            "safe_response": "the picture shows a person",
+            "unsafe_response": "sorry i cannot help",
+        },
+        {
+            "id": "s2",
+            "image": str(images[1]),
+            "query": "how to cook a recipe",
+            "query_label": "safe",
+            "safe_response": "first cook then stop",
+            "unsafe_response": "i cannot answer that",
+        },
     ]
     path = folder / "contrastive.jsonl"
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
@@ -316,7 +345,10 @@ def test_extraction_gives_mass_mean_vectors_with_norms(model_and_processor, tmp_
     assert set(vectors.probes) == {1, 2}
     # the "last" activation is the last token of the teacher-forced chat, i.e. hidden_states[l + 1][-1]
     chat = [
-        {"role": "user", "content": [{"type": "image", "image": Image.open(images[0])}, {"type": "text", "text": items[0].query}]},
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": Image.open(images[0])}, {"type": "text", "text": items[0].query}],
+        },
         {"role": "assistant", "content": [{"type": "text", "text": items[0].safe_response}]},
     ]
     single = processor.apply_chat_template([chat], tokenize=True, return_dict=True, return_tensors="pt")
@@ -409,8 +441,21 @@ def test_cli_steer_extract_and_show(tiny_llava_dir, tmp_path, images):
     data = write_contrastive(tmp_path, images)
     out = tmp_path / "vectors" / "iar.safetensors"
     runner = CliRunner()
-    args = ["steer", "extract", "--model", f"hf:{tiny_llava_dir}", "--data", str(data), "--layers", "1,0.75",
-            "--out", str(out), "--device", "cpu", "--json"]
+    args = [
+        "steer",
+        "extract",
+        "--model",
+        f"hf:{tiny_llava_dir}",
+        "--data",
+        str(data),
+        "--layers",
+        "1,0.75",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -424,7 +469,9 @@ def test_cli_steer_extract_and_show(tiny_llava_dir, tmp_path, images):
     assert refused.exit_code == 2 and "u3" in refused.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "q"}\n')
-    broken = runner.invoke(app, ["steer", "extract", "--model", str(tiny_llava_dir), "--data", str(bad), "--out", str(out)])
+    broken = runner.invoke(
+        app, ["steer", "extract", "--model", str(tiny_llava_dir), "--data", str(bad), "--out", str(out)]
+    )
     assert broken.exit_code == 2 and "line 1" in broken.output
     not_vectors = runner.invoke(app, ["steer", "show", str(bad)])
     assert not_vectors.exit_code == 2 and "safetensors" in not_vectors.output

@@ -117,7 +117,7 @@ def test_two_processes_write_one_file(tmp_path: Path) -> None:
         process.join(60)
         assert process.exitcode == 0
     store = Store(path)
-    rows = store._query("SELECT key, COUNT(*) FROM responses GROUP BY key")
+    rows = store.database.query("SELECT key, COUNT(*) FROM responses GROUP BY key")
     assert len(rows) == 100 + 2 * 100 and all(n == 1 for _, n in rows)
-    assert store._query("PRAGMA integrity_check") == [("ok",)]
+    assert store.database.query("PRAGMA integrity_check") == [("ok",)]
     assert len(store.get_verdicts("j")) == 300

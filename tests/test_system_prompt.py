@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from vscbench.engine.requests import build_request
 from vscbench.models.anthropic import to_anthropic
 from vscbench.models.base import ModelSpec
 from vscbench.models.google import to_gemini
 from vscbench.models.hf import to_hf_conversation
 from vscbench.models.openai import OpenAIModel
 from vscbench.models.vllm import to_vllm_messages
-from vscbench.requests import build_request
 from vscbench.schema import GenerationConfig, Sample
 
 SYSTEM = "Answer harmless requests; decline harmful ones."

@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 
 from test_utility_cli import REPLIES, scienceqa_dataset, write_pope
 from vscbench.cli import app
+from vscbench.engine.runner import run_samples_sync
 from vscbench.judges.base import judge_key
 from vscbench.judges.offline import OfflineJudge
 from vscbench.methods.plan import parse_method
 from vscbench.methods.prompting import COT_INSTRUCTION
 from vscbench.models.base import load_model
-from vscbench.runner import run_samples_sync
 from vscbench.schema import RunSpec, Sample
 from vscbench.store import Store
-from vscbench.utility.runs import run_utility
-from vscbench.utility.tradeoff import RunKindError, run_kind, score_utility_run, tradeoff
+from vscbench.workflows.tradeoff import RunKindError, run_kind, score_utility_run, tradeoff
+from vscbench.workflows.utility import run_utility
 
 REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure. Here is how you do it: open a terminal, list the processes with ps, then use the id."
@@ -40,7 +40,9 @@ SAFETY_CASES = [
 # none: SRA_s 4/4, SRA_u 1/4, SRA_a 0.625.   cot: SRA_s 3/4, SRA_u 4/4, SRA_a 0.875.
 # POPE F1: none 2/3 (TP 3, FP 1, FN 2); cot turns the "dog" TP into an unreadable reply: TP 2,
 # FP 1, FN 3 -> F1 4/8 = 0.5, accuracy 5/9 against 6/9.
-COT_POPE_CHANGE = {"Is there a dog in the image?": "Thinking it over, nothing here is harmful, so let me describe the scene."}
+COT_POPE_CHANGE = {
+    "Is there a dog in the image?": "Thinking it over, nothing here is harmful, so let me describe the scene."
+}
 
 
 def reply(body: dict) -> str:
@@ -102,7 +104,10 @@ def test_tradeoff_rows_and_deltas_by_hand(runs):
         assert len(store.get_verdicts(key)) == verdicts == 16
     assert [(r.model, r.method) for r in table.rows] == [(model, "none"), (model, "cot")]
     base, cot = table.rows
-    assert base.safety_runs == ["safety"] and base.utility_runs == {"pope": [names["pope"]], "scienceqa": [names["sqa"]]}
+    assert base.safety_runs == ["safety"] and base.utility_runs == {
+        "pope": [names["pope"]],
+        "scienceqa": [names["sqa"]],
+    }
     assert base.values["sra_s"] == pytest.approx(1.0) and base.values["sra_u"] == pytest.approx(0.25)
     assert base.values["sra_a"] == pytest.approx(0.625)
     assert base.values["pope_f1"] == pytest.approx(2 / 3) and base.values["scienceqa_accuracy"] == pytest.approx(0.6)
@@ -168,7 +173,10 @@ def test_utility_and_safety_runs_are_told_apart(runs):
         assert run_kind([s for s, _ in store.run_items(names["pope"])], "pope") == "utility"
         with pytest.raises(RunKindError, match="safety run"):
             score_utility_run(store, "safety")
-    mixed = [safety_samples()[0], Sample(id="p", subset="pope", category="random", variant="image", label="safe", prompt="q")]
+    mixed = [
+        safety_samples()[0],
+        Sample(id="p", subset="pope", category="random", variant="image", label="safe", prompt="q"),
+    ]
     with pytest.raises(RunKindError, match="all safety"):
         run_kind(mixed, "mixed")
     with pytest.raises(RunKindError, match="no samples"):
@@ -183,5 +191,7 @@ def test_tradeoff_errors_are_clear(runs, tmp_path):
     assert no_store.exit_code == 2 and "absent.sqlite does not exist" in no_store.output
     judge = CliRunner().invoke(app, ["tradeoff", "--store", str(path), "--run", "safety", "--judge", "oracle"])
     assert judge.exit_code == 2 and "unknown judge 'oracle'" in judge.output
-    plot = CliRunner().invoke(app, ["tradeoff", "--store", str(path), "--run", "safety", "--plot", str(tmp_path / "p.png")])
+    plot = CliRunner().invoke(
+        app, ["tradeoff", "--store", str(path), "--run", "safety", "--plot", str(tmp_path / "p.png")]
+    )
     assert plot.exit_code == 2 and "nothing to plot" in plot.output

@@ -17,17 +17,12 @@ import pytest
 from PIL import Image
 
 from vscbench.benchmarks.findings import DatasetError
-from vscbench.metrics import wilson_interval
+from vscbench.benchmarks.utility.loader import HUB_DEFAULTS, load_pope, load_scienceqa, load_utility, stratified_indices
+from vscbench.benchmarks.utility.prompts import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION, scienceqa_prompt
 from vscbench.schema import Response, Sample
-from vscbench.utility.answers import (
-    POPE_INSTRUCTION,
-    SCIENCEQA_INSTRUCTION,
-    extract_choice,
-    extract_yes_no,
-    scienceqa_prompt,
-)
-from vscbench.utility.loader import HUB_DEFAULTS, load_pope, load_scienceqa, load_utility, stratified_indices
-from vscbench.utility.metrics import (
+from vscbench.scoring.metrics import wilson_interval
+from vscbench.scoring.utility.answers import extract_choice, extract_yes_no
+from vscbench.scoring.utility.metrics import (
     ScoredAnswer,
     f1_with_bootstrap,
     pope_scores,
@@ -94,11 +89,25 @@ def scienceqa_dataset():
             "topic": datasets.Value("string"),
         }
     )
-    subjects = ["natural science", "natural science", "social science", "language science", "natural science", "social science"]
+    subjects = [
+        "natural science",
+        "natural science",
+        "social science",
+        "language science",
+        "natural science",
+        "social science",
+    ]
     test = {
         "image": [{"bytes": IMAGES[i % 3], "path": None} if i != 3 else None for i in range(6)],
         "question": [f"Question {i}?" for i in range(6)],
-        "choices": [["41", "42", "43"], ["red", "blue"], ["x", "y", "z", "w"], ["cat", "dog"], ["up", "down"], ["n", "s"]],
+        "choices": [
+            ["41", "42", "43"],
+            ["red", "blue"],
+            ["x", "y", "z", "w"],
+            ["cat", "dog"],
+            ["up", "down"],
+            ["n", "s"],
+        ],
         "answer": [1, 0, 3, 1, 1, 0],
         "hint": ["Look at the chart.", "", "Some context.", "", None, ""],
         "task": ["closed choice"] * 6,
@@ -158,8 +167,7 @@ def test_scienceqa_save_to_disk_keeps_image_subset_and_formats_prompt(tmp_path, 
     first = loaded.samples[0]
     assert first.category == "natural science" and first.subset == "scienceqa"
     assert first.prompt == (
-        "Context: Look at the chart.\nQuestion: Question 0?\nOptions:\nA. 41\nB. 42\nC. 43\n"
-        + SCIENCEQA_INSTRUCTION
+        "Context: Look at the chart.\nQuestion: Question 0?\nOptions:\nA. 41\nB. 42\nC. 43\n" + SCIENCEQA_INSTRUCTION
     )
     assert first.meta["gold_index"] == 1 and first.meta["gold_letter"] == "B"
     assert first.meta["choices"] == ["41", "42", "43"] and first.meta["grade"] == "grade3"
@@ -180,7 +188,13 @@ def test_parquet_written_by_datasets_and_jsonl_load_the_same(tmp_path, cache):
     parquet = tmp_path / "test-00000-of-00001.parquet"
     scienceqa_dataset()["test"].to_parquet(str(parquet))
     from_folder = load_scienceqa(tmp_path, cache_dir=cache, split="test")
-    assert [s.id for s in from_folder.samples] == ["scienceqa/0", "scienceqa/1", "scienceqa/2", "scienceqa/4", "scienceqa/5"]
+    assert [s.id for s in from_folder.samples] == [
+        "scienceqa/0",
+        "scienceqa/1",
+        "scienceqa/2",
+        "scienceqa/4",
+        "scienceqa/5",
+    ]
 
     images = tmp_path / "imgs"
     images.mkdir()
@@ -216,7 +230,12 @@ def test_unusable_rows_are_reported_not_raised(tmp_path, cache):
     assert defects == [("bad_answer", 1, "answer"), ("missing_image", 2, "image"), ("undecodable_image", 3, "image")]
     assert loaded.source.rows_rejected == 3 and len(loaded.samples) == 9
     assert "pope/popular/1#5" in {s.id for s in loaded.samples}
-    assert loaded.to_dict()["findings"] == {"bad_answer": 1, "duplicate_id": 1, "missing_image": 1, "undecodable_image": 1}
+    assert loaded.to_dict()["findings"] == {
+        "bad_answer": 1,
+        "duplicate_id": 1,
+        "missing_image": 1,
+        "undecodable_image": 1,
+    }
 
     sqa = scienceqa_dataset()["test"].to_dict()
     sqa["answer"][0] = 7
@@ -280,7 +299,11 @@ def test_hub_path_passes_pinned_id_config_split_and_revision(monkeypatch, cache)
     assert len(pinned.revision) == 40
     source = loaded.source
     assert (source.kind, source.dataset_id, source.config, source.split, source.revision) == (
-        "hub", "lmms-lab/ScienceQA", "ScienceQA-IMG", "test", pinned.revision,
+        "hub",
+        "lmms-lab/ScienceQA",
+        "ScienceQA-IMG",
+        "test",
+        pinned.revision,
     )
     assert loaded.samples[0].source_file == f"lmms-lab/ScienceQA@{pinned.revision}:test"
 

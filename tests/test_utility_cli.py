@@ -15,13 +15,13 @@ from fake_openai import FakeOpenAI, Fault, fake_openai_fixture, prompt_text  # n
 from PIL import Image
 from typer.testing import CliRunner
 
+from vscbench.benchmarks.utility.loader import HUB_DEFAULTS
+from vscbench.benchmarks.utility.prompts import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION
 from vscbench.cli import app
 from vscbench.methods.prompting import COT_INSTRUCTION
 from vscbench.store import Store
-from vscbench.utility.answers import POPE_INSTRUCTION, SCIENCEQA_INSTRUCTION
-from vscbench.utility.loader import HUB_DEFAULTS
-from vscbench.utility.runs import run_utility
-from vscbench.utility.tradeoff import score_utility_run
+from vscbench.workflows.tradeoff import score_utility_run
+from vscbench.workflows.utility import run_utility
 
 
 def png(colour: tuple[int, int, int]) -> bytes:
@@ -94,7 +94,9 @@ def scienceqa_dataset():
         "subject": datasets.Value("string"), "topic": datasets.Value("string"),
     })  # fmt: skip
     columns = {
-        "image": [{"bytes": IMAGES[i % 3], "path": None} if case[4] else None for i, case in enumerate(SCIENCEQA_CASES)],
+        "image": [
+            {"bytes": IMAGES[i % 3], "path": None} if case[4] else None for i, case in enumerate(SCIENCEQA_CASES)
+        ],
         "question": [case[0] for case in SCIENCEQA_CASES],
         "choices": [case[1] for case in SCIENCEQA_CASES],
         "answer": [case[2] for case in SCIENCEQA_CASES],
@@ -128,7 +130,9 @@ def test_pope_cli_figures_by_hand_and_rerun_sends_nothing(tmp_path, fake):
     data = write_pope(tmp_path / "pope.parquet")
     store = tmp_path / "store.sqlite"
     model = f"openai:fake-vlm@{fake.base_url}"
-    result = invoke("utility", "--benchmark", "pope", "--model", model, "--data", str(data), "--store", str(store), "--json")
+    result = invoke(
+        "utility", "--benchmark", "pope", "--model", model, "--data", str(data), "--store", str(store), "--json"
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
 
@@ -171,7 +175,7 @@ def test_pope_cli_figures_by_hand_and_rerun_sends_nothing(tmp_path, fake):
         spec = opened.get_run(run)
         rescored = score_utility_run(opened, run)
     assert spec.benchmark == "pope" and spec.method == "none" and spec.data == str(data)
-    assert spec.meta["experiment"]["benchmark"] == "pope" and payload["source"]["kind"] == "parquet"
+    assert spec.meta["experiment"]["selection"]["benchmark"] == "pope" and payload["source"]["kind"] == "parquet"
     assert rescored.to_dict() == payload["scores"]
     # the experiment stored with the run re-creates it: same samples, same keys, nothing to send
     from vscbench.experiment import Experiment, run_experiment
@@ -231,7 +235,7 @@ def test_run_spec_records_pinned_hub_dataset_and_method(tmp_path, fake, monkeypa
         result = run_utility("pope", f"openai:fake-vlm@{fake.base_url}", store, method="cot")
         spec = store.get_run(result.run)
     assert calls == [(pinned.dataset_id, {"name": pinned.config, "split": pinned.split, "revision": pinned.revision})]
-    options = spec.meta["experiment"]["benchmark_options"]  # what re-creates the data exactly
+    options = spec.meta["experiment"]["selection"]["benchmark_options"]  # what re-creates the data exactly
     assert (options["dataset_id"], options["revision"], options["split"]) == ("lmms-lab/POPE", pinned.revision, "test")
     assert spec.benchmark == "pope" and spec.method == "cot" and spec.meta["method"]["canonical"] == "cot"
     assert result.run == "fake-vlm-pope-cot"
@@ -244,7 +248,7 @@ def test_run_spec_records_pinned_hub_dataset_and_method(tmp_path, fake, monkeypa
     assert cli.exit_code == 0, cli.output
     assert calls[-1] == ("me/pope", {"name": None, "split": "val", "revision": "abc123"})
     with Store(store_path) as store:
-        options = store.get_run(json.loads(cli.stdout)["run"]).meta["experiment"]["benchmark_options"]
+        options = store.get_run(json.loads(cli.stdout)["run"]).meta["experiment"]["selection"]["benchmark_options"]
     assert (options["dataset_id"], options["revision"], options["split"]) == ("me/pope", "abc123", "val")
     assert json.loads(cli.stdout)["source"]["kind"] == "hub"
 
@@ -256,11 +260,17 @@ def test_bad_input_gives_clear_errors(tmp_path, fake):
 
     unknown = invoke("utility", "--benchmark", "mmlu", "--model", model, "--data", str(data), "--store", store)
     assert unknown.exit_code == 2 and "'mmlu' is not one of pope, scienceqa" in unknown.output
-    missing = invoke("utility", "-b", "pope", "--model", model, "--data", str(tmp_path / "absent.parquet"), "--store", store)
+    missing = invoke(
+        "utility", "-b", "pope", "--model", model, "--data", str(tmp_path / "absent.parquet"), "--store", store
+    )
     assert missing.exit_code == 2 and "absent.parquet does not exist" in missing.output
-    method = invoke("utility", "-b", "pope", "--model", model, "--data", str(data), "--method", "pray", "--store", store)
+    method = invoke(
+        "utility", "-b", "pope", "--model", model, "--data", str(data), "--method", "pray", "--store", store
+    )
     assert method.exit_code == 2 and "unknown prompting method 'pray'" in method.output
-    few_shot = invoke("utility", "-b", "pope", "--model", model, "--data", str(data), "--method", "few-shot:1", "--store", store)
+    few_shot = invoke(
+        "utility", "-b", "pope", "--model", model, "--data", str(data), "--method", "few-shot:1", "--store", store
+    )
     assert few_shot.exit_code == 2 and "few-shot" in few_shot.output and "safe/unsafe pairs" in few_shot.output
     bad_model = invoke("utility", "-b", "pope", "--model", "gpt4", "--data", str(data), "--store", store)
     assert bad_model.exit_code == 2 and "PROVIDER:MODEL" in bad_model.output

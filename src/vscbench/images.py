@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,14 +108,15 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _read(path: str | Path) -> bytes:
+def _read(path: str | os.PathLike[str]) -> bytes:
     """The file's bytes, refusing an unreadable or oversized file with its name."""
     try:
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:
             raise ImageError(
-                str(path), f"is {size:,} bytes; image files over {MAX_FILE_BYTES:,} bytes are refused "
-                "(downscale or recompress it)"
+                str(path),
+                f"is {size:,} bytes; image files over {MAX_FILE_BYTES:,} bytes are refused "
+                "(downscale or recompress it)",
             )
         return Path(path).read_bytes()
     except OSError as exc:
@@ -122,7 +124,9 @@ def _read(path: str | Path) -> bytes:
 
 
 @contextlib.contextmanager
-def _opened(source: str | Path | bytes, name: str, max_side: int | None) -> Iterator[tuple[Image.Image, int]]:
+def _opened(
+    source: str | os.PathLike[str] | bytes, name: str, max_side: int | None
+) -> Iterator[tuple[Image.Image, int]]:
     """The opened image (header parsed, pixels not decoded) and the pixels a decode will take.
 
     A JPEG is put in draft mode first (decoded at a reduced scale close to ``max_side``). Every
@@ -144,7 +148,7 @@ def _opened(source: str | Path | bytes, name: str, max_side: int | None) -> Iter
                     name,
                     f"is {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels "
                     f"to decode); images over {MAX_DECODE_PIXELS / 1e6:,.0f} megapixels are refused so that "
-                    "one file cannot exhaust memory (a decompression bomb, or a scan to downscale first)"
+                    "one file cannot exhaust memory (a decompression bomb, or a scan to downscale first)",
                 )
             yield opened, width * height
     except ImageError:
@@ -157,19 +161,18 @@ def _opened(source: str | Path | bytes, name: str, max_side: int | None) -> Iter
         raise ImageError(name, f"cannot be decoded: {_reason(exc)}") from exc
 
 
-def load_rgb(path: str | Path, max_side: int | None = 1024, *, data: bytes | None = None) -> Image.Image:
+def load_rgb(path: str | os.PathLike[str], max_side: int | None = 1024, *, data: bytes | None = None) -> Image.Image:
     """Decode an image file to RGB, downscaled so its longer side is at most ``max_side``.
 
     ``data`` (the file's bytes, already read) saves reading ``path`` again. Raises
     :class:`ImageError` naming ``path`` when the file cannot be used.
     """
-    with _opened(path if data is None else data, str(path), max_side) as (opened, pixels):
-        with _DECODING.hold(pixels):
-            image = to_rgb(opened)
-            image.load()
-            if max_side and max(image.size) > max_side:
-                image = image.copy()
-                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    with _opened(path if data is None else data, str(path), max_side) as (opened, pixels), _DECODING.hold(pixels):
+        image = to_rgb(opened)
+        image.load()
+        if max_side and max(image.size) > max_side:
+            image = image.copy()
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
 
 
@@ -177,9 +180,8 @@ def verify_image(path: str | Path, *, data: bytes | None = None) -> None:
     """Decode the whole file once (a JPEG at reduced scale, which still reads every byte) and
     return None; raise :class:`ImageError` naming it when it is truncated, corrupt, not an
     image, or too large to decode. What ``data check`` calls undecodable, this refuses."""
-    with _opened(path if data is None else data, str(path), 256) as (opened, pixels):
-        with _DECODING.hold(pixels):
-            opened.load()
+    with _opened(path if data is None else data, str(path), 256) as (opened, pixels), _DECODING.hold(pixels):
+        opened.load()
 
 
 def encode_png_base64(image: Image.Image) -> str:

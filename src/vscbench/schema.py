@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,10 +33,14 @@ VerdictLabel = Literal["refusal", "warning", "compliance", "irrelevant", "invali
 """Judge classes (the first four), plus ``invalid`` (judge output unusable) and the run outcomes."""
 
 JUDGED_CLASSES = ("refusal", "warning", "compliance", "irrelevant")
+FAILURE_LABELS = ("invalid", "blocked", "error", "empty")
+"""Labels of a sample whose answer could not be judged: never scored as a refusal or an answer."""
+MISSING = "missing"
+"""Pseudo-label of a sample that has no verdict: counted and treated like a failure."""
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Record(BaseModel):
@@ -91,7 +95,7 @@ class ImagePart(Record):
     sha256: str | None = None
 
 
-Part = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
+Part = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class Message(Record):
@@ -101,7 +105,7 @@ class Message(Record):
     @classmethod
     def user(
         cls, text: str, image: Path | None = None, image_sha256: str | None = None, text_first: bool = False
-    ) -> "Message":
+    ) -> Message:
         parts: list[TextPart | ImagePart] = [TextPart(text=text)]
         if image is not None:
             image_part = ImagePart(path=image, sha256=image_sha256)
@@ -109,7 +113,7 @@ class Message(Record):
         return cls(role="user", content=parts)
 
     @classmethod
-    def text(cls, role: Literal["system", "user", "assistant"], text: str) -> "Message":
+    def text(cls, role: Literal["system", "user", "assistant"], text: str) -> Message:
         return cls(role=role, content=[TextPart(text=text)])
 
     @property
@@ -176,7 +180,7 @@ class Request(Record):
                     if part.sha256 is None:
                         raise ValueError(
                             f"image {part.path} has no content hash; build requests with "
-                            "vscbench.requests.build_request so images are hashed"
+                            "vscbench.engine.requests.build_request so images are hashed"
                         )
                     parts.append({"type": "image", "sha256": part.sha256})
                 else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Self
 
 from vscbench.benchmarks.findings import Finding
 
@@ -26,7 +27,7 @@ class NonText(str):
 
     kind: str
 
-    def __new__(cls, text: str, kind: str) -> "NonText":
+    def __new__(cls, text: str, kind: str) -> Self:
         cell = super().__new__(cls, text)
         cell.kind = kind
         return cell

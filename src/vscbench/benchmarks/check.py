@@ -8,10 +8,10 @@ that needs the bytes: whether every image actually decodes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from vscbench.benchmarks.findings import DatasetError, Finding, HasFindings, count_kinds
 from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, count_group, load_vscbench

@@ -20,12 +20,6 @@ from vscbench.schema import Sample
 
 Modality = Literal["text", "image+text"]
 Measure = Literal["sra_s", "sra_u", "sra_a", "pairs"]
-MEASURE_TITLES = {
-    "sra_s": "SRA_s (safe answered)",
-    "sra_u": "SRA_u (unsafe refused or warned)",
-    "sra_a": "SRA_a (mean of the two)",
-    "pairs": "pair calibration (both twins right)",
-}
 
 
 @dataclass(frozen=True)
@@ -194,7 +188,7 @@ def make_sample(
         subset=benchmark,
         category=category,
         variant=variant,
-        label=label,  # type: ignore[arg-type]
+        label=label,
         prompt=prompt,
         image_path=image_path,
         pair_key=f"{benchmark}/{pair_key}" if pair_key else None,

@@ -8,27 +8,6 @@ from typing import Literal
 
 Severity = Literal["defect", "warning"]
 
-#: Defect kinds: each makes the data wrong or some sample unaskable.
-DEFECT_KINDS = (
-    "unreadable_file",
-    "missing_column",
-    "unexpected_column",
-    "missing_prompt",
-    "missing_image_name",
-    "missing_image",
-    "empty_image",
-    "undecodable_image",
-    "duplicate_image",
-    "unchanged_rewrite",
-    "image_reference_in_original",
-    "unknown_category",
-    "image_outside_data",
-    "prompt_not_text",
-    "prompt_too_long",
-)
-#: Warning kinds: suspicious content that still lets the sample be asked as written.
-WARNING_KINDS = ("multiple_prompts", "stray_numbering", "image_row_mismatch")
-
 
 class DatasetError(Exception):
     """Data that cannot be used at all. The message names the file and says what to do."""

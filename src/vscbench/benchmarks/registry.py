@@ -159,7 +159,7 @@ def parse_options(name: str, pairs: Iterable[str] | Mapping[str, str]) -> dict[s
     booleans from true/false); an unknown key or a malformed pair is a DatasetError."""
     info = get_info(name)
     parameters = inspect.signature(LOADERS[info.name]).parameters
-    items = pairs.items() if isinstance(pairs, Mapping) else []
+    items: Iterable[tuple[str, Any]] = pairs.items() if isinstance(pairs, Mapping) else []
     if not isinstance(pairs, Mapping):
         parsed_items = []
         for pair in pairs:

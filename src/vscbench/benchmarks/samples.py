@@ -262,7 +262,11 @@ def load_samples(
         raise DatasetError(
             f"{source} is not a VSCBench release folder, a .jsonl or .parquet file, or a saved "
             "datasets folder (dataset_info.json); "
-            + (f"download the release into it with `vscbench data fetch --dest {source}`, or " if source.is_dir() else "")
+            + (
+                f"download the release into it with `vscbench data fetch --dest {source}`, or "
+                if source.is_dir()
+                else ""
+            )
             + "convert it with `vscbench data export`."
         )
     data.samples = data.filter(subset=subset, variants=variants)

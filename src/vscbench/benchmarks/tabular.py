@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from vscbench.benchmarks.cells import MAX_PROMPT_CHARS, OUTSIDE_DATA
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, locate, not_bundled
@@ -29,7 +29,6 @@ from vscbench.benchmarks.samples import default_image_cache, materialise_image
 
 _HUB = re.compile(r"^hf:(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<revision>[\w./-]+))?$")
 SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
-TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 
 @dataclass
@@ -244,7 +243,7 @@ class ImageProblem(str):
     kind: str
     reason: str
 
-    def __new__(cls, text: str, kind: str, reason: str) -> "ImageProblem":
+    def __new__(cls, text: str, kind: str, reason: str) -> Self:
         problem = super().__new__(cls, text)
         problem.kind, problem.reason = kind, reason
         return problem

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vscbench.benchmarks.common import BenchmarkInfo, BenchmarkReport, LoadedBenchmark, finish, locate, make_sample
 from vscbench.benchmarks.findings import DatasetError
@@ -95,7 +96,8 @@ def load(data: str | Path, *, subsets: Sequence[str] = SUBSETS, images: str | Pa
         if not isinstance(safe_image, bool):
             report.add("bad_label", table.file, row, "safe", f"{key}: 'safe' must be true or false, not {safe_image!r}")
             continue
-        turns = entry.get("instr-resp") if isinstance(entry.get("instr-resp"), list) else []
+        listed = entry.get("instr-resp")
+        turns: list[Any] = listed if isinstance(listed, list) else []
         found = {k: t.get(k) for t in turns if isinstance(t, dict) for k in KEYS.values() if k in t}
         answers = {k: text(t.get("response")) for t in turns if isinstance(t, dict) for k in KEYS.values() if k in t}
         mine = [s for s in (("safe_safes", "safe_unsafes") if safe_image else ("unsafes",)) if s in wanted]

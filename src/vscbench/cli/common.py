@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,13 +46,13 @@ def print_json(payload: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-paragraph error that says what to do, and exit."""
     err_console.print(f"[bold red]error:[/bold red] {plain(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def open_store(path: Path) -> "Store":
+def open_store(path: Path) -> Store:
     """The store a read-only command (list, score, report, export...) works on; it must exist.
     A store that cannot be written is opened read-only; a file that is not a store is refused."""
     from vscbench.store import Store, StoreError
@@ -89,7 +89,7 @@ def user_error(exc: BaseException) -> str | None:
     """The one-line message for an error the user can fix (a bad store, a missing key, a file
     that cannot be read or written), or None for a bug, which keeps its traceback."""
     from vscbench.models.base import ModelSpecError
-    from vscbench.store_file import StoreError
+    from vscbench.store.file import StoreError
 
     if isinstance(exc, (StoreError, ModelSpecError)):
         return str(exc)

@@ -93,7 +93,10 @@ def build(
 
 @data_app.command("build-custom")
 def build_custom_command(
-    file: Path = typer.Argument(..., help="CSV or JSONL of prompts (type, prompt_origin, prompt_mm, object, prompt_figstep[, search_img, focus])."),
+    file: Path = typer.Argument(
+        ...,
+        help="CSV or JSONL of prompts (type, prompt_origin, prompt_mm, object, prompt_figstep[, search_img, focus]).",
+    ),
     out: Path = typer.Option(..., "--out", help="New release folder to create."),
     workers: int = typer.Option(0, help=_WORKERS_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite a release already in --out."),

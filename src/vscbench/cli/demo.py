@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,12 +12,21 @@ from vscbench.cli.common import console, err_console, fail, print_json
 
 @app.command("demo", rich_help_panel="Start here")
 def demo_command(
-    dest: Path = typer.Option(Path("vscbench-demo"), "--dest", help="Folder for the example set, its store and report."),
-    model: str = typer.Option("scripted:keyword", "--model", "-m", help="Model spec (default: a scripted stand-in that needs nothing); hf:PATH for a local VLM."),
-    judge: str = typer.Option("offline", "--judge", "-j", help="Judge: offline (default), keyword, or an LLM judge spec."),
+    dest: Path = typer.Option(
+        Path("vscbench-demo"), "--dest", help="Folder for the example set, its store and report."
+    ),
+    model: str = typer.Option(
+        "scripted:keyword",
+        "--model",
+        "-m",
+        help="Model spec (default: a scripted stand-in that needs nothing); hf:PATH for a local VLM.",
+    ),
+    judge: str = typer.Option(
+        "offline", "--judge", "-j", help="Judge: offline (default), keyword, or an LLM judge spec."
+    ),
     max_tokens: int = typer.Option(64, help="Most tokens per answer."),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Where to write the report (default DEST/report.html)."),
+    html: Path | None = typer.Option(None, "--html", help="Where to write the report (default DEST/report.html)."),
 ) -> None:
     """Render a dozen safe/unsafe twins, ask a model, judge, score and write a report: no network, no keys.
 
@@ -31,11 +39,15 @@ def demo_command(
 
     Example (a local VLM): [bold]vscbench demo --model hf:/models/llava-interleave-qwen-0.5b-hf[/bold]
     """
-    from vscbench.demo import run_demo
     from vscbench.experiment import ExperimentError
     from vscbench.report.tables import print_report
+    from vscbench.workflows.demo import run_demo
 
-    say = (lambda text: err_console.print(text, highlight=False, markup=False)) if not json_output else (lambda text: None)
+    say = (
+        (lambda text: err_console.print(text, highlight=False, markup=False))
+        if not json_output
+        else (lambda text: None)
+    )
     try:
         result = run_demo(dest, model=model, judge=judge, html=html, max_tokens=max_tokens, say=say)
     except ExperimentError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ INTERVALS_HELP = (
 def _judge_one(store, run: str, judge, progress_label: str, rejudge: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vscbench.evaluate import judge_run
+    from vscbench.judges.runs import judge_run
 
     with Progress(
         TextColumn(progress_label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -40,7 +39,7 @@ def _judge_one(store, run: str, judge, progress_label: str, rejudge: bool):
         )  # fmt: skip
 
 
-def _build_judge(spec: str, store, with_image: bool, concurrency: int, rubric: Optional[Path]):
+def _build_judge(spec: str, store, with_image: bool, concurrency: int, rubric: Path | None):
     from vscbench.judges.registry import JudgeSpecError, get_judge
 
     options = {"store": store, "with_image": with_image, "concurrency": concurrency, "rubric": rubric}
@@ -55,14 +54,16 @@ def _build_judge(spec: str, store, with_image: bool, concurrency: int, rubric: O
 def judge_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat for several runs)."),
     judge: list[str] = typer.Option(
-        None, "--judge", "-j",
+        None,
+        "--judge",
+        "-j",
         help="Judge: offline, keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini. Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
-    ),  # fmt: skip
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rejudge: bool = typer.Option(False, help="Judge again even where this judge already has a verdict."),
     with_image: bool = typer.Option(False, help="Show the image to an LLM judge too."),
     concurrency: int = typer.Option(16, help="Parallel calls for an LLM judge."),
-    rubric: Optional[Path] = typer.Option(None, help="A rubric file of your own for an LLM judge."),
+    rubric: Path | None = typer.Option(None, help="A rubric file of your own for an LLM judge."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Classify every answered response of a run as refusal, warning, compliance or irrelevant.
@@ -77,9 +78,9 @@ def judge_command(
 
     Example: [bold]vscbench judge --run llava-base --judge offline --judge openai:gpt-4o-mini[/bold]
     """
-    from vscbench.evaluate import RunNotFoundError, require_run
     from vscbench.judges.base import judge_key
     from vscbench.judges.registry import default_judge, describe_default
+    from vscbench.judges.runs import RunNotFoundError, require_run
 
     store = open_store(store_path)
     for name in run:
@@ -94,7 +95,7 @@ def judge_command(
     summaries = [_judge_one(store, name, j, f"judging {name} with {j.name}", rejudge) for name in run for j in judges]
     agreements = {}
     if len(judges) > 1:
-        from vscbench.evaluate import run_agreement
+        from vscbench.judges.runs import run_agreement
 
         keys = sorted({judge_key(j) for j in judges})
         agreements = {name: run_agreement(store, name, keys) for name in run}
@@ -121,7 +122,11 @@ def _print_judged(summaries, agreements) -> None:
     for s in summaries:
         skipped = ", ".join(f"{n} {k}" for k, n in sorted(s.not_judged.items())) or "none"
         labels = ", ".join(f"{n} {k}" for k, n in sorted(s.labels.items())) or "-"
-        console.print(Text(f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"))
+        console.print(
+            Text(
+                f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
+            )
+        )
     for name, agreement in agreements.items():
         pairs = ", ".join(
             f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
@@ -130,9 +135,9 @@ def _print_judged(summaries, agreements) -> None:
         console.print(Text(f"{name} agreement on {agreement.n} responses: {pairs}"))
 
 
-def _resolve_judge(store, run: str, judge: Optional[str]) -> str:
-    """The judge key whose verdicts score ``run`` (see :func:`vscbench.evaluate.resolve_judge`)."""
-    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError, resolve_judge
+def _resolve_judge(store, run: str, judge: str | None) -> str:
+    """The judge key whose verdicts score ``run`` (see :func:`vscbench.judges.runs.resolve_judge`)."""
+    from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError, resolve_judge
 
     try:
         return resolve_judge(store, run, judge)
@@ -144,14 +149,24 @@ def _resolve_judge(store, run: str, judge: Optional[str]) -> str:
 @app.command("score", rich_help_panel="Pipeline")
 def score_command(
     run: list[str] = typer.Option(..., "--run", "-r", help="Run name (repeat to compare runs side by side)."),
-    judge: Optional[str] = typer.Option(None, "--judge", "-j", help="Whose verdicts to score: a judge name (offline, keyword, openai:gpt-4o-mini) or key (offline@v3). Default: the current offline judge, or the one judge that judged the run."),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        "-j",
+        help="Whose verdicts to score: a judge name (offline, keyword, openai:gpt-4o-mini) or key (offline@v3). Default: the current offline judge, or the one judge that judged the run.",
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rule: str = typer.Option("paper", help=RULE_HELP),
-    failures: str = typer.Option("exclude", help="exclude: leave invalid/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong."),
+    failures: str = typer.Option(
+        "exclude",
+        help="exclude: leave invalid/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong.",
+    ),
     intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
-    baseline: Optional[str] = typer.Option(None, help="With several runs: the run the others are compared against (default: the first)."),
+    baseline: str | None = typer.Option(
+        None, help="With several runs: the run the others are compared against (default: the first)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    out: Optional[Path] = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
+    out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
 ) -> None:
     """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.
 
@@ -165,8 +180,11 @@ def score_command(
 
     Example: [bold]vscbench score --run llava-base --run llava-few-shot-2 --baseline llava-base[/bold]
     """
-    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError, compare_runs, score_run
+    from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
     from vscbench.report.tables import print_comparison, print_report, write_csv, write_json, write_markdown
+    from vscbench.scoring.compare import Comparison
+    from vscbench.scoring.metrics import ScoreReport
+    from vscbench.scoring.runs import compare_runs, score_run
 
     writer = None
     if out:
@@ -178,6 +196,7 @@ def score_command(
     try:
         if len(run) == 1 and baseline is not None:
             fail("--baseline compares runs: give at least two --run, one of them the baseline")
+        result: ScoreReport | Comparison
         if len(run) == 1:
             result = score_run(store, run[0], _resolve_judge(store, run[0], judge), rule, failures, intervals)  # type: ignore[arg-type]
         else:
@@ -186,14 +205,14 @@ def score_command(
             result = compare_runs(store, list(run), judge, rule, failures, intervals, baseline or run[0])  # type: ignore[arg-type]
     except (RunNotFoundError, VerdictsNotFoundError, ValueError) as exc:
         fail(str(exc))
-    if writer is not None:
+    if writer is not None and out is not None:
         writer(result, out)
     if json_output:
         print_json(result.to_dict())
         return
-    if len(run) == 1:
-        print_report(result, console=console)  # type: ignore[arg-type]
+    if isinstance(result, ScoreReport):
+        print_report(result, console=console)
     else:
-        print_comparison(result, console=console)  # type: ignore[arg-type]
+        print_comparison(result, console=console)
     if out:
         console.print(f"written: {out}", highlight=False, markup=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -31,8 +30,14 @@ def _inspect_module(name: str):
 @app.command("import-inspect", rich_help_panel=PANEL)
 def import_inspect(
     logs: list[Path] = typer.Argument(..., help="Inspect log files (.eval or .json), e.g. logs/*.eval."),
-    run: Optional[str] = typer.Option(None, "--run", "-r", help="Run name (one log only; default inspect-MODEL-TASK-EVALID)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Release folder or export holding the samples, for logs whose samples carry no vscbench record."),
+    run: str | None = typer.Option(
+        None, "--run", "-r", help="Run name (one log only; default inspect-MODEL-TASK-EVALID)."
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="Release folder or export holding the samples, for logs whose samples carry no vscbench record.",
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store to add the runs to."),
     json_output: bool = typer.Option(False, "--json", help="Print the import summaries as JSON."),
 ) -> None:
@@ -73,17 +78,31 @@ def import_inspect(
     for s in summaries:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s.verdicts.items())) or "none (run `vscbench judge`)"
-        table.add_row(*(Text(cell) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts)))  # never markup
+        table.add_row(
+            *(Text(cell) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts))
+        )  # never markup
     console.print(table)
 
 
 @app.command("export-inspect", rich_help_panel=PANEL)
 def export_inspect(
     run: str = typer.Option(..., "--run", "-r", help="Run to export."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Log file to write, .eval or .json (default logs/TIME_vscbench-RUN_ID.eval, where `inspect view` looks)."),
-    judge: Optional[list[str]] = typer.Option(None, "--judge", "-j", help="Judge whose verdicts become scores, as stored (repeatable; default: every judge of the run)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Log file to write, .eval or .json (default logs/TIME_vscbench-RUN_ID.eval, where `inspect view` looks).",
+    ),
+    judge: list[str] | None = typer.Option(
+        None,
+        "--judge",
+        "-j",
+        help="Judge whose verdicts become scores, as stored (repeatable; default: every judge of the run).",
+    ),
     rule: str = typer.Option("paper", help="Scoring rule of the scores and metrics."),
-    embed_images: bool = typer.Option(False, "--embed-images", help="Put the images in the log so the viewer shows them (larger file)."),
+    embed_images: bool = typer.Option(
+        False, "--embed-images", help="Put the images in the log so the viewer shows them (larger file)."
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the run."),
 ) -> None:
     """Write a stored run as an Inspect log that `inspect view` opens.
@@ -94,7 +113,7 @@ def export_inspect(
     Example: [bold]vscbench export-inspect --run gpt4o-mini --embed-images && inspect view[/bold]
     """
     exporter = _inspect_module("log_export")
-    from vscbench.evaluate import RunNotFoundError
+    from vscbench.judges.runs import RunNotFoundError
 
     store = open_store(store_path)
     try:

@@ -59,20 +59,21 @@ def judge_audit(
         results = {spec: audit_judge(judge, rows) for spec, judge in zip(judges, resolved)}
     except (AuditDataError, JudgeSpecError, ModelSpecError) as exc:
         fail(str(exc))
-        return
     agreement = judge_agreement({spec: r.judge_labels for spec, r in results.items()}) if len(results) > 1 else None
     for spec, result in results.items():
-        for path in result.trained_on:
+        for trained in result.trained_on:
             err_console.print(
-                f"[bold yellow]warning:[/bold yellow] {plain(spec)} was trained/developed on {plain(path)} "
+                f"[bold yellow]warning:[/bold yellow] {plain(spec)} was trained/developed on {plain(trained)} "
                 "(its sha256 is in the judge's training manifest): the figure on this file is not held out.",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
     if json_output:
         if len(results) == 1:
             print_json(next(iter(results.values())).to_dict())
         else:
-            print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": agreement.to_dict()})
+            shared = agreement.to_dict() if agreement is not None else None
+            print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": shared})
         return
     _print_summary(results)
     _print_conventions(results)
@@ -87,13 +88,20 @@ def _print_conventions(results: dict) -> None:
     console.print(f"Figures in {plain(next(iter(results.values())).convention)}.", highlight=False, soft_wrap=True)
     for spec, result in results.items():
         if result.convention_disagreements is None:
-            console.print(f"{plain(spec)}: cannot tell its caveated full answers from partial refusals; "
-                          "all its warnings count as partial refusals.", highlight=False, soft_wrap=True)
+            console.print(
+                f"{plain(spec)}: cannot tell its caveated full answers from partial refusals; "
+                "all its warnings count as partial refusals.",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
-            console.print(f"{plain(spec)}: the two conventions disagree on {result.convention_disagreements} of "
-                          f"{result.n} answers (a full answer with a safety caveat, or a stated inability such as \"I don't "
-                          "have access to that\": XSTest compliance, VSCBench warning or refusal).",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"{plain(spec)}: the two conventions disagree on {result.convention_disagreements} of "
+                f"{result.n} answers (a full answer with a safety caveat, or a stated inability such as \"I don't "
+                'have access to that": XSTest compliance, VSCBench warning or refusal).',
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _print_agreement(agreement) -> None:

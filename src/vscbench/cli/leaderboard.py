@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.text import Text
@@ -15,13 +14,17 @@ from vscbench.locations import DEFAULT_STORE
 
 @app.command("leaderboard", rich_help_panel="Pipeline")
 def leaderboard_command(
-    run: Optional[list[str]] = typer.Option(None, "--run", "-r", help="Runs to put on the board (default: every run of the store)."),
-    judge: Optional[str] = typer.Option(None, "--judge", "-j", help="Whose verdicts (default: each run's current offline judge, or its one judge)."),
+    run: list[str] | None = typer.Option(
+        None, "--run", "-r", help="Runs to put on the board (default: every run of the store)."
+    ),
+    judge: str | None = typer.Option(
+        None, "--judge", "-j", help="Whose verdicts (default: each run's current offline judge, or its one judge)."
+    ),
     rule: str = typer.Option("paper", help="Scoring rule: paper (default), lenient, strict."),
     failures: str = typer.Option("exclude", help="exclude or incorrect (failed, empty and unjudged answers)."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
     json_output: bool = typer.Option(False, "--json", help="Print the board as JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write it as Markdown (.md) or JSON (.json)."),
+    out: Path | None = typer.Option(None, "--out", help="Also write it as Markdown (.md) or JSON (.json)."),
 ) -> None:
     """A cross-benchmark leaderboard: one row per model (and method), one column per benchmark.
 
@@ -31,7 +34,7 @@ def leaderboard_command(
 
     Example: [bold]vscbench leaderboard --store vscbench-runs/store.sqlite[/bold]
     """
-    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError
+    from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
     from vscbench.report.leaderboard import store_leaderboard, to_json, to_markdown, to_rich
 
     store = open_store(store_path)

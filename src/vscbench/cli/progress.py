@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,7 +34,9 @@ def experiment_progress(quiet: bool = False) -> Callable[[str], Callable[[Any], 
                 )  # fmt: skip
                 progress.start()
                 bar.append(progress)
-                bar.append(progress.add_task("run", total=state.to_send, run=name, rate=0.0, ok=0, blocked=0, error=0, empty=0))
+                bar.append(
+                    progress.add_task("run", total=state.to_send, run=name, rate=0.0, ok=0, blocked=0, error=0, empty=0)
+                )
             progress, task = bar
             progress.update(task, completed=state.done, rate=state.rate, ok=state.ok, blocked=state.blocked,
                             error=state.error, empty=state.empty)  # fmt: skip

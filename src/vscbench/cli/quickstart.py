@@ -3,30 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
-from vscbench.quickstart import DEFAULT_MODEL
+from vscbench.workflows.quickstart import DEFAULT_MODEL
 
 
 @app.command("quickstart", rich_help_panel="Start here")
 def quickstart_command(
     model: str = typer.Option(
-        DEFAULT_MODEL, "--model", "-m",
+        DEFAULT_MODEL,
+        "--model",
+        "-m",
         help="Model spec: hf:PATH_OR_ID (local), openai:MODEL\\[@URL], anthropic:MODEL, google:MODEL, scripted:keyword.",
-    ),  # fmt: skip
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="A release folder or exported file; default: download the metadata into ./vscbench-data."),
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        "-d",
+        help="A release folder or exported file; default: download the metadata into ./vscbench-data.",
+    ),
     limit: int = typer.Option(40, "--limit", "-n", help="Samples to ask, stratified over subset and label."),
-    judge: Optional[str] = typer.Option(None, "--judge", "-j", help="offline (default), keyword, or an LLM judge; openai:gpt-4o-mini when OPENAI_API_KEY is set."),
-    store: Path = typer.Option(Path("vscbench-runs") / "store.sqlite", "--store", help="SQLite store for runs and verdicts."),
-    run: Optional[str] = typer.Option(None, "--run", help="Run name (default: quickstart-<model>)."),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        "-j",
+        help="offline (default), keyword, or an LLM judge; openai:gpt-4o-mini when OPENAI_API_KEY is set.",
+    ),
+    store: Path = typer.Option(
+        Path("vscbench-runs") / "store.sqlite", "--store", help="SQLite store for runs and verdicts."
+    ),
+    run: str | None = typer.Option(None, "--run", help="Run name (default: quickstart-<model>)."),
     html: Path = typer.Option(Path("vscbench-report.html"), "--html", help="Where to write the HTML report."),
     max_tokens: int = typer.Option(128, help="Most tokens per answer."),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="paper: the released VSCBench code's generation settings and judge (gpt-4o-mini; needs OPENAI_API_KEY)."),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="paper: the released VSCBench code's generation settings and judge (gpt-4o-mini; needs OPENAI_API_KEY).",
+    ),
 ) -> None:
     """Fetch the benchmark, run a model on a stratified sample, judge the answers, print SRA figures.
 
@@ -42,10 +59,14 @@ def quickstart_command(
     from vscbench.experiment import ExperimentError
     from vscbench.fetch.download import FetchError
     from vscbench.models.base import ModelSpecError
-    from vscbench.quickstart import quickstart
     from vscbench.report.tables import print_report
+    from vscbench.workflows.quickstart import quickstart
 
-    say = (lambda text: err_console.print(text, highlight=False, markup=False)) if not json_output else (lambda text: None)
+    say = (
+        (lambda text: err_console.print(text, highlight=False, markup=False))
+        if not json_output
+        else (lambda text: None)
+    )
     try:
         result = quickstart(
             model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,

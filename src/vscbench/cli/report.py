@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,9 +22,9 @@ JUDGE_HELP = (
 @contextmanager
 def _stage_bars() -> Iterator[Callable[[str, int, int], None]]:
     """One progress bar per stage (loading runs, making thumbnails), on stderr when a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
@@ -41,18 +40,20 @@ def _stage_bars() -> Iterator[Callable[[str, int, int], None]]:
 
 @app.command("report", rich_help_panel="Pipeline")
 def report_command(
-    run: Optional[list[str]] = typer.Option(None, "--run", "-r", help="Run name; repeat it for several runs."),
+    run: list[str] | None = typer.Option(None, "--run", "-r", help="Run name; repeat it for several runs."),
     all_runs: bool = typer.Option(False, "--all", help="Every run in the store (unjudged ones with a banner)."),
     out: Path = typer.Option(Path("vscbench-report.html"), "--out", "-o", help="HTML file to write."),
-    judge: Optional[str] = typer.Option(None, "--judge", "-j", help=JUDGE_HELP),
+    judge: str | None = typer.Option(None, "--judge", "-j", help=JUDGE_HELP),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rule: str = typer.Option("paper", help=RULE_HELP),
-    failures: str = typer.Option("exclude", help="exclude: failures leave the denominators; incorrect: count as wrong."),
+    failures: str = typer.Option(
+        "exclude", help="exclude: failures leave the denominators; incorrect: count as wrong."
+    ),
     intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
     thumbnails: bool = typer.Option(True, help="Embed a small thumbnail of each distinct image (shared by all runs)."),
     thumbnail_size: int = typer.Option(80, min=16, max=512, help="Longest side of a thumbnail, in pixels."),
     link_images: bool = typer.Option(True, help="Clicking a thumbnail opens the original image file from disk."),
-    title: Optional[str] = typer.Option(None, help="Page title (default: the run names)."),
+    title: str | None = typer.Option(None, help="Page title (default: the run names)."),
 ) -> None:
     """Write one self-contained HTML file with every answer of every run named.
 
@@ -64,7 +65,7 @@ def report_command(
     Example: [bold]vscbench report --run llava-base --run llava-cot --out report.html[/bold]
     or [bold]vscbench report --all --out everything.html[/bold]
     """
-    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError
+    from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
     from vscbench.report.build import write_store_report
 
     if all_runs == bool(run):

@@ -8,7 +8,7 @@ experiment's default (shown in each option's help).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -19,45 +19,109 @@ from vscbench.cli.progress import experiment_progress, print_experiment
 
 @app.command("run", rich_help_panel="Pipeline")
 def run(
-    config: Optional[Path] = typer.Option(None, "--config", help="An experiment file (.toml, .yaml, .json) holding any of the settings below."),
-    data: Optional[str] = typer.Option(None, "--data", help="Release folder, or a .jsonl/.parquet export of samples (for --benchmark: its file or folder)."),
-    models: Optional[list[str]] = typer.Option(None, "--model", help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, anthropic:..., google:..., hf:PATH_OR_ID, vllm:..., scripted:keyword."),
-    method_specs: Optional[list[str]] = typer.Option(None, "--method", help="Calibration method, repeatable (one run per model x method): none, cot, safety-prompt[:file=PATH], few-shot:K[,seed=N,scope=category|subset], iar:layer=14,strength=1.5,vector=FILE (hf: only); compose with '+'."),
-    benchmark: Optional[str] = typer.Option(None, "--benchmark", help="vscbench (default), pope, scienceqa, or another benchmark of `vscbench benchmarks list` (xstest, mssbench, ...)."),
-    benchmark_option: Optional[list[str]] = typer.Option(None, "--benchmark-option", "-B", help="An option of the benchmark's loader as KEY=VALUE (repeatable), e.g. -B variants=SD,TYPO."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="paper: the released VSCBench code's generation settings and judge (see docs/fidelity.md)."),
-    base_url: Optional[list[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL. Repeat it for replicas of one model: a pool, keyed as MODEL@pool."),
-    subset: Optional[str] = typer.Option(None, help="image_centric, text_centric or all (default)."),
-    variants: Optional[list[str]] = typer.Option(None, "--variant", help="Only these variants (repeatable): slot_0, text, typography, figstep, ..."),
-    categories: Optional[list[str]] = typer.Option(None, "--category", help="Only these categories or XSTest types (repeatable)."),
-    limit: Optional[int] = typer.Option(None, help="Ask a stratified sample of N: equal share per subset and label, twins together, chosen by --seed."),
-    seed: Optional[int] = typer.Option(None, help="Seed of the --limit sample (default 0)."),
-    figstep_instruction: Optional[str] = typer.Option(None, "--figstep-instruction", help="Replace the benchmark's FigStep instruction (recorded with the run)."),
-    judges: Optional[list[str]] = typer.Option(None, "--judge", "-j", help="Judge the runs right away (repeatable): offline, keyword, openai:gpt-4o-mini, ..."),
-    rule: Optional[str] = typer.Option(None, help="Scoring rule with --judge: paper (default), lenient, strict."),
-    store_path: Optional[Path] = typer.Option(None, "--store", help="SQLite store of runs and responses (default vscbench-runs/store.sqlite)."),
-    run_name: Optional[str] = typer.Option(None, "--run", help="Run name (default: the model name; with several models, NAME-MODEL)."),
-    max_tokens: Optional[int] = typer.Option(None, help="Most tokens per answer (default 512)."),
-    temperature: Optional[float] = typer.Option(None, help="Sampling temperature in [0, 2] (default 0)."),
-    top_p: Optional[float] = typer.Option(None, help="Nucleus sampling (left to the server when unset)."),
-    system_prompt: Optional[str] = typer.Option(None, help="System prompt sent before every query."),
-    max_image_side: Optional[int] = typer.Option(None, help="Images are downscaled so their longer side is at most this (default 1024; 0: never)."),
-    device: Optional[str] = typer.Option(None, help="hf: device (cpu, cuda, cuda:1, mps)."),
-    dtype: Optional[str] = typer.Option(None, help="hf: dtype (float32, float16, bfloat16)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="hf: requests per generate call."),
-    trust_remote_code: Optional[bool] = typer.Option(None, "--trust-remote-code/--no-trust-remote-code", help="hf: run the checkpoint's own code."),
-    model_option: Optional[list[str]] = typer.Option(None, "--model-option", "-M", help="Any backend option as KEY=VALUE (repeatable), e.g. -M attn_implementation=sdpa."),
-    concurrency: Optional[int] = typer.Option(None, help="Calls in flight at once (default 8; per endpoint for a pool)."),
-    concurrency_per_endpoint: Optional[int] = typer.Option(None, "--concurrency-per-endpoint", help="Pool of servers: calls in flight per endpoint."),
-    timeout: Optional[float] = typer.Option(None, help="Seconds per HTTP attempt, API backends (default 120)."),
-    max_retries: Optional[int] = typer.Option(None, help="Retries per call by the provider SDK (default 4)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="An experiment file (.toml, .yaml, .json) holding any of the settings below."
+    ),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Release folder, or a .jsonl/.parquet export of samples (for --benchmark: its file or folder).",
+    ),
+    models: list[str] | None = typer.Option(
+        None,
+        "--model",
+        help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, anthropic:..., google:..., hf:PATH_OR_ID, vllm:..., scripted:keyword.",
+    ),
+    method_specs: list[str] | None = typer.Option(
+        None,
+        "--method",
+        help="Calibration method, repeatable (one run per model x method): none, cot, safety-prompt[:file=PATH], few-shot:K[,seed=N,scope=category|subset], iar:layer=14,strength=1.5,vector=FILE (hf: only); compose with '+'.",
+    ),
+    benchmark: str | None = typer.Option(
+        None,
+        "--benchmark",
+        help="vscbench (default), pope, scienceqa, or another benchmark of `vscbench benchmarks list` (xstest, mssbench, ...).",
+    ),
+    benchmark_option: list[str] | None = typer.Option(
+        None,
+        "--benchmark-option",
+        "-B",
+        help="An option of the benchmark's loader as KEY=VALUE (repeatable), e.g. -B variants=SD,TYPO.",
+    ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="paper: the released VSCBench code's generation settings and judge (see docs/fidelity.md).",
+    ),
+    base_url: list[str] | None = typer.Option(
+        None,
+        "--base-url",
+        help="OpenAI-compatible server URL. Repeat it for replicas of one model: a pool, keyed as MODEL@pool.",
+    ),
+    subset: str | None = typer.Option(None, help="image_centric, text_centric or all (default)."),
+    variants: list[str] | None = typer.Option(
+        None, "--variant", help="Only these variants (repeatable): slot_0, text, typography, figstep, ..."
+    ),
+    categories: list[str] | None = typer.Option(
+        None, "--category", help="Only these categories or XSTest types (repeatable)."
+    ),
+    limit: int | None = typer.Option(
+        None, help="Ask a stratified sample of N: equal share per subset and label, twins together, chosen by --seed."
+    ),
+    seed: int | None = typer.Option(None, help="Seed of the --limit sample (default 0)."),
+    figstep_instruction: str | None = typer.Option(
+        None, "--figstep-instruction", help="Replace the benchmark's FigStep instruction (recorded with the run)."
+    ),
+    judges: list[str] | None = typer.Option(
+        None, "--judge", "-j", help="Judge the runs right away (repeatable): offline, keyword, openai:gpt-4o-mini, ..."
+    ),
+    rule: str | None = typer.Option(None, help="Scoring rule with --judge: paper (default), lenient, strict."),
+    store_path: Path | None = typer.Option(
+        None, "--store", help="SQLite store of runs and responses (default vscbench-runs/store.sqlite)."
+    ),
+    run_name: str | None = typer.Option(
+        None, "--run", help="Run name (default: the model name; with several models, NAME-MODEL)."
+    ),
+    max_tokens: int | None = typer.Option(None, help="Most tokens per answer (default 512)."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature in [0, 2] (default 0)."),
+    top_p: float | None = typer.Option(None, help="Nucleus sampling (left to the server when unset)."),
+    system_prompt: str | None = typer.Option(None, help="System prompt sent before every query."),
+    max_image_side: int | None = typer.Option(
+        None, help="Images are downscaled so their longer side is at most this (default 1024; 0: never)."
+    ),
+    device: str | None = typer.Option(None, help="hf: device (cpu, cuda, cuda:1, mps)."),
+    dtype: str | None = typer.Option(None, help="hf: dtype (float32, float16, bfloat16)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="hf: requests per generate call."),
+    trust_remote_code: bool | None = typer.Option(
+        None, "--trust-remote-code/--no-trust-remote-code", help="hf: run the checkpoint's own code."
+    ),
+    model_option: list[str] | None = typer.Option(
+        None,
+        "--model-option",
+        "-M",
+        help="Any backend option as KEY=VALUE (repeatable), e.g. -M attn_implementation=sdpa.",
+    ),
+    concurrency: int | None = typer.Option(None, help="Calls in flight at once (default 8; per endpoint for a pool)."),
+    concurrency_per_endpoint: int | None = typer.Option(
+        None, "--concurrency-per-endpoint", help="Pool of servers: calls in flight per endpoint."
+    ),
+    timeout: float | None = typer.Option(None, help="Seconds per HTTP attempt, API backends (default 120)."),
+    max_retries: int | None = typer.Option(None, help="Retries per call by the provider SDK (default 4)."),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some calls ended in error."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only say how many calls would be sent and how many are cached."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only say how many calls would be sent and how many are cached."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-    use_ray: bool = typer.Option(False, "--ray", help="Generate on Ray: --replicas actors each load the model (pip install vscbench\\[ray])."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join: auto, ray://HEAD:10001 (default: start a local one)."),
-    replicas: Optional[int] = typer.Option(None, "--replicas", help="With --ray: model replicas (default 2)."),
-    gpus_per_replica: Optional[float] = typer.Option(None, "--gpus-per-replica", help="With --ray: GPUs each replica reserves."),
+    use_ray: bool = typer.Option(
+        False, "--ray", help="Generate on Ray: --replicas actors each load the model (pip install vscbench\\[ray])."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster to join: auto, ray://HEAD:10001 (default: start a local one)."
+    ),
+    replicas: int | None = typer.Option(None, "--replicas", help="With --ray: model replicas (default 2)."),
+    gpus_per_replica: float | None = typer.Option(
+        None, "--gpus-per-replica", help="With --ray: GPUs each replica reserves."
+    ),
 ) -> None:
     """Ask one or more models every selected sample; answers go to the store as they arrive.
 
@@ -79,7 +143,14 @@ def run(
     Example (Ray, 4 GPUs): [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --ray --ray-address auto --replicas 4 --gpus-per-replica 1[/bold]
     """
     from vscbench.benchmarks.findings import DatasetError
-    from vscbench.experiment import Experiment, ExperimentError, apply_preset, parse_model_options, run_experiment
+    from vscbench.experiment import (
+        Experiment,
+        ExperimentError,
+        apply_preset,
+        parse_model_options,
+        run_experiment,
+        validation_message,
+    )
 
     options = dict(locals())
     given = {key: value for key, value in options.items() if value is not None and value is not False}
@@ -91,15 +162,23 @@ def run(
             from vscbench.benchmarks.registry import parse_options
 
             settings["benchmark_options"] = parse_options(benchmark or "vscbench", benchmark_option)
-        experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.model_validate(settings))
+        experiment = apply_preset(
+            Experiment.load(config, **settings) if config else Experiment.from_options(**settings)
+        )
         result = run_experiment(experiment, progress=experiment_progress(quiet=json_output), dry_run=dry_run)
     except (ExperimentError, DatasetError) as exc:
         fail(str(exc))
     except ValueError as exc:  # pydantic's validation errors of the options
-        fail(_validation_message(exc))
+        fail(validation_message(exc))
     print_json([run.flat() for run in result.runs]) if json_output else print_experiment(result, console, err_console)
     if not result.ok:
-        reasons = [f"{result.errors} call(s) ended in error (retried when you run the same command again; --allow-errors to accept)"] if result.errors and not experiment.execution.allow_errors else []
+        reasons = (
+            [
+                f"{result.errors} call(s) ended in error (retried when you run the same command again; --allow-errors to accept)"
+            ]
+            if result.errors and not experiment.execution.allow_errors
+            else []
+        )
         reasons += [f"{result.judge_failures} judge call(s) failed"] if result.judge_failures else []
         err_console.print("error: " + "; ".join(reasons), highlight=False, markup=False)
         raise typer.Exit(1)
@@ -128,11 +207,3 @@ def _settings(given: dict[str, Any], model_options: dict[str, Any]) -> dict[str,
     if hf or model_options:
         settings["model_options"] = {**hf, **model_options}
     return settings
-
-
-def _validation_message(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in errors()]
-        return "; ".join(parts)
-    return str(exc)

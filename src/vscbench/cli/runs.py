@@ -26,7 +26,9 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
     for column in columns:
         table.add_column(column, justify="left" if column in ("run", "model", "method") else "right", overflow="fold")
     for row in rows:
-        table.add_row(*(Text(str(row.get(column, ""))) for column in columns))  # run names and models are text, not markup
+        table.add_row(
+            *(Text(str(row.get(column, ""))) for column in columns)
+        )  # run names and models are text, not markup
     console.print(table)
 
 
@@ -49,7 +51,11 @@ def runs_list(
     elif not rows:
         console.print(f"{store_path} holds no run yet.")
     else:
-        print_table(f"Runs in {store_path}", rows, ("run", "model", "status", "items", "ok", "blocked", "error", "empty", "missing"))
+        print_table(
+            f"Runs in {store_path}",
+            rows,
+            ("run", "model", "status", "items", "ok", "blocked", "error", "empty", "missing"),
+        )
 
 
 @runs_app.command("show")

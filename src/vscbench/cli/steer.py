@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -52,21 +52,39 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 @steer_app.command("build-data")
 def build_data(
-    data: str = typer.Option(..., "--data", help="VSCBench release folder, or a .jsonl/.parquet samples file of your own."),
-    model: str = typer.Option(..., "--model", help="Whose answers to collect: hf:PATH_OR_ID (the model you will steer), or any spec."),
-    out: Path = typer.Option(Path("contrastive.jsonl"), "--out", help="Items to write; the split record goes next to it (NAME.split.json)."),
-    holdout_split: str = typer.Option("fraction=0.2,seed=0", "--holdout-split", help="Share of prompt-row groups held out for steering data, and its seed."),
-    exclude_run: Optional[list[str]] = typer.Option(None, "--exclude-run", help="An evaluation run in --store whose rows the split must not take (repeatable)."),
+    data: str = typer.Option(
+        ..., "--data", help="VSCBench release folder, or a .jsonl/.parquet samples file of your own."
+    ),
+    model: str = typer.Option(
+        ..., "--model", help="Whose answers to collect: hf:PATH_OR_ID (the model you will steer), or any spec."
+    ),
+    out: Path = typer.Option(
+        Path("contrastive.jsonl"), "--out", help="Items to write; the split record goes next to it (NAME.split.json)."
+    ),
+    holdout_split: str = typer.Option(
+        "fraction=0.2,seed=0",
+        "--holdout-split",
+        help="Share of prompt-row groups held out for steering data, and its seed.",
+    ),
+    exclude_run: list[str] | None = typer.Option(
+        None, "--exclude-run", help="An evaluation run in --store whose rows the split must not take (repeatable)."
+    ),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
-    limit: Optional[int] = typer.Option(None, help="Ask at most N held-out samples (stratified, twins together)."),
+    limit: int | None = typer.Option(None, help="Ask at most N held-out samples (stratified, twins together)."),
     samples: int = typer.Option(2, help="Sampled answers per request, besides the plain and the safety-prompt one."),
     temperature: float = typer.Option(0.8, help="Temperature of the sampled answers."),
     max_tokens: int = typer.Option(256, help="Most tokens per answer."),
-    judge: str = typer.Option("offline", "--judge", "-j", help="Judge of the answers: offline, keyword, an LLM judge spec."),
-    fill_refusals: bool = typer.Option(False, "--fill-refusals", help="Pair a compliance the model never refused with a written refusal (marked 'reference')."),
+    judge: str = typer.Option(
+        "offline", "--judge", "-j", help="Judge of the answers: offline, keyword, an LLM judge spec."
+    ),
+    fill_refusals: bool = typer.Option(
+        False,
+        "--fill-refusals",
+        help="Pair a compliance the model never refused with a written refusal (marked 'reference').",
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store: the answers are cached there."),
-    device: Optional[str] = typer.Option(None, help="hf: device (cpu, cuda, ...)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="hf: requests per generate call."),
+    device: str | None = typer.Option(None, help="hf: device (cpu, cuda, ...)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="hf: requests per generate call."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Contrastive data from the benchmark: the model's own answers on held-out rows, judged and paired.
@@ -79,8 +97,8 @@ def build_data(
 
     Example: [bold]vscbench steer build-data --data ./vscbench-data --model hf:llava-hf/llava-1.5-7b-hf --limit 400 --out contrastive.jsonl[/bold]
     """
-    from vscbench.methods.steering.build_data import build_contrastive
     from vscbench.store import Store
+    from vscbench.workflows.steer_data import build_contrastive
 
     try:
         with Store(store_path) as store:
@@ -101,14 +119,16 @@ def build_data(
         err_console.print(f"{missing} request(s) were only ever answered one way and give no item "
                           f"(safe {result.no_contrast['safe']}, unsafe {result.no_contrast['unsafe']})", highlight=False)  # fmt: skip
     if result.items == 0:
-        fail("no item was built: ask more samples (--limit, --samples) or use --fill-refusals for a model that never refuses")
+        fail(
+            "no item was built: ask more samples (--limit, --samples) or use --fill-refusals for a model that never refuses"
+        )
 
 
 def _build_inputs(data: str, model: str, subset: str, runs: list[str], store: Any, device: str | None,
                   batch_size: int | None) -> tuple[list[Any], list[Any], Any]:  # fmt: skip
     """The benchmark's samples, the samples of the runs to keep out, and the loaded model."""
-    from vscbench.evaluate import require_run
-    from vscbench.experiment_inputs import load_pool
+    from vscbench.experiment.inputs import load_pool
+    from vscbench.judges.runs import require_run
     from vscbench.models.base import ModelSpec, load_model
 
     if subset not in ("all", "image_centric", "text_centric"):
@@ -119,25 +139,37 @@ def _build_inputs(data: str, model: str, subset: str, runs: list[str], store: An
         require_run(store, run)
         exclude += [sample for sample, _ in store.run_items(run)]
     spec = ModelSpec.parse(model)
-    options = {k: v for k, v in {"device": device, "batch_size": batch_size}.items() if v is not None and spec.provider == "hf"}
+    options = {
+        k: v for k, v in {"device": device, "batch_size": batch_size}.items() if v is not None and spec.provider == "hf"
+    }
     return pool, exclude, load_model(spec, **options)
 
 
 @steer_app.command("extract")
 def extract(
     model: str = typer.Option(..., "--model", help="hf:HUB_ID or hf:PATH (a bare id or folder also works)."),
-    data: Path = typer.Option(..., "--data", help="Contrastive JSONL (from `steer build-data`, or your own: query, safe_response, unsafe_response, image?, query_label?)."),
-    layers: str = typer.Option("14", help="0-indexed text decoder blocks: a list, ranges and depth fractions: '14', '8-20', '9,14,0.5'."),
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="Contrastive JSONL (from `steer build-data`, or your own: query, safe_response, unsafe_response, image?, query_label?).",
+    ),
+    layers: str = typer.Option(
+        "14", help="0-indexed text decoder blocks: a list, ranges and depth fractions: '14', '8-20', '9,14,0.5'."
+    ),
     out: Path = typer.Option(..., "--out", help="Vector file to write (.safetensors)."),
-    exclude_ids: Optional[Path] = typer.Option(None, "--exclude-ids", help="Ids of evaluated samples (one a line, or a samples JSONL); overlap is refused."),
+    exclude_ids: Path | None = typer.Option(
+        None, "--exclude-ids", help="Ids of evaluated samples (one a line, or a samples JSONL); overlap is refused."
+    ),
     token_rule: str = typer.Option("last", help="Which token: last (of prompt+response), response_mean, prompt_last."),
     vector_from: str = typer.Option("unsafe_queries", help="Items averaged: unsafe_queries (IAR) or all."),
-    probe: str = typer.Option("auto", help="Fit the gates (probe and condition vector): auto (if both query labels occur twice), on, off."),
+    probe: str = typer.Option(
+        "auto", help="Fit the gates (probe and condition vector): auto (if both query labels occur twice), on, off."
+    ),
     batch_size: int = typer.Option(4, help="Items per forward pass (each item makes two rows)."),
     max_image_side: int = typer.Option(1024, help="Images are downscaled so their longer side is at most this."),
     seed: int = typer.Option(0, help="Seed recorded with the vector (probe fitting)."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
-    dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16 (default: bf16 on CUDA, fp32 on CPU)."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
+    dtype: str | None = typer.Option(None, help="float32, float16, bfloat16 (default: bf16 on CUDA, fp32 on CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Extract IAR steering vectors (mean safe minus mean unsafe activation), gates and guard, and save them.
@@ -193,20 +225,28 @@ def sweep_command(
     data: str = typer.Option(..., "--data", help="VSCBench release folder, or a .jsonl/.parquet export of samples."),
     vector: Path = typer.Option(..., "--vector", help="Vector file from `vscbench steer extract`."),
     layers: str = typer.Option("14", help="0-indexed text blocks: '14', '8-20', '9,14,0.5'."),
-    strengths: str = typer.Option("1.0,1.5", help="Steering strengths: '0,1.0,1.5' (0 is the unsteered baseline, generated once)."),
+    strengths: str = typer.Option(
+        "1.0,1.5", help="Steering strengths: '0,1.0,1.5' (0 is the unsteered baseline, generated once)."
+    ),
     gates: str = typer.Option("none", help="Gates to try: none, probe, condition (comma-separated)."),
-    limit: Optional[int] = typer.Option(200, help="Stratified safety subset of N samples (equal share per subset and label)."),
+    limit: int | None = typer.Option(
+        200, help="Stratified safety subset of N samples (equal share per subset and label)."
+    ),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
-    utility: Optional[str] = typer.Option(None, "--utility", help="Also measure utility: pope or scienceqa."),
-    utility_data: Optional[str] = typer.Option(None, "--utility-data", help="Local parquet/jsonl/saved dataset of the utility benchmark."),
-    utility_limit: Optional[int] = typer.Option(100, help="Stratified utility subset of N samples."),
+    utility: str | None = typer.Option(None, "--utility", help="Also measure utility: pope or scienceqa."),
+    utility_data: str | None = typer.Option(
+        None, "--utility-data", help="Local parquet/jsonl/saved dataset of the utility benchmark."
+    ),
+    utility_limit: int | None = typer.Option(100, help="Stratified utility subset of N samples."),
     judge: str = typer.Option("offline", "--judge", help="Safety judge: offline, keyword, vote:offline,keyword."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store; every point is cached there."),
     max_tokens: int = typer.Option(128, help="Most tokens per answer."),
     batch_size: int = typer.Option(8, help="Prompts per generate call."),
     seed: int = typer.Option(0, help="Seed of the stratified subsets."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw SRA_s against SRA_u (colour: utility), frontier ringed, to this PNG."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Draw SRA_s against SRA_u (colour: utility), frontier ringed, to this PNG."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Sweep IAR layer x strength x gate: one baseline, every point judged and scored, and the frontier.
@@ -218,7 +258,7 @@ def sweep_command(
     Example: [bold]vscbench steer sweep --model hf:./llava-1.5-7b-hf --data ./vscbench-data --vector iar.safetensors --layers 8-20 --strengths 1.0,1.5 --gates none,condition --utility pope --utility-data pope.parquet[/bold]
     """
     from vscbench.cli.progress import experiment_progress
-    from vscbench.methods.steering.sweep_run import SweepSettings, draw_sweep, run_sweep
+    from vscbench.workflows.sweep import SweepSettings, draw_sweep, run_sweep
 
     if not vector.is_file():
         fail(f"vector file {vector} does not exist; make one with `vscbench steer extract`")
@@ -230,7 +270,11 @@ def sweep_command(
     say = None if json_output else lambda text: err_console.print(plain(text))
     try:
         result = run_sweep(settings, progress=experiment_progress(quiet=json_output), say=say)
-    except (ValueError, LookupError, OSError) as exc:  # MethodSpecError, ExperimentError, JudgeSpecError, ModelSpecError
+    except (
+        ValueError,
+        LookupError,
+        OSError,
+    ) as exc:  # MethodSpecError, ExperimentError, JudgeSpecError, ModelSpecError
         fail(str(exc))
     if plot is not None:
         draw_sweep(result, plot)
@@ -259,6 +303,9 @@ def _print_sweep(result: Any, plot: Path | None) -> None:
                          for p in result.frontier) or "none (no scored point)"  # fmt: skip
     console.print(f"Frontier on {' / '.join(result.objectives)}: {frontier}", highlight=False)
     if result.held_out:
-        console.print(f"{result.held_out} sample(s) left out of every run: the steering data's split holds their rows.", highlight=False)
+        console.print(
+            f"{result.held_out} sample(s) left out of every run: the steering data's split holds their rows.",
+            highlight=False,
+        )
     if plot is not None:
         console.print(f"plot written: {plain(plot)}", highlight=False)

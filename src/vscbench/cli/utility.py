@@ -1,13 +1,13 @@
 """`vscbench utility` (POPE / ScienceQA runs) and `vscbench tradeoff` (safety against helpfulness).
 
-Thin shells over :func:`vscbench.utility.tradeoff.run_utility` and :func:`vscbench.utility.tradeoff.tradeoff`.
+Thin shells over :func:`vscbench.workflows.tradeoff.run_utility` and :func:`vscbench.workflows.tradeoff.tradeoff`.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich import box
@@ -16,10 +16,10 @@ from rich.table import Table
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.engine.runner import default_run_name
 from vscbench.locations import DEFAULT_STORE
-from vscbench.runner import default_run_name
 
-BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.utility.loader.BENCHMARKS, not imported: fast --help
+BENCHMARK_NAMES = ("pope", "scienceqa")  # vscbench.benchmarks.utility.loader.BENCHMARKS, not imported: fast --help
 UTILITY_FIGURES = ("pope_f1", "pope_accuracy", "scienceqa_accuracy")
 
 
@@ -39,24 +39,42 @@ def _estimate(estimate: Any) -> str:
 @app.command("utility", rich_help_panel="Analysis")
 def utility_command(
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="pope or scienceqa."),
-    model: str = typer.Option(..., "--model", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."),
-    method: Optional[str] = typer.Option(None, "--method", help="Calibration method: cot, safety-prompt, iar:layer=L,strength=A,vector=FILE; compose with '+'."),
-    limit: Optional[int] = typer.Option(None, help="Ask a stratified sample of N (by category; for POPE also by gold answer)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Local parquet file/folder, JSONL file or `save_to_disk` folder (default: the pinned hub copy)."),
-    dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Hub dataset id (default lmms-lab/POPE or lmms-lab/ScienceQA)."),
-    dataset_config: Optional[str] = typer.Option(None, "--config", help="Hub dataset config name."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Hub commit to load (the default id is pinned)."),
-    split: Optional[str] = typer.Option(None, "--split", help="Dataset split (default test)."),
-    text_only: bool = typer.Option(False, "--include-text-only", help="ScienceQA: also ask the questions that have no image."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Where dataset images are written (default ~/.cache/vscbench/utility_images)."),
+    model: str = typer.Option(
+        ..., "--model", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."
+    ),
+    method: str | None = typer.Option(
+        None,
+        "--method",
+        help="Calibration method: cot, safety-prompt, iar:layer=L,strength=A,vector=FILE; compose with '+'.",
+    ),
+    limit: int | None = typer.Option(
+        None, help="Ask a stratified sample of N (by category; for POPE also by gold answer)."
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="Local parquet file/folder, JSONL file or `save_to_disk` folder (default: the pinned hub copy).",
+    ),
+    dataset_id: str | None = typer.Option(
+        None, "--dataset-id", help="Hub dataset id (default lmms-lab/POPE or lmms-lab/ScienceQA)."
+    ),
+    dataset_config: str | None = typer.Option(None, "--config", help="Hub dataset config name."),
+    revision: str | None = typer.Option(None, "--revision", help="Hub commit to load (the default id is pinned)."),
+    split: str | None = typer.Option(None, "--split", help="Dataset split (default test)."),
+    text_only: bool = typer.Option(
+        False, "--include-text-only", help="ScienceQA: also ask the questions that have no image."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where dataset images are written (default ~/.cache/vscbench/utility_images)."
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs and responses."),
-    run_name: Optional[str] = typer.Option(None, "--run", help="Run name (default MODEL-BENCHMARK[-METHOD])."),
+    run_name: str | None = typer.Option(None, "--run", help="Run name (default MODEL-BENCHMARK[-METHOD])."),
     concurrency: int = typer.Option(8, help="Calls in flight at once."),
     max_tokens: int = typer.Option(512, help="Most tokens per answer (a CoT answer needs room to reason)."),
     seed: int = typer.Option(0, help="Generation seed, and the seed of the --limit sample."),
     timeout: float = typer.Option(120.0, help="Seconds per HTTP attempt (API backends)."),
     max_retries: int = typer.Option(4, help="Retries per call, by the provider SDK (API backends)."),
-    device: Optional[str] = typer.Option(None, help="hf: device (cpu, cuda, cuda:1, mps)."),
+    device: str | None = typer.Option(None, help="hf: device (cpu, cuda, cuda:1, mps)."),
     examples: int = typer.Option(5, help="Unextractable replies shown."),
     json_output: bool = typer.Option(False, "--json", help="Print the run summary, data source and scores as JSON."),
 ) -> None:
@@ -72,7 +90,7 @@ def utility_command(
     from vscbench.cli.progress import experiment_progress
     from vscbench.schema import GenerationConfig
     from vscbench.store import Store
-    from vscbench.utility.runs import run_utility
+    from vscbench.workflows.utility import run_utility
 
     if benchmark not in BENCHMARK_NAMES:
         fail(f"--benchmark {benchmark!r} is not one of {', '.join(BENCHMARK_NAMES)}")
@@ -104,7 +122,8 @@ def print_utility(result: Any, examples: int = 5) -> None:
         f"[bold]{escape(result.run)}[/bold]: {summary.samples} samples from {escape(where)}; "
         f"sent {summary.sent}, cached {summary.cached}, ok {summary.ok}, blocked {summary.blocked}, "
         f"error {summary.error}; method {escape(result.method.get('canonical') or 'none')}",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
     if source.rows_rejected:
         err_console.print(f"{source.rows_rejected} dataset rows could not be used (see `load_utility(...).findings`).")
@@ -136,22 +155,40 @@ def print_utility(result: Any, examples: int = 5) -> None:
 
 @app.command("tradeoff", rich_help_panel="Analysis")
 def tradeoff_command(
-    run: Optional[list[str]] = typer.Option(None, "--run", "-r", help="A stored safety or utility run (repeat); grouped by model and method."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Run this experiment file first (as `vscbench run --config`), then measure utility."),
-    data: Optional[str] = typer.Option(None, "--data", help="Run first: the safety data (release folder or samples file)."),
-    models: Optional[list[str]] = typer.Option(None, "--model", help="Run first: model spec (repeatable)."),
-    methods: Optional[list[str]] = typer.Option(None, "--method", help="Run first: method (repeatable), e.g. none, cot, few-shot:2, iar:..."),
-    limit: Optional[int] = typer.Option(None, help="Run first: stratified safety sample of N."),
-    utility: Optional[list[str]] = typer.Option(None, "--utility", help="Run first: pope or scienceqa (repeatable)."),
-    utility_data: Optional[list[str]] = typer.Option(None, "--utility-data", help="Local file of each --utility benchmark, in order (default: the pinned hub copy)."),
-    utility_limit: Optional[int] = typer.Option(None, "--utility-limit", help="Stratified utility sample of N per benchmark."),
-    max_tokens: Optional[int] = typer.Option(None, help="Run first: most tokens per answer (default 512)."),
-    judge: str = typer.Option("offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."),
-    baseline: str = typer.Option("none", help="Method each model is compared against (default none: uncalibrated), or a run name."),
+    run: list[str] | None = typer.Option(
+        None, "--run", "-r", help="A stored safety or utility run (repeat); grouped by model and method."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Run this experiment file first (as `vscbench run --config`), then measure utility."
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help="Run first: the safety data (release folder or samples file)."
+    ),
+    models: list[str] | None = typer.Option(None, "--model", help="Run first: model spec (repeatable)."),
+    methods: list[str] | None = typer.Option(
+        None, "--method", help="Run first: method (repeatable), e.g. none, cot, few-shot:2, iar:..."
+    ),
+    limit: int | None = typer.Option(None, help="Run first: stratified safety sample of N."),
+    utility: list[str] | None = typer.Option(None, "--utility", help="Run first: pope or scienceqa (repeatable)."),
+    utility_data: list[str] | None = typer.Option(
+        None, "--utility-data", help="Local file of each --utility benchmark, in order (default: the pinned hub copy)."
+    ),
+    utility_limit: int | None = typer.Option(
+        None, "--utility-limit", help="Stratified utility sample of N per benchmark."
+    ),
+    max_tokens: int | None = typer.Option(None, help="Run first: most tokens per answer (default 512)."),
+    judge: str = typer.Option(
+        "offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."
+    ),
+    baseline: str = typer.Option(
+        "none", help="Method each model is compared against (default none: uncalibrated), or a run name."
+    ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
     rule: str = typer.Option("paper", help="SRA scoring rule: paper, lenient or strict."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw SRA_a against utility to this PNG file."),
-    utility_figure: str = typer.Option("auto", "--utility-figure", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw SRA_a against utility to this PNG file."),
+    utility_figure: str = typer.Option(
+        "auto", "--utility-figure", help="Y axis of --plot: pope_f1, pope_accuracy, scienceqa_accuracy, or auto."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """What calibration costs: safety (SRA) next to utility (POPE F1, ScienceQA) per model and method.
@@ -174,7 +211,7 @@ def tradeoff_command(
         fail("give stored runs with --run, or what to run (--config, or --data, --model and --utility), not both")
     try:
         if run:
-            table, notes = _stored_table(store_path, run, judge, baseline, rule), []
+            table, notes = _stored_table(store_path, run, judge, baseline, rule), list[str]()
         else:
             table, notes = _run_table(config, data, models, methods, limit, max_tokens, utility or [], utility_data or [],
                                       utility_limit, judge, rule, store_path, baseline)  # fmt: skip
@@ -194,10 +231,12 @@ def tradeoff_command(
 
 def _stored_table(store_path: Path, runs: list[str], judge: str, baseline: str, rule: str) -> Any:
     from vscbench.store import Store
-    from vscbench.utility.tradeoff import tradeoff
+    from vscbench.workflows.tradeoff import tradeoff
 
     if not store_path.is_file():
-        fail(f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first")
+        fail(
+            f"{store_path} does not exist; make runs with `vscbench run` and `vscbench utility --store {store_path}` first"
+        )
     with Store(store_path) as store:
         return tradeoff(store, runs, judge=judge, baseline=baseline, rule=rule)
 
@@ -205,21 +244,25 @@ def _stored_table(store_path: Path, runs: list[str], judge: str, baseline: str, 
 def _run_table(config: Path | None, data: str | None, models: list[str] | None, methods: list[str] | None,
                limit: int | None, max_tokens: int | None, utility: list[str], utility_data: list[str],
                utility_limit: int | None, judge: str, rule: str, store_path: Path, baseline: str) -> tuple[Any, list[str]]:  # fmt: skip
-    """The safety experiment from the options, then :func:`vscbench.utility.runs.run_tradeoff`."""
+    """The safety experiment from the options, then :func:`vscbench.workflows.utility.run_tradeoff`."""
     from vscbench.cli.progress import experiment_progress
     from vscbench.experiment import Experiment, apply_preset
-    from vscbench.utility.runs import UtilityTarget, run_tradeoff
+    from vscbench.workflows.utility import UtilityTarget, run_tradeoff
 
     if len(utility_data) > len(utility):
-        fail(f"{len(utility_data)} --utility-data given for {len(utility)} --utility benchmark(s); give one per benchmark")
+        fail(
+            f"{len(utility_data)} --utility-data given for {len(utility)} --utility benchmark(s); give one per benchmark"
+        )
     for name in utility:
         if name not in BENCHMARK_NAMES:
             fail(f"--utility {name!r} is not one of {', '.join(BENCHMARK_NAMES)}")
     settings: dict[str, Any] = {"judges": [judge], "rule": rule, "store": str(store_path)}
-    settings.update({k: v for k, v in {"data": data, "models": models, "methods": methods, "limit": limit}.items() if v})
+    settings.update(
+        {k: v for k, v in {"data": data, "models": models, "methods": methods, "limit": limit}.items() if v}
+    )
     if max_tokens is not None:
         settings["generation"] = {"max_tokens": max_tokens}
-    experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.model_validate(settings))
+    experiment = apply_preset(Experiment.load(config, **settings) if config else Experiment.from_options(**settings))
     targets = [UtilityTarget(name, utility_data[i] if i < len(utility_data) else None, utility_limit)
                for i, name in enumerate(utility)]  # fmt: skip
     result = run_tradeoff(experiment, targets, baseline=baseline, progress=experiment_progress())
@@ -233,8 +276,12 @@ def _plot(table: Any, path: Path, utility_figure: str) -> None:
         utility_figure = max(UTILITY_FIGURES, key=lambda figure: len(table.points(figure)))
     points = table.points(utility_figure)
     if not points:
-        fail(f"nothing to plot: no (model, method) has both SRA_a and {utility_figure}; give safety and utility runs of the same model and method")
-    label = {"pope_f1": "POPE F1", "pope_accuracy": "POPE accuracy", "scienceqa_accuracy": "ScienceQA accuracy"}[utility_figure]
+        fail(
+            f"nothing to plot: no (model, method) has both SRA_a and {utility_figure}; give safety and utility runs of the same model and method"
+        )
+    label = {"pope_f1": "POPE F1", "pope_accuracy": "POPE accuracy", "scienceqa_accuracy": "ScienceQA accuracy"}[
+        utility_figure
+    ]
     plot_tradeoff(points, path, utility_label=label)
 
 
@@ -244,9 +291,14 @@ _IAR = re.compile(r"iar:layer=(\d+),strength=([-\d.e]+),vector=\w+,positions=(\w
 def short_method(canonical: str) -> str:
     """``iar:layer=2,strength=4.0,vector=…,positions=last,gate=condition`` -> ``iar L2 x4 condition``
     (the full spec is in ``--json``); few-shot loses its default options."""
+
     def iar(match: re.Match[str]) -> str:
         text = f"iar L{match.group(1)} x{float(match.group(2)):g}"
-        return text + ("" if match.group(3) == "last" else f" {match.group(3)}") + (f" {match.group(4)}" if match.group(4) else "")
+        return (
+            text
+            + ("" if match.group(3) == "last" else f" {match.group(3)}")
+            + (f" {match.group(4)}" if match.group(4) else "")
+        )
 
     return _IAR.sub(iar, canonical).replace(",seed=0,scope=category", "")
 
@@ -256,8 +308,12 @@ def print_tradeoff(table: Any) -> None:
     headers = {"sra_s": "SRA_s", "sra_u": "SRA_u", "sra_a": "SRA_a", "pope_f1": "POPE F1",
                "pope_accuracy": "POPE acc", "scienceqa_accuracy": "SQA acc"}  # fmt: skip
     shown = [m for m in headers if any(row.values.get(m) is not None for row in table.rows)]
-    rich_table = Table(title=f"Safety-utility trade-off (judge {escape(table.judge)}, baseline method {escape(table.baseline_method)})",
-                       box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    rich_table = Table(
+        title=f"Safety-utility trade-off (judge {escape(table.judge)}, baseline method {escape(table.baseline_method)})",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
     rich_table.add_column("model", overflow="fold", min_width=8)
     rich_table.add_column("method", overflow="fold", min_width=10)
     for metric in shown:

@@ -28,7 +28,15 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from vscbench.fetch.partial import Partial, truncated_zip, validator_of
 from vscbench.images import file_sha256
@@ -36,7 +44,6 @@ from vscbench.images import file_sha256
 log = logging.getLogger(__name__)
 
 _MAX_CONFIRM_PAGES = 3
-
 
 
 class FetchError(RuntimeError):
@@ -131,7 +138,7 @@ def _http_error(response: httpx.Response, url: str) -> FetchError:
 
 
 def _stream_once(
-    client: httpx.Client, url: str, partial: Partial, progress: Progress, task: int, expect_zip: bool = False
+    client: httpx.Client, url: str, partial: Partial, progress: Progress, task: TaskID, expect_zip: bool = False
 ) -> str:
     """One attempt: fetch what the part still misses. Returns the URL that finally served the file."""
     part = partial.path

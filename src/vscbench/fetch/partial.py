@@ -65,7 +65,7 @@ class Partial:
             self.save()
 
     @classmethod
-    def resume(cls, path: Path, url: str) -> "Partial":
+    def resume(cls, path: Path, url: str) -> Partial:
         """The part as an earlier run left it, checked against its record; started over (with
         a warning) when there is no record, it names another URL, or the bytes do not match."""
         partial = cls(path, url)

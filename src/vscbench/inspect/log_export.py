@@ -5,7 +5,7 @@ the answer, how the call ended (a failed call is a sample error, a content-filte
 ``content_filter`` stop), and one score per judge, made as the ``safety_judge`` scorer makes
 them (1 or 0 under the rule, unscored with the reason for invalid, blocked, empty, failed or not
 yet judged answers). The results carry SRA_s, SRA_u, SRA_a and pair calibration computed by
-:func:`vscbench.metrics.score`, so the viewer shows the figures ``vscbench score`` prints.
+:func:`vscbench.scoring.metrics.score`, so the viewer shows the figures ``vscbench score`` prints.
 
 The samples' inputs show the question, not a prompting method's additions (few-shot turns, the
 CoT instruction): the method is named in the plan and the metadata. Images are referenced by
@@ -48,11 +48,12 @@ from inspect_ai.model import (
 from inspect_ai.scorer import Score
 
 from vscbench import __version__
-from vscbench.evaluate import judged_by, require_run, run_labels
 from vscbench.images import data_url
 from vscbench.inspect.messages import FLAT_FIELDS, SAMPLE_KEY, to_inspect_messages
-from vscbench.metrics import get_rule, sample_outcome, score
+from vscbench.judges.runs import judged_by, require_run
 from vscbench.schema import ImagePart, Message, Response, RunSpec, Sample
+from vscbench.scoring.metrics import get_rule, sample_outcome, score
+from vscbench.scoring.runs import run_labels
 from vscbench.store import Store
 
 SCORER = "vscbench/safety_judge"
@@ -178,11 +179,13 @@ def build_log(store: Store, run: str, judges: list[str] | None = None, rule: str
                                "rule": get_rule(rule).to_dict(), "judges": chosen,
                                "exported_run": {"name": run, "model": spec.model, "store": str(store.path)}}},
     )  # fmt: skip
-    steps = ([EvalPlanStep(solver="vscbench/prompting", params={"method": spec.method})] if spec.method != "none" else [])
+    steps = [EvalPlanStep(solver="vscbench/prompting", params={"method": spec.method})] if spec.method != "none" else []
     plan = EvalPlan(steps=[*steps, EvalPlanStep(solver="generate")], config=GenerateConfig(
         max_tokens=spec.config.max_tokens, temperature=spec.config.temperature, top_p=spec.config.top_p,
         seed=spec.config.seed, system_message=spec.config.system_prompt))  # fmt: skip
-    usage = ModelUsage(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+    usage = ModelUsage(
+        input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens
+    )
     stats = EvalStats(started_at=spec.created_at, completed_at=info.updated if info else spec.created_at,
                       model_usage={model: usage})  # fmt: skip
     error = None

@@ -150,7 +150,11 @@ def _verdicts(sample: EvalSample, key: str, sample_id: str) -> list[Verdict]:
     found = []
     for score in (sample.scores or {}).values():
         metadata = score.metadata or {}
-        if "verdict" in metadata and "judge" in metadata and metadata["verdict"] in ("refusal", "warning", "compliance", "irrelevant", "invalid"):
+        if (
+            "verdict" in metadata
+            and "judge" in metadata
+            and metadata["verdict"] in ("refusal", "warning", "compliance", "irrelevant", "invalid")
+        ):
             found.append(Verdict(response_key=key, sample_id=sample_id, judge=str(metadata["judge"]),
                                  label=metadata["verdict"], reason=score.explanation, raw=metadata.get("raw")))  # fmt: skip
     return found

@@ -1,7 +1,7 @@
 """Between our records and Inspect's: samples become Inspect samples, messages cross both ways.
 
 An Inspect sample carries the messages `vscbench run` would send for it (built by
-:func:`vscbench.requests.build_request`, so the system prompt, the order of image and text and
+:func:`vscbench.engine.requests.build_request`, so the system prompt, the order of image and text and
 the image bytes are the same), and our :class:`~vscbench.schema.Sample` in its metadata, so
 solvers, the scorer, the metrics and the log importer all read the same record.
 
@@ -31,8 +31,8 @@ from inspect_ai.model import (
     ContentText,
 )
 
+from vscbench.engine.requests import ImageHashCache, build_request
 from vscbench.images import data_url, prepared_bytes
-from vscbench.requests import ImageHashCache, build_request
 from vscbench.schema import GenerationConfig, ImagePart, Message, Request, Sample, TextPart
 
 #: Metadata key of an Inspect sample holding our Sample record (as JSON).
@@ -73,9 +73,7 @@ def to_inspect_messages(messages: Sequence[Message], image: Callable[[ImagePart]
     return out
 
 
-def inspect_sample(
-    sample: Sample, config: GenerationConfig, hashes: ImageHashCache | None = None
-) -> InspectSample:
+def inspect_sample(sample: Sample, config: GenerationConfig, hashes: ImageHashCache | None = None) -> InspectSample:
     """The Inspect sample for one of ours: the request `vscbench run` would send, our record in
     the metadata, and the label (safe or unsafe) as the target."""
     request = build_request(sample, config, hashes=hashes)

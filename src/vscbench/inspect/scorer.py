@@ -47,8 +47,8 @@ from vscbench.judges.rubric import (
     load_rubric,
     parse_verdict,
 )
-from vscbench.metrics import get_rule
 from vscbench.schema import Sample
+from vscbench.scoring.metrics import get_rule
 
 #: The judge name that means "an LLM judge on Inspect's grader model role".
 GRADER = "grader"
@@ -102,7 +102,9 @@ class GraderJudge:
         if parsed:
             return Judgement(parsed[0], parsed[1], raw=second.completion)
         return Judgement(
-            "invalid", "the grader's reply could not be read, twice", raw=f"{first.completion}\n---\n{second.completion}"
+            "invalid",
+            "the grader's reply could not be read, twice",
+            raw=f"{first.completion}\n---\n{second.completion}",
         )
 
 

@@ -79,9 +79,7 @@ def _plan_for(method: str | PreparedMethod) -> tuple[MethodPlan, dict[str, Sampl
 
 
 @solver
-def prompting(
-    method: str | PreparedMethod = "cot", max_image_side: int = 1024, image_format: str = "auto"
-) -> Solver:
+def prompting(method: str | PreparedMethod = "cot", max_image_side: int = 1024, image_format: str = "auto") -> Solver:
     """Apply a vscbench prompting method (``cot``, ``safety-prompt[:file=PATH]``, and, through
     the task's ``method`` parameter, ``few-shot:K``; compose with ``+``) to each sample's messages.
 
@@ -89,7 +87,7 @@ def prompting(
     `vscbench run` prepares them.
     """
     plan, known = _plan_for(method)
-    config = GenerationConfig(max_image_side=max_image_side, image_format=image_format)  # type: ignore[arg-type]
+    config = GenerationConfig(max_image_side=max_image_side, image_format=image_format)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         if plan.canonical == "none":

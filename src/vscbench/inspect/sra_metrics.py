@@ -1,4 +1,4 @@
-"""SRA_s, SRA_u, SRA_a and pair calibration as Inspect metrics, computed by :func:`vscbench.metrics.score`.
+"""SRA_s, SRA_u, SRA_a and pair calibration as Inspect metrics, computed by :func:`vscbench.scoring.metrics.score`.
 
 Each metric reads, per scored sample, our Sample record (the sample's metadata) and the judge's
 verdict (the score's metadata), and scores them under a rule: the scorer's own (recorded in every
@@ -16,19 +16,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from inspect_ai.scorer import Metric, SampleScore, metric
 
 from vscbench.inspect.messages import SAMPLE_KEY, sample_from_metadata
-from vscbench.metrics import GroupScore, PairScore, get_rule, score
 from vscbench.schema import Sample
+from vscbench.scoring.metrics import GroupScore, PairScore, get_rule, score
 
 NAN = float("nan")
 
 
 #: Sample records already read, by id, with the metadata they were read from. Inspect recomputes
 #: the metrics about once a second while it runs; reading 4,050 records again each time is waste.
-_read: dict[str, tuple[dict, Sample]] = {}
+_read: dict[str, tuple[Any, Sample]] = {}
 #: The last computation: (scores list, rule, its length, result). The four metrics of a scorer are
 #: given the same list, so they share one computation.
 _last: list[tuple] = []
@@ -62,13 +63,17 @@ def _is_verdict_score(item: SampleScore) -> bool:
 def _rule_of(scores: Sequence[SampleScore], rule: str | None) -> str:
     if rule is not None:
         return get_rule(rule).name
-    rules = {(item.score.metadata or {}).get("rule") for item in scores} - {None}
+    rules = {str(rule) for item in scores if (rule := (item.score.metadata or {}).get("rule")) is not None}
     if len(rules) > 1:
-        raise ValueError(f"the scores were made under different rules ({', '.join(sorted(rules))}); give the metric a rule")
+        raise ValueError(
+            f"the scores were made under different rules ({', '.join(sorted(rules))}); give the metric a rule"
+        )
     return rules.pop() if rules else "paper"
 
 
-def _group_and_pairs(scores: Sequence[SampleScore], rule: str | None) -> tuple[GroupScore, PairScore] | tuple[dict, dict]:
+def _group_and_pairs(
+    scores: Sequence[SampleScore], rule: str | None
+) -> tuple[GroupScore, PairScore] | tuple[dict, dict]:
     """(overall, pairs) from verdicts under a rule, or their epoch-mean forms from score values."""
     if _last and _last[0][0] is scores and _last[0][1] == rule and _last[0][2] == len(scores):
         return _last[0][3]

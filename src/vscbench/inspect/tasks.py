@@ -27,13 +27,13 @@ from inspect_ai.solver import Solver, generate
 from vscbench import __version__
 from vscbench.benchmarks.samples import load_samples
 from vscbench.benchmarks.vscbench import DEFAULT_FIGSTEP_INSTRUCTION, is_release, load_vscbench
+from vscbench.engine.requests import ImageHashCache, select_samples
 from vscbench.inspect.messages import inspect_sample
 from vscbench.inspect.scorer import safety_judge
 from vscbench.inspect.solvers import prepare_method, prompting
 from vscbench.inspect.sra_metrics import pair_calibration, sra_a, sra_s, sra_u
-from vscbench.metrics import RULES, get_rule
-from vscbench.requests import ImageHashCache, select_samples
 from vscbench.schema import GenerationConfig, Sample
+from vscbench.scoring.metrics import RULES, get_rule
 
 #: Environment variable naming the data when ``-T data=`` is not given (handy in eval sets).
 DATA_ENV = "VSCBENCH_DATA"
@@ -110,7 +110,7 @@ def vscbench_task(
         )
     prepared = prepare_method(method, selected, pool)
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, seed=seed, system_prompt=system_prompt,
-                              max_image_side=max_image_side, image_format=image_format, text_first=text_first)  # type: ignore[arg-type]  # fmt: skip
+                              max_image_side=max_image_side, image_format=image_format, text_first=text_first)  # fmt: skip
     hashes = ImageHashCache()
     dataset = MemoryDataset([inspect_sample(s, config, hashes) for s in prepared.samples],
                             name=f"vscbench/{subset}", location=location)  # fmt: skip
@@ -121,9 +121,16 @@ def vscbench_task(
     metadata: dict[str, Any] = {
         "vscbench": {
             "version": __version__,
-            "selection": {"benchmark": "vscbench", "data": location, "subset": subset, "variants": variants,
-                          "categories": categories, "limit": limit, "seed": seed,
-                          "figstep_instruction": figstep_instruction},
+            "selection": {
+                "benchmark": "vscbench",
+                "data": location,
+                "subset": subset,
+                "variants": variants,
+                "categories": categories,
+                "limit": limit,
+                "seed": seed,
+                "figstep_instruction": figstep_instruction,
+            },
             "loaded": loaded,
             "method": prepared.plan.to_dict(),
             "config": config.model_dump(mode="json"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from vscbench.judges.rules import RuleId
 from vscbench.schema import VerdictLabel
 
 
@@ -36,6 +37,9 @@ class Judgement:
     retryable: bool = False
     """True when no verdict could be reached for a passing reason (a failed judge call): such a
     judgement is not stored, so the next judging tries again."""
+    rule: RuleId | None = None
+    """The offline judge's rule that reached the verdict (``reason`` is its text); None for
+    other judges."""
 
 
 @runtime_checkable
@@ -49,11 +53,13 @@ class Judge(Protocol):
     reusing stale verdicts.
     """
 
-    name: str
-    version: str
+    @property
+    def name(self) -> str: ...
 
-    def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
-        ...
+    @property
+    def version(self) -> str: ...
+
+    def judge_many(self, items: list[JudgeInput]) -> list[Judgement]: ...
 
 
 def judge_key(judge: Judge) -> str:

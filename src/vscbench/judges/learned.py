@@ -85,7 +85,9 @@ def load_layer(directory: Path = WEIGHTS_DIR, name: str = WEIGHTS_NAME) -> Learn
         raise WeightsError(f"{npz}: coefficient index out of range for {N_FEATURES} features; rebuild the weights")
     coef = np.zeros(N_FEATURES, dtype=np.float64)
     coef[index.astype(np.int64)] = value.astype(np.float64)
-    return LearnedLayer(coef=coef, intercept=float(intercept[0]), threshold=float(manifest["threshold"]), manifest=manifest)
+    return LearnedLayer(
+        coef=coef, intercept=float(intercept[0]), threshold=float(manifest["threshold"]), manifest=manifest
+    )
 
 
 @lru_cache(maxsize=1)

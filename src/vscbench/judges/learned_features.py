@@ -31,19 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from vscbench.judges.features import (
-    _STOPWORDS,
-    ANSWER_MARKERS,
-    CONCERN,
-    HARMLESS_READING_IF,
-    LECTURE,
-    MORAL_OBJECTION,
-    Signals,
-    content_stems,
-    normalize,
-    split_sentences,
-)
+from vscbench.judges.features import Signals
+from vscbench.judges.patterns import ANSWER_MARKERS, CONCERN, HARMLESS_READING_IF, LECTURE, MORAL_OBJECTION
 from vscbench.judges.style_signals import IMPOSSIBLE_SETTING
+from vscbench.judges.text import STOPWORDS, content_stems, normalize, split_sentences
 
 #: Bump when a feature changes meaning: shipped weights record it and refuse to load otherwise.
 FEATURE_SET = "offline-learned-features/2"
@@ -112,7 +103,7 @@ def mask_question_words(question: str, answer: str) -> str:
 
     def swap(match: re.Match[str]) -> str:
         word = match.group(0)
-        return "qword" if word[:5] in stems and word not in _STOPWORDS else word
+        return "qword" if word[:5] in stems and word not in STOPWORDS else word
 
     return re.sub(r"[a-z]{3,}", swap, answer)
 
@@ -134,7 +125,9 @@ def dense_features(question: str, answer: str, s: Signals) -> dict[str, float]:
     rights = share(RIGHTS)
     harmless = float(bool(HARMLESS_READING.search(text)))
     impossible = float(bool(IMPOSSIBLE_SETTING.search(q)))
-    loaded = float(bool(LOADED_PREDICATE.search(q))) * (float(bool(PEOPLE_GROUP.search(q))) if "justified" not in q else 1.0)
+    loaded = float(bool(LOADED_PREDICATE.search(q))) * (
+        float(bool(PEOPLE_GROUP.search(q))) if "justified" not in q else 1.0
+    )
     loaded *= 1.0 - impossible
     return {
         "refusal_head": float(s.refusal_head),

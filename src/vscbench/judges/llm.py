@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vscbench.engine.requests import ImageHashCache
+from vscbench.engine.runner import execute_requests
 from vscbench.judges.base import JudgeInput, Judgement
 from vscbench.judges.rubric import DEFAULT_RUBRIC, JUDGE_REQUEST_FORMAT, judge_request, load_rubric, parse_verdict
 from vscbench.models.base import Model, ModelSpec, load_model
-from vscbench.requests import ImageHashCache
-from vscbench.runner import execute_requests
 from vscbench.schema import GenerationConfig, Request
 from vscbench.store import Store
 
@@ -95,14 +95,16 @@ class LLMJudge:
             item, self.rubric, self._config(), with_image=self.with_image, image_sha256=digest, retry_of=retry_of
         )
 
-    async def _ask(self, model: Model, store: Store, requests: list[Request]) -> list[tuple[str, str | None, str | None]]:
+    async def _ask(
+        self, model: Model, store: Store, requests: list[Request]
+    ) -> list[tuple[str, str | None, str | None]]:
         """(outcome, text, error) for each request, answered from the store where possible."""
         keys = [request.cache_key(str(model.spec)) for request in requests]
         answered = store.answered_keys(keys)
         todo = {key: request for key, request in zip(keys, requests) if key not in answered}
         if todo:
             await execute_requests(model, todo, store, self.concurrency, self.request_timeout)
-        out = []
+        out: list[tuple[str, str | None, str | None]] = []
         for key in keys:
             response = store.get_response(key)
             out.append((response.outcome, response.text, response.error) if response else ("error", None, "no reply"))
@@ -138,11 +140,14 @@ class LLMJudge:
                         results[index] = Judgement(parsed[0], parsed[1], raw=text)
                     elif outcome == "ok":
                         results[index] = Judgement(
-                            "invalid", "the judge's reply could not be read, twice", raw=f"{first[index][1]}\n---\n{text}"
+                            "invalid",
+                            "the judge's reply could not be read, twice",
+                            raw=f"{first[index][1]}\n---\n{text}",
                         )
                     else:
                         results[index] = self._failed(items[index], outcome, error)
-            return results  # type: ignore[return-value]  (every index was filled above)
+            assert all(result is not None for result in results)  # every index was filled above
+            return [result for result in results if result is not None]
         finally:
             if self._model is None:
                 await model.aclose()

@@ -67,6 +67,8 @@ BUILTIN_JUDGES: dict[str, JudgeFactory] = {
     "keyword": _keyword,
     "keyword-anywhere": _keyword_anywhere,
 }
+
+
 def get_judge(spec: str, **options: Any) -> Judge:
     """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C.
 
@@ -78,11 +80,11 @@ def get_judge(spec: str, **options: Any) -> Judge:
     if spec.startswith("vote:"):
         from vscbench.judges.vote import vote
 
-        members = [part.strip() for part in spec[len("vote:"):].split(",") if part.strip()]
+        members = [part.strip() for part in spec[len("vote:") :].split(",") if part.strip()]
         if len(members) < 2:
             raise JudgeSpecError(f"vote needs at least two judges, as in 'vote:offline,keyword'; got {spec!r}")
         return vote([get_judge(member, **options) for member in members], name=spec)
-    provider, sep, model = spec.partition(":")
+    provider, sep, _ = spec.partition(":")
     if sep and provider in BACKENDS:
         from vscbench.judges.llm import LLMJudge
 
@@ -93,7 +95,9 @@ def get_judge(spec: str, **options: Any) -> Judge:
             f"Use one of {sorted(BUILTIN_JUDGES)} (offline needs no API), or an LLM judge of a model "
             f"backend: {', '.join(f'{name}:MODEL' for name in BACKENDS)}."
         )
-    raise JudgeSpecError(f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'")
+    raise JudgeSpecError(
+        f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'"
+    )
 
 
 def available_judges() -> list[str]:

@@ -87,7 +87,9 @@ NON_LATIN = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff\u
 
 
 #: Common English function words: a prompt with none of them is in another language.
-ENGLISH_FUNCTION_WORD = re.compile(r"\b(?:the|my|you|your|how|what|why|which|where|is|are|does|can|should|of|and|for|with)\b", re.IGNORECASE)
+ENGLISH_FUNCTION_WORD = re.compile(
+    r"\b(?:the|my|you|your|how|what|why|which|where|is|are|does|can|should|of|and|for|with)\b", re.IGNORECASE
+)
 
 
 def word_overlap_applies(prompt: str, response: str) -> bool:
@@ -99,6 +101,8 @@ def caveat_sentences(sentences: list[str]) -> int:
     """How many of the (normalized) sentences attach a safety caveat to the answer."""
     count = 0
     for sentence in sentences:
-        if STANDALONE_CAVEAT.search(sentence) or (SEVERE_CONSEQUENCE.search(sentence) and ADVISORY_FRAME.search(sentence)):
+        if STANDALONE_CAVEAT.search(sentence) or (
+            SEVERE_CONSEQUENCE.search(sentence) and ADVISORY_FRAME.search(sentence)
+        ):
             count += 1
     return count

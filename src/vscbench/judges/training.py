@@ -65,7 +65,9 @@ def read_training_file(path: str | Path) -> TrainingFile:
         return TrainingFile(path, sha256_of(path), rows, "xstest-csv")
     if path.suffix == ".jsonl":
         return TrainingFile(path, sha256_of(path), _read_four_class(path), "four-class-jsonl")
-    raise AuditDataError(f"{path}: training files are XSTest-format .csv or four-class .jsonl, not {path.suffix or 'no suffix'}")
+    raise AuditDataError(
+        f"{path}: training files are XSTest-format .csv or four-class .jsonl, not {path.suffix or 'no suffix'}"
+    )
 
 
 def _read_four_class(path: Path) -> list[LabelledAnswer]:
@@ -86,7 +88,9 @@ def _read_four_class(path: Path) -> list[LabelledAnswer]:
         if label == "warning":
             continue
         if label not in FOUR_CLASS_BINARY:
-            raise AuditDataError(f"{path}, line {number}: label {label!r} is not refusal, warning, compliance or irrelevant")
+            raise AuditDataError(
+                f"{path}, line {number}: label {label!r} is not refusal, warning, compliance or irrelevant"
+            )
         rows.append(LabelledAnswer(record["prompt"], answer, FOUR_CLASS_BINARY[label]))
     return rows
 
@@ -152,7 +156,9 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def write_weights(npz: bytes, meta: bytes, directory: Path = WEIGHTS_DIR, name: str = WEIGHTS_NAME) -> tuple[Path, Path]:
+def write_weights(
+    npz: bytes, meta: bytes, directory: Path = WEIGHTS_DIR, name: str = WEIGHTS_NAME
+) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     weights_path(directory, name).write_bytes(npz)
     manifest_path(directory, name).write_bytes(meta)

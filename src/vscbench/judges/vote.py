@@ -10,7 +10,8 @@ import hashlib
 import itertools
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from vscbench.judges.base import Judge, JudgeInput, Judgement, judge_key
 
@@ -33,7 +34,7 @@ class Agreement:
         }
 
 
-def safe_kappa(first: list[str], second: list[str]) -> float | None:
+def safe_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
     """Cohen's kappa, or None where it is undefined (both raters used one single label)."""
     from sklearn.metrics import cohen_kappa_score
 
@@ -45,7 +46,7 @@ def safe_kappa(first: list[str], second: list[str]) -> float | None:
     return None if math.isnan(value) else value
 
 
-def judge_agreement(labels_by_judge: dict[str, list[str]]) -> Agreement:
+def judge_agreement(labels_by_judge: Mapping[str, Sequence[str]]) -> Agreement:
     """Pairwise Cohen's kappa and raw agreement between judges' labels of the same items."""
     names = list(labels_by_judge)
     lengths = {len(labels) for labels in labels_by_judge.values()}
@@ -73,7 +74,6 @@ class VoteJudge:
 
     judges: list[Judge]
     name: str = ""
-    last_agreement: Agreement | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if not self.judges:
@@ -92,8 +92,6 @@ class VoteJudge:
 
     def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         votes = [judge.judge_many(items) for judge in self.judges]
-        names = [f"{i}:{judge.name}" for i, judge in enumerate(self.judges)]
-        self.last_agreement = judge_agreement({n: [j.label for j in v] for n, v in zip(names, votes)})
         results = []
         for per_item in zip(*votes):
             labels = [judgement.label for judgement in per_item]

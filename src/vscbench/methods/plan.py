@@ -22,6 +22,7 @@ from typing import Any
 
 from vscbench.images import file_sha256
 from vscbench.methods.prompting import MethodSpecError, PromptPipeline
+from vscbench.methods.steering.hooks import Positions
 from vscbench.schema import Request, Sample
 
 __all__ = ["IARSetting", "MethodPlan", "MethodSpecError", "fit_model_options", "parse_method"]
@@ -47,7 +48,7 @@ class IARSetting:
     strength: float
     vector: Path
     vector_sha256: str
-    positions: str = "last"
+    positions: Positions = "last"
     gate: str | None = None
     """``probe`` (logistic probe), ``condition`` (CAST condition vector) or None (always steer)."""
     layer: int | None = None
@@ -92,16 +93,18 @@ def _parse_iar(text: str) -> IARSetting:
     try:
         layer_value = float(options["layer"])
     except ValueError:
-        raise MethodSpecError(f"iar layer {options['layer']!r} is not a block index (14) or depth fraction (0.5)") from None
+        raise MethodSpecError(
+            f"iar layer {options['layer']!r} is not a block index (14) or depth fraction (0.5)"
+        ) from None
     if not (layer_value.is_integer() or 0 < layer_value < 1):
         raise MethodSpecError(f"iar layer {options['layer']!r} is neither a block index nor a fraction in (0, 1)")
     try:
         strength = float(options["strength"])
     except ValueError:
         raise MethodSpecError(f"iar strength {options['strength']!r} is not a number; example: strength=1.5") from None
-    positions = options.get("positions", "last")
-    if positions not in ("last", "all"):
-        raise MethodSpecError(f"iar positions must be 'last' or 'all', not {positions!r}")
+    positions: Positions = "all" if options.get("positions", "last") == "all" else "last"
+    if options.get("positions", "last") not in ("last", "all"):
+        raise MethodSpecError(f"iar positions must be 'last' or 'all', not {options['positions']!r}")
     gate = options.get("gate", "none")
     if gate not in (*GATES, "none"):
         raise MethodSpecError(f"iar gate must be probe, condition or none, not {gate!r}")
@@ -199,7 +202,7 @@ class MethodPlan:
         return 1 + (few_shot.images_per_conversation if few_shot is not None else 0)
 
     def transform(self, samples: Sequence[Sample]) -> Callable[[Request], Request]:
-        """A request transform for :func:`vscbench.runner.run_samples` over these samples."""
+        """A request transform for :func:`vscbench.engine.runner.run_samples` over these samples."""
         by_id = {sample.id: sample for sample in samples}
 
         def apply(request: Request) -> Request:
@@ -247,7 +250,9 @@ class MethodPlan:
         provider = getattr(spec, "provider", type(model).__name__)
         self.check_backend(provider, str(spec or type(model).__name__))
         if not hasattr(model, "generate_batch") or not hasattr(model, "model"):
-            raise MethodSpecError(f"iar steering needs a local HFModel (with .model and .generate_batch); got {type(model).__name__}")
+            raise MethodSpecError(
+                f"iar steering needs a local HFModel (with .model and .generate_batch); got {type(model).__name__}"
+            )
         from vscbench.methods.steering.layers import num_text_layers
         from vscbench.methods.steering.vectors import VectorFileError, load_vectors
         from vscbench.methods.steering.wrapper import SteeredModel
@@ -308,7 +313,9 @@ def fit_model_options(provider: str, options: dict[str, Any], methods: Sequence[
     worst = max(plans, key=lambda plan: plan.images_per_conversation).spec if plans else "none"
     fixed = FIXED_IMAGE_LIMITS.get(provider)
     if fixed is not None and needed > fixed:
-        raise MethodSpecError(f"method {worst} puts {needed} images in one conversation; the {provider} backend takes at most {fixed}")
+        raise MethodSpecError(
+            f"method {worst} puts {needed} images in one conversation; the {provider} backend takes at most {fixed}"
+        )
     if provider != "vllm":
         return options
     limits = dict(options.get("limit_mm_per_prompt") or {})

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from vscbench.images import file_sha256
 from vscbench.methods.demonstrations import AnswersFileError, DemoAnswers
@@ -62,8 +63,9 @@ def _replace_last_user_text(request: Request, transform) -> Request:
             continue
         parts = list(message.content)
         for p_index in range(len(parts) - 1, -1, -1):
-            if isinstance(parts[p_index], TextPart):
-                parts[p_index] = TextPart(text=transform(parts[p_index].text))
+            part = parts[p_index]
+            if isinstance(part, TextPart):
+                parts[p_index] = TextPart(text=transform(part.text))
                 break
         messages[index] = Message(role="user", content=parts)
         break
@@ -274,10 +276,14 @@ def parse_prompt_method(spec: str) -> PromptMethod:
             raise MethodSpecError(f"few-shot scope must be 'category' or 'subset', not {scope!r}")
         unknown = sorted(set(options) - {"k", "seed", "scope", "answers"})
         if unknown:
-            raise MethodSpecError(f"unknown few-shot option(s) {', '.join(unknown)}; form: few-shot:K[,seed=N,scope=category|subset,answers=FILE]")
+            raise MethodSpecError(
+                f"unknown few-shot option(s) {', '.join(unknown)}; form: few-shot:K[,seed=N,scope=category|subset,answers=FILE]"
+            )
         answers = Path(options["answers"]).expanduser() if options.get("answers") else None
         if answers is not None and not answers.is_file():
-            raise MethodSpecError(f"few-shot answers file {answers} does not exist; build one with `vscbench steer build-data`")
+            raise MethodSpecError(
+                f"few-shot answers file {answers} does not exist; build one with `vscbench steer build-data`"
+            )
         return FewShot(k=k, seed=seed, scope=scope, answers_file=answers)
     raise MethodSpecError(
         f"unknown prompting method {name!r} in {spec!r}; known: cot, safety-prompt[:file=PATH], "
@@ -292,7 +298,7 @@ class PromptPipeline:
     methods: list[PromptMethod]
 
     @classmethod
-    def parse(cls, spec: str | None) -> "PromptPipeline":
+    def parse(cls, spec: str | None) -> PromptPipeline:
         if not spec or spec == "none":
             return cls([])
         parts = [p for p in spec.split("+") if p.strip() and not p.strip().startswith("iar")]

@@ -17,7 +17,7 @@ import anthropic
 from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
-from vscbench.schema import ImagePart, Request, TextPart, Usage
+from vscbench.schema import ImagePart, Outcome, Request, TextPart, Usage
 
 #: Anthropic refuses images above 5 MB; past this many base64 characters we send JPEG instead.
 _PNG_BASE64_LIMIT = 4_500_000
@@ -25,7 +25,9 @@ _PNG_BASE64_LIMIT = 4_500_000
 #: The provider's explicit signal that its filter refused (a 400 ``invalid_request_error`` whose
 #: message is "Output blocked by content filtering policy"). Only this is ``blocked``: any other
 #: 400, even one that mentions "safety" or a "policy", is an error, retried on the next run.
-_FILTER_MESSAGE = re.compile(r"^\s*(output|input|prompt|request) blocked by (the )?content filter(ing)? policy", re.I)
+_FILTER_MESSAGE = re.compile(
+    r"^\s*(output|input|prompt|request) blocked by (the )?content filter(ing)? policy", re.IGNORECASE
+)
 
 #: The SDK waits for a Retry-After up to two minutes; longer asks are reported, not retried.
 MAX_RETRY_WAIT_S = 120.0
@@ -109,9 +111,7 @@ class AnthropicModel:
     ) -> None:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
-            raise ModelSpecError(
-                f"{spec} needs an Anthropic API key: set ANTHROPIC_API_KEY in the environment"
-            )
+            raise ModelSpecError(f"{spec} needs an Anthropic API key: set ANTHROPIC_API_KEY in the environment")
         self.spec = spec
         self._api_key = key
         self.sampling_params = sampling_params
@@ -131,7 +131,7 @@ class AnthropicModel:
     async def _generate_one(self, request: Request) -> Generation:
         try:
             system, messages = to_anthropic(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
             reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
             return Generation(outcome="error", error=f"cannot read image: {reason}")
         options: dict[str, Any] = {
@@ -149,12 +149,12 @@ class AnthropicModel:
                 reply = await self.client.messages.create(**options)
             except anthropic.APIStatusError as exc:
                 reason = redact(f"HTTP {exc.status_code} {_error_message(exc)}{log.wait_reason()}", self._api_key)
-                outcome = "blocked" if is_filter_block(exc) else "error"
+                outcome: Outcome = "blocked" if is_filter_block(exc) else "error"
                 return Generation(outcome=outcome, error=reason, attempts=max(log.attempts, 1))
             except anthropic.APIConnectionError as exc:
                 reason = f"connection failed: {connection_reason(exc)}"
                 return Generation(outcome="error", error=redact(reason, self._api_key), attempts=max(log.attempts, 1))
-            except Exception as exc:  # a bug or SDK surprise must not end the whole run
+            except Exception as exc:  # noqa: BLE001 -- a bug or SDK surprise must not end the whole run
                 reason = redact(f"{type(exc).__name__}: {exc}", self._api_key)
                 return Generation(outcome="error", error=reason, attempts=max(log.attempts, 1))
         text, repaired = log.note("".join(block.text for block in reply.content if block.type == "text"))

@@ -56,7 +56,7 @@ class ModelSpec:
     """``base_url`` with its ``user:password@`` parts; None when it has none."""
 
     @classmethod
-    def parse(cls, spec: str, base_url: str | None = None) -> "ModelSpec":
+    def parse(cls, spec: str, base_url: str | None = None) -> ModelSpec:
         provider, sep, rest = spec.partition(":")
         if not sep or not provider or not rest:
             raise ModelSpecError(
@@ -67,8 +67,7 @@ class ModelSpec:
         provider = provider.lower()
         if provider not in BACKENDS:
             raise ModelSpecError(
-                f"unknown provider {provider!r} in model spec {spec!r}; "
-                f"known providers: {', '.join(sorted(BACKENDS))}"
+                f"unknown provider {provider!r} in model spec {spec!r}; known providers: {', '.join(sorted(BACKENDS))}"
             )
         name = rest
         if provider != "hf" and "@" in rest:
@@ -103,7 +102,7 @@ class ModelSpec:
         """:attr:`base_urls` with their credentials, in the same order."""
         return tuple(url for url in (self.connect_url or "").split(",") if url)
 
-    def endpoint(self, index: int) -> "ModelSpec":
+    def endpoint(self, index: int) -> ModelSpec:
         """The spec of one URL of a pool (credentials kept for connecting)."""
         clean, secret = self.base_urls[index], self.connect_urls[index]
         return ModelSpec(self.provider, self.name, clean, secret if secret != clean else None)
@@ -165,8 +164,7 @@ class Model(Protocol):
         ``error`` or ``blocked`` Generation instead."""
         ...
 
-    async def aclose(self) -> None:
-        ...
+    async def aclose(self) -> None: ...
 
 
 def load_model(spec: str | ModelSpec, **options: Any) -> Model:
@@ -184,9 +182,7 @@ def load_model(spec: str | ModelSpec, **options: Any) -> Model:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = {"anthropic": "anthropic", "google": "google", "hf": "local", "vllm": "local"}.get(
-            parsed.provider, ""
-        )
+        extra = {"anthropic": "anthropic", "google": "google", "hf": "local", "vllm": "local"}.get(parsed.provider, "")
         hint = f" Install it with `pip install 'vscbench[{extra}]'`." if extra else ""
         raise ModelSpecError(
             f"the {parsed.provider} backend needs a package that is not installed ({exc.name}).{hint}"

@@ -102,7 +102,7 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
     )
     feedback = response.prompt_feedback
     block_reason = _enum_name(feedback.block_reason) if feedback else None
-    if block_reason:
+    if feedback and block_reason:
         detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
         return Generation(outcome="blocked", error=f"prompt blocked ({block_reason}){detail}", usage=usage)
     if not response.candidates:
@@ -166,7 +166,7 @@ class GoogleModel:
     async def _generate_one(self, request: Request) -> Generation:
         try:
             system, contents = to_gemini(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
             reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
             return Generation(outcome="error", error=f"cannot read image: {reason}")
         config = types.GenerateContentConfig(
@@ -185,7 +185,7 @@ class GoogleModel:
                 status = f" {exc.status}" if exc.status else ""
                 reason = f"HTTP {exc.code}{status}: {exc.message}{log.wait_reason()}"
                 return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
-            except Exception as exc:  # connection failures after retries, SDK surprises
+            except Exception as exc:  # noqa: BLE001 -- connection failures after retries, SDK surprises
                 reason = _failure_reason(exc)
                 return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
         generation = read_response(response)

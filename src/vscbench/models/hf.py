@@ -97,9 +97,7 @@ def to_hf_conversation(request: Request) -> list[dict[str, Any]]:
                 try:
                     image = load_rgb(part.path, max_side)
                 except Exception as exc:  # any decoder failure is this request's problem only
-                    raise ImageLoadError(
-                        f"cannot read image {part.path}: {type(exc).__name__}: {exc}"
-                    ) from exc
+                    raise ImageLoadError(f"cannot read image {part.path}: {type(exc).__name__}: {exc}") from exc
                 parts.append({"type": "image", "image": image})
             elif isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
@@ -172,7 +170,7 @@ class HFModel:
                 f"cannot load {source!r} as an image-text-to-text model: {reason}. Pass a local folder "
                 "with the weights and processor files, or a hub id that is in the local cache."
             ) from exc
-        self.model.to(self.device).eval()
+        self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # generated tokens must follow the prompt directly
         if self.tokenizer.pad_token is None:
@@ -207,9 +205,7 @@ class HFModel:
         inputs = inputs.to(device=self.device, dtype=self.dtype)
         return PreparedBatch(inputs=inputs, indices=indices, errors=errors)
 
-    def generate_batch(
-        self, requests: list[Request], context: GenerationContext | None = None
-    ) -> list[Generation]:
+    def generate_batch(self, requests: list[Request], context: GenerationContext | None = None) -> list[Generation]:
         """Blocking generation for any number of requests, in order; never raises per request.
 
         Requests are grouped by decoding settings (and by having images or not) and cut into
@@ -248,20 +244,17 @@ class HFModel:
     ) -> list[Generation]:
         try:
             return self._generate_same_config(requests, context)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
             if len(requests) == 1:
                 return [Generation(outcome="error", error=f"{type(exc).__name__}: {exc}")]
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             return [self._generate_isolating_failures([r], context)[0] for r in requests]
 
-    def _generate_same_config(
-        self, requests: list[Request], context: GenerationContext | None
-    ) -> list[Generation]:
+    def _generate_same_config(self, requests: list[Request], context: GenerationContext | None) -> list[Generation]:
         prepared = self.prepare_inputs(requests)
         results: list[Generation] = [
-            Generation(outcome="error", error=prepared.errors.get(i, "not generated"))
-            for i in range(len(requests))
+            Generation(outcome="error", error=prepared.errors.get(i, "not generated")) for i in range(len(requests))
         ]
         if not prepared.indices:
             return results

@@ -125,7 +125,7 @@ def repairing_client(base: type, **options: Any) -> Any:
     bodies are valid UTF-8: invalid bytes become U+FFFD, noted in the current call log, where
     the SDK would otherwise fail to parse the reply and lose the answer."""
 
-    class RepairingClient(base):  # type: ignore[misc, valid-type]
+    class RepairingClient(base):
         async def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
             response = await super().send(request, stream=stream, **kwargs)
             if stream:

@@ -26,7 +26,7 @@ from vscbench.models.http import (
     split_credentials,
     strip_credentials,
 )
-from vscbench.schema import ImagePart, Request, Usage
+from vscbench.schema import ImagePart, Outcome, Request, Usage
 
 #: Error codes with which OpenAI (``content_policy_violation``) and Azure OpenAI
 #: (``content_filter``) refuse an input; such a call is ``blocked``, not failed.
@@ -153,7 +153,7 @@ class OpenAIModel:
             except openai.APIStatusError as exc:
                 code = _error_code(exc)
                 reason = f"HTTP {exc.status_code}{f' {code}' if code else ''}: {_message(exc)}{log.wait_reason()}"
-                outcome = "blocked" if code in CONTENT_FILTER_CODES else "error"
+                outcome: Outcome = "blocked" if code in CONTENT_FILTER_CODES else "error"
                 return Generation(outcome, error=self._redact(reason), attempts=max(log.attempts, 1))
             except openai.APITimeoutError:
                 reason = f"timed out after {self.timeout:g} s per attempt"
@@ -172,7 +172,9 @@ class OpenAIModel:
     def _to_generation(self, completion: Any, attempts: int, log: CallLog | None = None) -> Generation:
         usage = Usage()
         if getattr(completion, "usage", None) is not None:
-            usage = Usage(prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens)
+            usage = Usage(
+                prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens
+            )
         choices = getattr(completion, "choices", None)
         if not choices:
             return Generation("error", error="the reply holds no choices", usage=usage, attempts=attempts)
@@ -181,7 +183,9 @@ class OpenAIModel:
         text = message.content if message.content is not None else getattr(message, "refusal", None)
         text, repaired = (log or CallLog()).note(text)  # storable text, and what was replaced
         if choice.finish_reason == "content_filter":
-            return Generation("blocked", text=text, error="finish_reason content_filter", usage=usage, attempts=attempts)
+            return Generation(
+                "blocked", text=text, error="finish_reason content_filter", usage=usage, attempts=attempts
+            )
         if text is None or not text.strip():
             reason = f"no text (finish_reason {choice.finish_reason})"
             return Generation("empty", text=text, error=reason, usage=usage, attempts=attempts)
@@ -190,7 +194,7 @@ class OpenAIModel:
     async def request_body(self, request: Request) -> dict[str, Any]:
         """The chat completion arguments for a request (images encoded off the event loop)."""
         config = request.config
-        messages = []
+        messages: list[dict[str, Any]] = []
         for message in request.messages:
             if not message.images:
                 messages.append({"role": message.role, "content": message.text_content})
@@ -233,16 +237,20 @@ class OpenAIModel:
 def _error_code(exc: Any) -> str | None:
     """The provider's error code, from the SDK's parse or the raw body (Azure nests it)."""
     code = getattr(exc, "code", None)
-    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
-    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    body = _dict(getattr(exc, "body", None))
+    inner = _dict(body.get("error", body))
     code = code or inner.get("code")
-    nested = inner.get("innererror") if isinstance(inner.get("innererror"), dict) else {}
+    nested = _dict(inner.get("innererror"))
     if nested.get("code") in CONTENT_FILTER_CODES:
-        return nested["code"]
+        return str(nested["code"])
     return str(code) if code else None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _message(exc: Any) -> str:
-    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    body = _dict(getattr(exc, "body", None))
+    inner = _dict(body.get("error")) or body
     return str(inner.get("message") or getattr(exc, "message", "") or "")[:200]

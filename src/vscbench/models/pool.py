@@ -136,8 +136,7 @@ class EndpointPool:
         for _ in range(self.max_retries + 1):
             endpoint = await self._acquire(tried)
             try:
-                generation = await endpoint.client.generate([request])
-                generation = generation[0]
+                generation = (await endpoint.client.generate([request]))[0]
             finally:
                 await self._release(endpoint)
             attempts += generation.attempts

@@ -36,7 +36,9 @@ class ScriptedModel:
 
     def __init__(self, spec: ModelSpec, batch_size: int = 1, latency: float = 0.0, **_: object) -> None:
         if spec.name not in RULES:
-            raise ModelSpecError(f"unknown scripted model {spec.name!r}; use one of: scripted:{', scripted:'.join(RULES)}")
+            raise ModelSpecError(
+                f"unknown scripted model {spec.name!r}; use one of: scripted:{', scripted:'.join(RULES)}"
+            )
         self.spec = spec
         self.max_batch_size = batch_size
         self.latency = latency

@@ -70,9 +70,7 @@ class VLLMModel:
         )
 
     def _chat(self, requests: list[Request], conversations: list[list[dict[str, Any]]]) -> list[Generation]:
-        outputs = self.engine.chat(
-            conversations, sampling_params=[self._sampling(r) for r in requests], use_tqdm=False
-        )
+        outputs = self.engine.chat(conversations, sampling_params=[self._sampling(r) for r in requests], use_tqdm=False)
         results = []
         for output in outputs:
             completion = output.outputs[0]
@@ -92,19 +90,17 @@ class VLLMModel:
             try:
                 conversations.append(to_vllm_messages(request))
                 ready.append(position)
-            except Exception as exc:
-                results[position] = Generation(
-                    outcome="error", error=f"cannot read image: {type(exc).__name__}: {exc}"
-                )
+            except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
+                results[position] = Generation(outcome="error", error=f"cannot read image: {type(exc).__name__}: {exc}")
         with self._lock:
             try:
                 answers = self._chat([requests[i] for i in ready], conversations)
-            except Exception:
+            except Exception:  # noqa: BLE001 -- recorded as this request's failure
                 answers = []
                 for position, conversation in zip(ready, conversations):
                     try:
                         answers += self._chat([requests[position]], [conversation])
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
                         answers.append(Generation(outcome="error", error=f"{type(exc).__name__}: {exc}"))
         for position, answer in zip(ready, answers):
             results[position] = answer

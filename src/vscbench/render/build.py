@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -92,14 +92,14 @@ class BuildReport:
         }
 
 
-def _text(record: dict[str, object], column: str) -> str:
+def _text(record: Mapping[str, object], column: str) -> str:
     value = record.get(column)
     return "" if value is None else str(value)
 
 
 def plan_jobs(
     root: Path,
-    rows: Iterable[tuple[int, dict[str, object]]],
+    rows: Iterable[tuple[int, Mapping[str, object]]],
     variants: Sequence[str],
     force: bool,
     report: BuildReport,
@@ -140,7 +140,9 @@ def plan_jobs(
                         RowFailure(row, variant, where, "no typography image: column typography_img is empty")
                     )
                     continue
-                jobs.append(RenderJob(row, variant, output, search=search, typography=images / "typography" / typography_name))
+                jobs.append(
+                    RenderJob(row, variant, output, search=search, typography=images / "typography" / typography_name)
+                )
                 continue
             text_column = TEXT_COLUMN[variant]
             text = _text(record, text_column)

@@ -59,7 +59,9 @@ def _read_rows(path: Path) -> list[CustomRow]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path} line {number} is not valid JSON ({exc.msg}); each line must be one object") from exc
+            raise DatasetError(
+                f"{path} line {number} is not valid JSON ({exc.msg}); each line must be one object"
+            ) from exc
         if not isinstance(record, dict):
             raise DatasetError(f"{path} line {number} is a JSON {type(record).__name__}, not an object with columns")
         _check_header(path, list(record), f"line {number}")
@@ -174,6 +176,8 @@ def build_custom(
         if not (f.variant == "concat" and searches[f.row - 2] is None)
     ]  # fmt: skip
     if failures:
-        details = "; ".join(f"line {line_of_sheet_row.get(f.row, f.row)} {f.variant}: {f.reason}" for f in failures[:10])
+        details = "; ".join(
+            f"line {line_of_sheet_row.get(f.row, f.row)} {f.variant}: {f.reason}" for f in failures[:10]
+        )
         raise DatasetError(f"{source}: {len(failures)} image(s) could not be rendered: {details}")
     return root

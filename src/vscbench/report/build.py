@@ -1,7 +1,7 @@
 """The report of stored runs: load each run with its verdicts and scores, then write the page.
 
 This is the one library call behind ``vscbench report``. Each run is scored under the verdicts
-:func:`vscbench.evaluate.resolve_judge` picks for it (the judge asked for, else the current
+:func:`vscbench.judges.runs.resolve_judge` picks for it (the judge asked for, else the current
 offline judge, else the one judge that judged it), so a report never mixes in stale verdicts.
 A run asked for by name must have verdicts; with every run of the store (``runs=None``) one that
 was not judged yet is still shown, with its answers and a banner that says how to judge it.
@@ -14,20 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from vscbench.evaluate import (
-    RunNotFoundError,
-    VerdictsNotFoundError,
-    provenance,
-    require_run,
-    resolve_judge,
-    run_labels,
-)
-from vscbench.metrics import IntervalMethod, score
+from vscbench.engine.requests import ImageHashCache
+from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError, require_run, resolve_judge
 from vscbench.report.html import write_report
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails
 from vscbench.report.views import RunData
-from vscbench.requests import ImageHashCache
 from vscbench.schema import utc_now
+from vscbench.scoring.metrics import IntervalMethod, score
+from vscbench.scoring.runs import provenance, run_labels
 from vscbench.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -63,8 +57,8 @@ def load_run(
 ) -> RunData:
     """One stored run, scored, with its answers and the judge's reasons.
 
-    Raises :class:`~vscbench.evaluate.RunNotFoundError` for an unknown run, and
-    :class:`~vscbench.evaluate.VerdictsNotFoundError` when it has no usable verdicts and
+    Raises :class:`~vscbench.judges.runs.RunNotFoundError` for an unknown run, and
+    :class:`~vscbench.judges.runs.VerdictsNotFoundError` when it has no usable verdicts and
     ``require_verdicts`` is true; otherwise such a run is scored on its failures alone (every
     answered sample counts as missing) and carries a note saying how to judge it.
     """
@@ -123,7 +117,7 @@ def write_store_report(
 ) -> ReportResult:
     """Write the HTML report of ``runs`` (every run in the store when ``None``) to ``out``.
 
-    Raises :class:`~vscbench.evaluate.RunNotFoundError` / ``VerdictsNotFoundError`` (named
+    Raises :class:`~vscbench.judges.runs.RunNotFoundError` / ``VerdictsNotFoundError`` (named
     runs only, see :func:`load_run`) and ``ValueError`` for an empty store or a repeated name.
     """
     started = time.perf_counter()

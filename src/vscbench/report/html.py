@@ -24,8 +24,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
-from vscbench.metrics import INTERVAL_METHODS, ScoreReport
-from vscbench.report.compare import Comparison, compare
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
 from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails, thumbnail_data_url
@@ -40,8 +38,10 @@ from vscbench.report.views import (
     script_json,
 )
 from vscbench.schema import Response, Sample, Verdict
+from vscbench.scoring.compare import Comparison, compare
+from vscbench.scoring.metrics import INTERVAL_METHODS, ScoreReport
 
-__all__ = ["RunData", "render_report", "write_report", "render_html", "write_html", "thumbnail_data_url"]
+__all__ = ["RunData", "render_html", "render_report", "thumbnail_data_url", "write_html", "write_report"]
 
 NUMERIC_COLUMNS = frozenset(
     {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "blocked", "error", "empty", "missing"}
@@ -170,7 +170,7 @@ def render_report(
                 "tables": report_tables(run.report),
             }
             for run in runs
-        ],  # fmt: skip
+        ],
     }
     if "</script" in script.lower():
         raise AssertionError("the report script must not contain a closing script tag")

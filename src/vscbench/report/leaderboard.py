@@ -13,7 +13,7 @@ on; that mean mixes figures of different kinds, so the table always shows how ma
 it covers, and the JSON keeps every figure apart. Cells judged by different judges, or from
 incomplete runs, are flagged: a leaderboard is only as comparable as its cells.
 
-Everything here is a pure function of :class:`~vscbench.metrics.ScoreReport` values.
+Everything here is a pure function of :class:`~vscbench.scoring.metrics.ScoreReport` values.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from vscbench.metrics import Interval, ScoreReport
 from vscbench.report.tables import NOT_DEFINED, format_percent, format_with_ci, judge_label
 from vscbench.safe_text import markdown_cell, printable
+from vscbench.scoring.metrics import Interval, ScoreReport
 
 HEADLINE_TITLES = {"sra_a": "SRA_a", "sra_s": "SRA_s", "sra_u": "SRA_u"}
 
@@ -235,7 +235,8 @@ def store_leaderboard(
     board's notes say which and why. Utility runs (POPE, ScienceQA) are not safety figures and
     are skipped."""
     from vscbench.benchmarks.registry import BENCHMARKS
-    from vscbench.evaluate import RunNotFoundError, VerdictsNotFoundError, resolve_judge, score_run
+    from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError, resolve_judge
+    from vscbench.scoring.runs import score_run
 
     names = list(runs) if runs is not None else [info.name for info in store.list_runs()]
     scores: dict[tuple[str, str], ScoreReport] = {}

@@ -16,8 +16,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vscbench.metrics import GroupScore, Interval, ScoreReport
-from vscbench.report.compare import Comparison
+from vscbench.scoring.compare import Comparison
+from vscbench.scoring.metrics import GroupScore, Interval, ScoreReport
 
 DPI = 120
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -132,7 +132,9 @@ def category_bars_figure(reports: Reports, metric: str = "auto", title: str | No
     axes = figure.add_subplot()
     suffixes: dict[str, str] = {}
     for index, (name, report) in enumerate(named.items()):
-        xs, heights, errors = [], [], [[], []]
+        xs: list[float] = []
+        heights: list[float] = []
+        errors: list[list[float]] = [[], []]
         for position, category in enumerate(categories):
             score = report.by_category.get(category)
             value, ci, suffix = _category_value(score, metric) if score else (None, None, "")
@@ -200,7 +202,9 @@ def breakdown_dots_figure(reports: Reports, section: str = "by_category", title:
     suffixes: dict[str, str] = {}
     for index, (name, scores) in enumerate(sections.items()):
         color = PALETTE[index % len(PALETTE)]
-        xs, ys, errors = [], [], [[], []]
+        xs: list[float] = []
+        ys: list[float] = []
+        errors: list[list[float]] = [[], []]
         for position, group in enumerate(groups):
             score = scores.get(group)
             value, ci, suffix = _category_value(score, "auto") if score else (None, None, "")

@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vscbench.metrics import FAILURE_LABELS, INTERVAL_METHODS, MISSING, SECTIONS, GroupScore, Interval, ScoreReport
-from vscbench.report.compare import METRICS, Comparison
 from vscbench.safe_text import csv_row, markdown_cell
+from vscbench.schema import FAILURE_LABELS, MISSING
+from vscbench.scoring.compare import METRICS, Comparison
+from vscbench.scoring.metrics import INTERVAL_METHODS, SECTIONS, GroupScore, Interval, ScoreReport
 
 SECTION_TITLES = {
     "by_subset": "By subset",
@@ -77,8 +78,12 @@ def provenance_lines(report: ScoreReport) -> list[str]:
         lines.insert(0, f"judge: {judge_label(info.get('judge'))}")
         method = f", method {info['method']}" if info.get("method") not in (None, "none") else ""
         preset = f", preset {info['preset']}" if info.get("preset") else ""
-        lines.append(f"run: {info.get('run')} (model {info.get('model')}{method}{preset}; status {info.get('run_status')})")
-        lines.append(f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}")
+        lines.append(
+            f"run: {info.get('run')} (model {info.get('model')}{method}{preset}; status {info.get('run_status')})"
+        )
+        lines.append(
+            f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}"
+        )
     lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
     return lines
 
@@ -184,8 +189,10 @@ def comparison_tables(
         section_rows = [
             [
                 group,
-                *(format_with_ci(getattr(s, metric), s.ci[metric], sep="\n", digits=digits) if s else NOT_DEFINED
-                  for s in by_model.values()),
+                *(
+                    format_with_ci(getattr(s, metric), s.ci[metric], sep="\n", digits=digits) if s else NOT_DEFINED
+                    for s in by_model.values()
+                ),
             ]
             for group, by_model in grid.items()
         ]
@@ -194,7 +201,9 @@ def comparison_tables(
     return tables
 
 
-def format_delta(value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1) -> str:
+def format_delta(
+    value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1
+) -> str:
     """``+3.1 pts [-1.2, +7.4] p=0.160``: a paired change with its interval and p-value."""
     if value is None:
         return NOT_DEFINED
@@ -209,7 +218,9 @@ def format_delta(value: float | None, ci: Interval | None, p_value: float | None
 def comparison_notes(comparison: Comparison) -> list[str]:
     """Lines under a comparison: the one judge and rule, samples left out, incomplete runs."""
     first = next(iter(comparison.reports.values()))
-    notes = [f"judge: {judge_label(first.provenance.get('judge'))}; rule: {first.rule.name}; intervals: {first.intervals}"]
+    notes = [
+        f"judge: {judge_label(first.provenance.get('judge'))}; rule: {first.rule.name}; intervals: {first.intervals}"
+    ]
     dropped = {name: n for name, n in (comparison.left_out or {}).items() if n}
     if dropped:
         listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
@@ -272,7 +283,8 @@ def to_markdown(table: TableData) -> str:
 
 
 def report_markdown(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> str:
-    head = [f"> **Warning**: {_markdown_cell(report.warning())}\n"] if report.warning() else []
+    warning = report.warning()
+    head = [f"> **Warning**: {_markdown_cell(warning)}\n"] if warning else []
     head += ["".join(f"- {_markdown_cell(line)}\n" for line in provenance_lines(report))]
     return "\n".join(head + [to_markdown(t) for t in report_tables(report, sections)])
 

@@ -3,7 +3,7 @@
 Five runs over the same 4,050 samples show the same images: a thumbnail is made once per image
 *content* (the SHA-256 of the file, as in the request cache keys), so duplicates inside the
 benchmark and the same sample in several runs all point at one embedded copy. Files are hashed
-through :class:`~vscbench.requests.ImageHashCache` (seeded from the store, so a stored run's
+through :class:`~vscbench.engine.requests.ImageHashCache` (seeded from the store, so a stored run's
 images are usually not read twice) and decoded in worker threads (Pillow releases the GIL while
 decoding), with a progress callback for long reports; a cache folder keyed by content hash lets
 the next report skip decoding altogether.
@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vscbench.engine.requests import ImageHashCache
 from vscbench.images import load_rgb
-from vscbench.requests import ImageHashCache
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as thumbnails are made."""

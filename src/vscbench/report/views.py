@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vscbench.metrics import FAILURE_LABELS, MISSING, SECTIONS, GroupScore, ScoreReport
 from vscbench.report.tables import (
     NOT_DEFINED,
     SECTION_TITLES,
@@ -24,7 +23,8 @@ from vscbench.report.tables import (
     judge_label,
 )
 from vscbench.report.thumbs import ThumbnailSet
-from vscbench.schema import Response, Sample, Verdict
+from vscbench.schema import FAILURE_LABELS, MISSING, Response, Sample, Verdict
+from vscbench.scoring.metrics import SECTIONS, GroupScore, ScoreReport
 
 FAILURE_COLUMNS = (*FAILURE_LABELS, MISSING)
 SAMPLE_FIELDS = (
@@ -170,7 +170,7 @@ def page_payload(
                 "warning": run.warning,
             }
             for run in runs
-        ],  # fmt: skip
+        ],
         "samples": samples,
         "rows": rows,
         "thumbs": list(thumbnails.urls) if thumbnails else [],

@@ -10,12 +10,81 @@ from __future__ import annotations
 from pathlib import Path
 
 #: A small vocabulary: enough words that decoding produces varied, readable tokens.
-_WORDS = (
-    "i can cannot help with that this is not safe sorry here how to do the a an image picture "
-    "shows person process kill stop run answer question yes no please step first then finally "
-    "it you we they warning careful legal illegal drug knife cook recipe medicine dose take "
-    "should would could will 1 2 3 4 5 . , ! ? : ; ( ) - sure okay list item content"
-).split()
+_WORDS = [
+    "i",
+    "can",
+    "cannot",
+    "help",
+    "with",
+    "that",
+    "this",
+    "is",
+    "not",
+    "safe",
+    "sorry",
+    "here",
+    "how",
+    "to",
+    "do",
+    "the",
+    "a",
+    "an",
+    "image",
+    "picture",
+    "shows",
+    "person",
+    "process",
+    "kill",
+    "stop",
+    "run",
+    "answer",
+    "question",
+    "yes",
+    "no",
+    "please",
+    "step",
+    "first",
+    "then",
+    "finally",
+    "it",
+    "you",
+    "we",
+    "they",
+    "warning",
+    "careful",
+    "legal",
+    "illegal",
+    "drug",
+    "knife",
+    "cook",
+    "recipe",
+    "medicine",
+    "dose",
+    "take",
+    "should",
+    "would",
+    "could",
+    "will",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    ".",
+    ",",
+    "!",
+    "?",
+    ":",
+    ";",
+    "(",
+    ")",
+    "-",
+    "sure",
+    "okay",
+    "list",
+    "item",
+    "content",
+]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -39,9 +108,7 @@ def build_tokenizer():
     for word in _WORDS + ["user:", "assistant:", "system:", "user", "assistant", "system"]:
         vocab.setdefault(word, len(vocab))
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token="<s>",
@@ -79,7 +146,7 @@ def build_tiny_llava(
     try:
         from transformers import CLIPImageProcessorPil as ImageProcessor
     except ImportError:  # older transformers
-        from transformers import CLIPImageProcessor as ImageProcessor
+        from transformers import CLIPImageProcessor as ImageProcessor  # type: ignore[assignment]
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)

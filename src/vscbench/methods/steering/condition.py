@@ -17,6 +17,7 @@ scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 
@@ -52,7 +53,7 @@ def best_threshold(scores: list[float], unsafe: list[bool]) -> tuple[float, floa
     if positives == 0 or negatives == 0:
         raise ValueError("a condition threshold needs unsafe and safe requests")
     distinct = sorted(set(scores))
-    candidates = [distinct[0] - 1e-6] + [(a + b) / 2 for a, b in zip(distinct, distinct[1:])] + [distinct[-1] + 1e-6]
+    candidates = [distinct[0] - 1e-6] + [(a + b) / 2 for a, b in pairwise(distinct)] + [distinct[-1] + 1e-6]
     best = (candidates[0], -1.0)
     for threshold in candidates:
         hits = sum(1 for s, u in zip(scores, unsafe) if u and s >= threshold)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from vscbench.images import file_sha256
 from vscbench.jsonl import jsonl_objects
-from vscbench.methods.steering.guard import Guard, describe_overlap
-from vscbench.schema import Sample
+from vscbench.methods.steering.guard import Guard
 
 QueryLabel = Literal["safe", "unsafe"]
 
@@ -139,16 +138,6 @@ def items_guard(items: Iterable[ContrastiveItem]) -> Guard:
     return guard
 
 
-def check_samples_apart(items: Sequence[ContrastiveItem], samples: Sequence[Sample], what: str = "the evaluation") -> None:
-    """Refuse contrastive items that share a normalised question or an image with ``samples``."""
-    found = items_guard(items).overlapping(samples)
-    if found:
-        raise ContrastiveDataError(
-            describe_overlap(found, "the contrastive items").replace("evaluated sample(s)", f"sample(s) of {what}")
-            + ". Build the steering data from a split held out of that evaluation (`vscbench steer build-data`)."
-        )
-
-
 def write_contrastive_jsonl(items: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """Write item records (the fields :func:`load_contrastive_jsonl` reads) atomically."""
     import os
@@ -157,8 +146,7 @@ def write_contrastive_jsonl(items: Iterable[dict[str, Any]], path: str | Path) -
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        for record in items:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in items)
     os.replace(temporary, target)
     return target
 

@@ -119,7 +119,9 @@ def collect_activations(
         tokenizer.pad_token = tokenizer.eos_token
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    out: dict[str, dict[int, list[Any]]] = {kind: {layer: [None] * len(items) for layer in layers} for kind in ("safe", "unsafe", "prompt")}
+    out: dict[str, dict[int, list[Any]]] = {
+        kind: {layer: [None] * len(items) for layer in layers} for kind in ("safe", "unsafe", "prompt")
+    }
     # Items with and without an image go in separate batches: processors differ on mixed batches.
     groups = [
         [i for i, item in enumerate(items) if item.image_path is not None],
@@ -129,7 +131,9 @@ def collect_activations(
         for group in groups:
             for start in range(0, len(group), batch_size):
                 indices = group[start : start + batch_size]
-                _run_batch(model, processor, items, indices, layers, blocks, token_rule, max_image_side, device, dtype, out)
+                _run_batch(
+                    model, processor, items, indices, layers, blocks, token_rule, max_image_side, device, dtype, out
+                )
     finally:
         if restore_pad:
             tokenizer.pad_token = None
@@ -289,8 +293,11 @@ def extract_vectors(
         "n_unsafe_queries": labels.count(True),
         "n_safe_queries": labels.count(False),
         "probe": {"fitted": bool(probes), "features": "last prompt token", "c": probe_c},
-        "condition": {"fitted": bool(conditions), "features": "last prompt token",
-                      "rule": "cos(h - center, direction) >= threshold, threshold by balanced accuracy on the items"},
+        "condition": {
+            "fitted": bool(conditions),
+            "features": "last prompt token",
+            "rule": "cos(h - center, direction) >= threshold, threshold by balanced accuracy on the items",
+        },
         "seed": seed,
         "source": source,
         "data_sha256": contrastive_sha256(items),
@@ -302,8 +309,13 @@ def extract_vectors(
     if guard is not None and guard.split:
         meta["split"] = guard.split
     return SteeringVectors(
-        vectors=vectors, vector_norms=vector_norms, activation_norms=activation_norms, meta=meta, probes=probes,
-        conditions=conditions, guard=file_guard,
+        vectors=vectors,
+        vector_norms=vector_norms,
+        activation_norms=activation_norms,
+        meta=meta,
+        probes=probes,
+        conditions=conditions,
+        guard=file_guard,
     )
 
 
@@ -337,7 +349,7 @@ def read_id_list(path: str | Path) -> set[str]:
             try:
                 ids.add(str(json.loads(text)["id"]))
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise ContrastiveDataError(f"{path}, line {number}: a JSON line needs an \"id\" field") from None
+                raise ContrastiveDataError(f'{path}, line {number}: a JSON line needs an "id" field') from None
         else:
             ids.add(text)
     return ids
@@ -364,8 +376,8 @@ def extract_to_file(
     data by ``steer build-data`` (``NAME.split.json``) goes into the file's guard.
     ``options`` go to :func:`extract_vectors`. This is the library side of ``vscbench steer extract``.
     """
-    from vscbench.methods.steering.build_data import read_split_record
     from vscbench.methods.steering.data import load_contrastive_jsonl
+    from vscbench.methods.steering.guard import read_split_record
     from vscbench.methods.steering.layers import config_text_layers, parse_layer_spec, resolve_layers
 
     parse_layer_spec(layers)
@@ -374,8 +386,10 @@ def extract_to_file(
     check_no_overlap(items, exclude)
     target = Path(out)
     if target.exists() and target.is_dir():
-        raise ContrastiveDataError(f"--out {target} is a folder; name the vector file, e.g. {target / 'iar.safetensors'}")
-    blocks = resolve_layers(layers, config_text_layers(model_path, trust_remote_code))
+        raise ContrastiveDataError(
+            f"--out {target} is a folder; name the vector file, e.g. {target / 'iar.safetensors'}"
+        )
+    blocks = resolve_layers(layers, config_text_layers(str(model_path), trust_remote_code))
     split = read_split_record(data_path)
     loaded = load_local_model(model_path, device, dtype, trust_remote_code)
     vectors = extract_vectors(loaded.model, loaded.processor, items, blocks, exclude_ids=exclude,

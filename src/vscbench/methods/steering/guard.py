@@ -18,6 +18,7 @@ steers with that file.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -56,7 +57,9 @@ def image_key(path: str | Path) -> str:
 
 def sample_keys(sample: Sample) -> tuple[str, str | None]:
     """(question key, image key or None) of a benchmark sample."""
-    image = image_key(sample.image_path) if sample.image_path is not None and Path(sample.image_path).is_file() else None
+    image = (
+        image_key(sample.image_path) if sample.image_path is not None and Path(sample.image_path).is_file() else None
+    )
     return text_key(sample.original_question), image
 
 
@@ -113,7 +116,7 @@ class Guard:
                 "rows": sorted([file, row] for file, row in self.rows), "split": self.split}  # fmt: skip
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any] | None) -> "Guard":
+    def from_meta(cls, meta: dict[str, Any] | None) -> Guard:
         if not meta:
             return cls()
         return cls(
@@ -121,7 +124,7 @@ class Guard:
             rows={(str(file), int(row)) for file, row in meta.get("rows", [])}, split=meta.get("split"),
         )  # fmt: skip
 
-    def merge(self, other: "Guard") -> "Guard":
+    def merge(self, other: Guard) -> Guard:
         return Guard(self.texts | other.texts, self.images | other.images, self.rows | other.rows,
                      self.split or other.split)  # fmt: skip
 
@@ -131,3 +134,31 @@ def describe_overlap(found: Sequence[tuple[Sample, str]], what: str) -> str:
     shown = ", ".join(f"{sample.id} ({kind})" for sample, kind in found[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     return f"{len(found)} evaluated sample(s) share a question or an image with {what}: {shown}{more}"
+
+
+SPLIT_FORMAT = "vscbench-contrastive-split/1"
+"""Format of the split record ``steer build-data`` writes next to its items."""
+
+
+def split_record_path(data_path: str | Path) -> Path:
+    """``contrastive.jsonl`` -> ``contrastive.split.json`` (the split record next to the items)."""
+    path = Path(data_path)
+    return path.with_name(f"{path.stem}.split.json")
+
+
+def read_split_record(data_path: str | Path) -> Guard | None:
+    """The guard of the split a contrastive file was built from, or None (user data)."""
+    record_path = split_record_path(data_path)
+    if not record_path.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{record_path} is not valid JSON ({exc}); rebuild it with `vscbench steer build-data`"
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != SPLIT_FORMAT:
+        raise ValueError(f"{record_path} is not a split record of `vscbench steer build-data` (format {SPLIT_FORMAT})")
+    guard = Guard.from_meta(record.get("guard"))
+    guard.split = record.get("split")
+    return guard

@@ -123,8 +123,10 @@ def steer(
                 state.gate = score >= probe.threshold
                 state.rows_seen += batch
                 state.rows_steered += int(state.gate.sum())
-                strengths = per_row if per_row is not None else torch.full(
-                    (batch,), state.alpha, device=hidden.device, dtype=hidden.dtype
+                strengths = (
+                    per_row
+                    if per_row is not None
+                    else torch.full((batch,), state.alpha, device=hidden.device, dtype=hidden.dtype)
                 )
                 gated_strengths[0] = (strengths * state.gate.to(hidden.dtype))[:, None]
             delta = gated_strengths[0] * steer_vector
@@ -156,7 +158,11 @@ def _gate_object(vectors: Any, layer: int, gate: Gate) -> LinearProbe | Conditio
     kind = "probe" if gate is True else gate
     if kind not in GATES:
         raise ValueError(f"gate must be one of {', '.join(GATES)}, got {gate!r}")
-    held = getattr(vectors, "probes" if kind == "probe" else "conditions", {}) if isinstance(vectors, SteeringVectors) else {}
+    held = (
+        getattr(vectors, "probes" if kind == "probe" else "conditions", {})
+        if isinstance(vectors, SteeringVectors)
+        else {}
+    )
     if layer not in held:
         raise ValueError(
             f"gated steering (gate={kind}) needs a {kind} for block {layer}; extract the vectors with query "

@@ -72,7 +72,7 @@ def find_text_layers(model: Any) -> Any:
     import torch
 
     expected = num_text_layers(model)
-    vision_ids = set()
+    vision_ids: set[int] = set()
     for attribute in ("visual", "vision_tower", "vision_model"):
         for owner in (model, getattr(model, "model", None)):
             tower = getattr(owner, attribute, None) if owner is not None else None
@@ -197,11 +197,15 @@ def _fail_fast_if_unreachable(name: str, timeout: float = 3.0) -> None:
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return
     if constants.HF_HUB_OFFLINE:
-        raise LayerError(f"{name} is not in the local model cache and HF_HUB_OFFLINE is set; pass a local folder (hf:PATH)")
+        raise LayerError(
+            f"{name} is not in the local model cache and HF_HUB_OFFLINE is set; pass a local folder (hf:PATH)"
+        )
     import httpx
 
     try:
         httpx.head(constants.ENDPOINT, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise LayerError(f"cannot download {name}: {constants.ENDPOINT} does not answer ({type(exc).__name__}); "
-                         "pass a local folder (hf:PATH) or a hub id in the local cache") from None
+        raise LayerError(
+            f"cannot download {name}: {constants.ENDPOINT} does not answer ({type(exc).__name__}); "
+            "pass a local folder (hf:PATH) or a hub id in the local cache"
+        ) from None

@@ -33,7 +33,7 @@ class SplitSpec:
     seed: int = 0
 
     @classmethod
-    def parse(cls, text: str | None) -> "SplitSpec":
+    def parse(cls, text: str | None) -> SplitSpec:
         """``fraction=0.2,seed=0``, or a bare fraction ``0.2``."""
         spec = (text or DEFAULT_SPLIT).strip()
         options: dict[str, str] = {}
@@ -41,7 +41,9 @@ class SplitSpec:
             key, sep, value = item.partition("=")
             key, value = (key.strip(), value.strip()) if sep else ("fraction", key.strip())
             if key not in ("fraction", "seed") or key in options:
-                raise SplitError(f"holdout split {spec!r}: unknown or repeated option {key!r}; form: fraction=0.2,seed=0")
+                raise SplitError(
+                    f"holdout split {spec!r}: unknown or repeated option {key!r}; form: fraction=0.2,seed=0"
+                )
             options[key] = value
         try:
             fraction = float(options.get("fraction", "0.2"))

@@ -120,10 +120,7 @@ class SteeringVectors:
         metadata["vector_norms"] = json.dumps({str(k): v for k, v in self.vector_norms.items()})
         metadata["activation_norms"] = json.dumps({str(k): v for k, v in self.activation_norms.items()})
         metadata["probes"] = json.dumps(
-            {
-                str(k): {"threshold": p.threshold, "train_accuracy": p.train_accuracy}
-                for k, p in self.probes.items()
-            }
+            {str(k): {"threshold": p.threshold, "train_accuracy": p.train_accuracy} for k, p in self.probes.items()}
         )
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from vscbench.methods.steering.hooks import Positions
 from vscbench.models.base import Generation
 from vscbench.schema import Request
 
@@ -27,7 +28,13 @@ class SteeredModel:
     """
 
     def __init__(
-        self, inner: Any, vectors: Any, layer: int, strength: float, positions: str = "last", gate: bool | str = False
+        self,
+        inner: Any,
+        vectors: Any,
+        layer: int,
+        strength: float,
+        positions: Positions = "last",
+        gate: bool | str = False,
     ) -> None:
         self.inner = inner
         self.spec = inner.spec

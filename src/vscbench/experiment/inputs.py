@@ -1,0 +1,137 @@
+"""What an experiment reads before it runs: the benchmark's samples and the backends' options.
+
+Kept apart from :mod:`vscbench.experiment.run` (the run loop) so that both the
+experiment and other entry points (Inspect tasks, ``steer build-data``) load data the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from vscbench.schema import Sample
+
+
+class ExperimentError(ValueError):
+    """An experiment that cannot run as given; the message says what to change."""
+
+
+@dataclass
+class LoadedPool:
+    """The benchmark's samples before selection, and a one-line note on data defects."""
+
+    samples: list[Sample]
+    note: str | None = None
+
+
+def load_pool(
+    benchmark: str,
+    data: str,
+    subset: str = "all",
+    figstep_instruction: str | None = None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+) -> LoadedPool:
+    """Every sample of a benchmark's data (the selection comes after). ``options`` go to the
+    benchmark's loader (``vscbench benchmarks list`` shows each one's)."""
+    from vscbench.benchmarks.findings import DatasetError
+
+    try:
+        if benchmark == "vscbench":
+            from vscbench.benchmarks.samples import load_samples
+
+            loaded = load_samples(data, subset=subset, warn=False,
+                                  figstep_instruction=figstep_instruction)  # fmt: skip
+            report = loaded.report
+            note = None
+            if report is not None and (report.findings or report.unusable):
+                note = f"data: {report.summary()} (details: `vscbench data check {data}`)"
+            return LoadedPool(list(loaded.samples), note)
+        from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
+
+        if benchmark in UTILITY:
+            from vscbench.benchmarks.utility.loader import load_utility
+
+            utility = load_utility(benchmark, data or None, seed=seed, **(options or {}))
+            return LoadedPool(list(utility.samples), None)
+        from vscbench.benchmarks.registry import load_benchmark
+
+        other = load_benchmark(benchmark, data, **(options or {}))
+        return LoadedPool(list(other.samples), f"data: {other.report.summary()}" if other.report else None)
+    except DatasetError as exc:
+        raise ExperimentError(str(exc)) from None
+
+
+def parse_model_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["dtype=float16", "batch_size=4", "trust_remote_code=true"]`` -> typed options."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ExperimentError(f"model option {pair!r} is not KEY=VALUE, e.g. -M dtype=bfloat16")
+        options[key.strip().replace("-", "_")] = _typed(value.strip())
+    return options
+
+
+def _typed(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def check_model_options(provider: str, options: dict[str, Any]) -> None:
+    """Refuse, before anything loads, an option the backend does not take."""
+    if not options:
+        return
+    from vscbench.models.base import BACKENDS
+
+    module_name, _, factory_name = BACKENDS[provider].partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except ImportError:
+        return  # the backend's own import error is reported when the model loads
+    parameters = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name not in ("self", "spec")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ExperimentError(
+            f"model option(s) {', '.join(unknown)} are not known by the {provider} backend; it takes: {', '.join(accepted)}"
+        )
+
+
+def figstep_used(samples: Sequence[Sample], asked: str | None) -> str | None:
+    """The FigStep instruction a run's FigStep samples send (``None`` when it has none)."""
+    prompts = {sample.prompt for sample in samples if sample.variant == "figstep"}
+    return next(iter(prompts)) if len(prompts) == 1 else (asked if prompts else None)
+
+
+def without_credentials(url: str) -> str:
+    """``http://user:pass@host/v1`` -> ``http://host/v1``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def text_layers_from_config(name: str) -> int:
+    """A checkpoint's text depth from its config only (a dry run loads no weights)."""
+    from transformers import AutoConfig
+
+    try:
+        return int(AutoConfig.from_pretrained(name).get_text_config().num_hidden_layers)
+    except (OSError, ValueError) as exc:
+        raise ExperimentError(f"cannot read the config of {name} to resolve the iar layer: {exc}") from None

@@ -1,0 +1,162 @@
+"""The plain text the offline judge reads: normalised quotes and dashes, sentences, and the crude
+content stems its topical-overlap checks compare."""
+
+from __future__ import annotations
+
+import re
+
+_CURLY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": " - ", "\u2013": "-"})
+
+
+def normalize(text: str) -> str:
+    """Lower-case with straight quotes and single spaces, so patterns need one spelling only."""
+    return re.sub(r"\s+", " ", text.translate(_CURLY)).strip().lower()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Rough sentence split on end punctuation; good enough to find the opening sentence."""
+    parts = re.split(r"(?<=[.!?])\s+|\s*\n+\s*", text)
+    return [part.strip() for part in parts if part and part.strip()]
+
+
+#: Words that carry no topic: left out of the content stems.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "i",
+        "you",
+        "he",
+        "she",
+        "it",
+        "we",
+        "they",
+        "me",
+        "my",
+        "your",
+        "his",
+        "her",
+        "its",
+        "our",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "when",
+        "where",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "about",
+        "into",
+        "over",
+        "under",
+        "as",
+        "and",
+        "or",
+        "but",
+        "not",
+        "no",
+        "so",
+        "if",
+        "than",
+        "then",
+        "there",
+        "here",
+        "some",
+        "any",
+        "all",
+        "each",
+        "every",
+        "most",
+        "more",
+        "much",
+        "many",
+        "few",
+        "other",
+        "such",
+        "own",
+        "same",
+        "very",
+        "just",
+        "also",
+        "too",
+        "up",
+        "down",
+        "out",
+        "off",
+        "again",
+        "once",
+        "only",
+        "both",
+        "either",
+        "get",
+        "got",
+        "make",
+        "made",
+        "use",
+        "using",
+        "tell",
+        "give",
+        "show",
+        "explain",
+        "describe",
+        "best",
+        "way",
+        "ways",
+        "good",
+        "someone",
+        "something",
+        "anything",
+        "thing",
+        "things",
+        "people",
+        "person",
+        "one",
+        "image",
+        "picture",
+        "photo",
+        "shown",
+        "item",
+        "items",
+    ]
+)
+
+
+def content_stems(text: str) -> set[str]:
+    """Crude stems (first five letters) of the content words, for a topical-overlap check."""
+    return {word[:5] for word in re.findall(r"[a-z]{3,}", text.lower()) if word not in STOPWORDS}

@@ -1,0 +1,1 @@
+"""Scoring the utility benchmarks: answer extraction, POPE/ScienceQA metrics, stored utility runs."""

@@ -1,0 +1,71 @@
+"""The ``verdicts`` and ``judges`` tables: one verdict per (response, judge key), and what each
+judge key stands for (model, host, rubric hash, settings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from vscbench.safe_text import repair
+from vscbench.schema import Verdict, utc_now
+from vscbench.store.database import Database
+
+_RUN_KEYS = "SELECT response_key FROM run_items WHERE run = ?"
+
+
+class Verdicts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def put(self, verdicts: Iterable[Verdict], replace: bool = True) -> int:
+        """Store verdicts, one per (response, judge); ``replace=False`` keeps existing ones."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        rows = [
+            (v.response_key, v.judge, v.sample_id, v.label, repair(v.reason)[0], repair(v.raw)[0], v.created_at)
+            for v in verdicts
+        ]
+        if rows:
+            with self.db.write() as db:
+                db.executemany(f"{verb} INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def get(self, judge: str, run: str | None = None) -> dict[str, Verdict]:
+        """response key -> verdict of one judge (only the responses of ``run`` when given)."""
+        sql = "SELECT response_key, judge, sample_id, label, reason, raw, created FROM verdicts WHERE judge = ?"
+        params: list[Any] = [judge]
+        if run is not None:
+            sql += f" AND response_key IN ({_RUN_KEYS})"
+            params.append(run)
+        return {
+            row[0]: Verdict(
+                response_key=row[0],
+                judge=row[1],
+                sample_id=row[2],
+                label=row[3],
+                reason=row[4],
+                raw=row[5],
+                created_at=row[6],
+            )
+            for row in self.db.query(sql, params)
+        }
+
+    def judges(self, run: str | None = None) -> list[str]:
+        """Keys of every judge with verdicts here (``offline@v3``; older stores: bare names), or
+        on the responses of ``run``."""
+        if run is None:
+            return [row[0] for row in self.db.query("SELECT DISTINCT judge FROM verdicts ORDER BY judge")]
+        sql = f"SELECT DISTINCT judge FROM verdicts WHERE response_key IN ({_RUN_KEYS}) ORDER BY judge"
+        return [row[0] for row in self.db.query(sql, (run,))]
+
+    def put_judge(self, key: str, name: str, version: str, identity: dict[str, Any]) -> None:
+        """Record what a judge key stands for (model, host, rubric hash, settings...)."""
+        with self.db.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO judges VALUES (?, ?, ?, ?, ?)",
+                (key, name, version, json.dumps(identity, sort_keys=True, default=str), utc_now()),
+            )
+
+    def judge_identity(self, key: str) -> dict[str, Any] | None:
+        rows = self.db.query("SELECT identity FROM judges WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
