@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from vscbench.experiment.files import ExperimentFileError, read_settings, write_settings
 from vscbench.experiment.inputs import ExperimentError
@@ -147,11 +147,11 @@ class Experiment(Record):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _normalise(cls, value: Any, handler: Any) -> Experiment:
+    def _normalise(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         notes: list[str] = []
         if isinstance(value, dict):
             value = normalise(value, notes)
-        experiment: Experiment = handler(value)
+        experiment = handler(value)
         experiment._notes = notes
         return experiment
 
