@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vscbench.testing.tiny_tokens import WORDS
+
 #: A small vocabulary: enough words that decoding produces varied, readable tokens.
-_WORDS = (
-    "i can cannot help with that this is not safe sorry here how to do the a an image picture "
-    "shows person process kill stop run answer question yes no please step first then finally "
-    "it you we they warning careful legal illegal drug knife cook recipe medicine dose take "
-    "should would could will 1 2 3 4 5 . , ! ? : ; ( ) - sure okay list item content"
-).split()
+_WORDS = list(WORDS)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
