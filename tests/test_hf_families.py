@@ -16,18 +16,16 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from vscbench.cli import app
+from vscbench.methods.steering import LayerError, find_text_layers, locate_text_layers, read_vectors, steer
+from vscbench.models.base import ModelSpecError, load_model
+from vscbench.models.hf_families import FAMILIES, family_for, resolve_path
+from vscbench.schema import GenerationConfig, Message, Request
+from vscbench.store import Store
+from vscbench.testing.tiny_families import TEXT_LAYERS, TINY_BUILDERS, build_tiny_family
 
-from vscbench.cli import app  # noqa: E402
-from vscbench.methods.steering import LayerError, find_text_layers, steer  # noqa: E402
-from vscbench.methods.steering.layers import locate_text_layers  # noqa: E402
-from vscbench.models.base import ModelSpecError, load_model  # noqa: E402
-from vscbench.models.hf import HFModel  # noqa: E402
-from vscbench.models.hf_families import FAMILIES, family_for, resolve_path  # noqa: E402
-from vscbench.schema import GenerationConfig, Message, Request  # noqa: E402
-from vscbench.store import Store  # noqa: E402
-from vscbench.testing.tiny_families import TEXT_LAYERS, TINY_BUILDERS, build_tiny_family  # noqa: E402
+torch = pytest.importorskip("torch", reason="the 'local' extra (torch, transformers) is not installed")
+pytest.importorskip("transformers")
 
 MODEL_TYPES = list(TINY_BUILDERS)
 
@@ -98,7 +96,7 @@ def test_batched_greedy_answers_equal_one_by_one(model_type: str, family_dir, im
     """The padding test: left-padded batches of 4 give every row the answer it gets alone, for image
     rows (different image-token counts) and text rows (different lengths, system turns)."""
     model = load_model(f"hf:{family_dir(model_type)}", batch_size=4)
-    assert isinstance(model, HFModel) and model.family is family_for(model_type)
+    assert type(model).__name__ == "HFModel" and model.family is family_for(model_type)
     for group in requests_of(images):
         prepared = model.prepare_inputs(group)
         lengths = prepared.inputs["attention_mask"].sum(dim=1).tolist()
@@ -151,13 +149,15 @@ def test_steering_finds_the_family_decoder_and_changes_answers(model_type: str, 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_run_and_steer_extract_through_the_cli(model_type: str, family_dir, release_template, tmp_path, images) -> None:
     """`vscbench run --model hf:DIR --batch-size 4` stores answers to text- and image-centric samples,
-    and `vscbench steer extract` reads the family's decoder blocks."""
+    `vscbench steer extract` reads the family's decoder blocks (and fits the probe gate), and a run
+    steered by the vector, gated by the probe, goes through."""
     folder = family_dir(model_type)
     store_path = tmp_path / "store.sqlite"
     result = cli("run", "--data", release_template, "--model", f"hf:{folder}", "--batch-size", 4, "--limit", 8,
                  "--max-tokens", 8, "--store", store_path, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     (run,) = json.loads(result.stdout)
+    assert run["sent"] == 8 and run["error"] == 0
     with Store(store_path) as store:
         items = list(store.run_items(run["run"]))
     answered = [(sample, response) for sample, response in items if response is not None]
@@ -175,6 +175,8 @@ def test_run_and_steer_extract_through_the_cli(model_type: str, family_dir, rele
          "safe_response": "sorry this is illegal", "unsafe_response": "okay take 5"},
         {"id": "s1", "image": str(images[1]), "query": "what is this image", "query_label": "safe",
          "safe_response": "the picture shows a person", "unsafe_response": "sorry i cannot help"},
+        {"id": "s2", "query": "how to cook a recipe", "query_label": "safe",
+         "safe_response": "first cook then stop", "unsafe_response": "i cannot answer that"},
     ]  # fmt: skip
     data.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     out = tmp_path / "iar.safetensors"
@@ -184,9 +186,18 @@ def test_run_and_steer_extract_through_the_cli(model_type: str, family_dir, rele
     summary = json.loads(result.stdout)
     assert summary["layers"] == [1, TEXT_LAYERS - 1]
     assert all(np.isfinite(norm) and norm > 0 for norm in summary["vector_norms"].values())
-    from vscbench.methods.steering import read_vectors
+    vectors = read_vectors(out)
+    assert vectors.meta["decoder_layers"] == family_for(model_type).decoder_paths[0]
+    assert sorted(vectors.probes) == [1, TEXT_LAYERS - 1], "two items of each label fit the probe gate"
 
-    assert read_vectors(out).meta["decoder_layers"] == family_for(model_type).decoder_paths[0]
+    # the vector steers a run, gated by the probe at the same block
+    result = cli("run", "--data", release_template, "--model", f"hf:{folder}", "--batch-size", 4, "--limit", 4,
+                 "--max-tokens", 6, "--store", store_path, "--json",
+                 "--method", f"iar:layer=1,strength=4,vector={out},gate=probe")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (steered,) = json.loads(result.stdout)
+    assert steered["method"].startswith("iar:layer=1") and steered["run"] != run["run"]
+    assert steered["sent"] == 4 and steered["error"] == 0 and steered["ok"] + steered["empty"] == 4
 
 
 def test_every_family_has_a_tiny_builder_and_every_builder_a_family() -> None:

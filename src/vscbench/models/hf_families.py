@@ -206,7 +206,7 @@ class _NoVideoProcessor:
         raise RuntimeError("this processor was loaded without its video processor (install torchvision for videos)")
 
 
-def image_only_processor(cls: type) -> type:
+def image_only_processor(cls: type[Any]) -> type[Any]:
     """``cls`` without its video processor, under the same class name.
 
     The video processor needs torchvision, which the ``local`` extra does not install and an
@@ -273,7 +273,7 @@ def load_processor(source: str, model_type: str | None, trust_remote_code: bool 
         return AutoProcessor.from_pretrained(source, trust_remote_code=trust_remote_code)
     except (OSError, ImportError, ValueError) as exc:
         name = PROCESSOR_MAPPING_NAMES.get(model_type or "")
-        cls = getattr(transformers, name, None) if isinstance(name, str) else None
+        cls: Any = getattr(transformers, name, None) if isinstance(name, str) else None
         if cls is None or not _has_video_processor(cls):
             raise
         try:

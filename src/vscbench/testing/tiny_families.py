@@ -59,6 +59,9 @@ def _llava_style(kind: str, out: str | Path, seed: int) -> Path:
             named={"image_token": "<image>"}, chat_template=template,
         )  # fmt: skip
     image_token, video_token = _ids(tokenizer, "<image>", "<video>")
+    config: Any
+    image_processor: Any
+    processor: Any
     common: dict[str, Any] = {"image_token_index": image_token, "vision_feature_layer": -1}
     if kind == "llava":
         vision = tt.vision_config(HIDDEN, IMAGE, PATCH, model_type="clip_vision_model", projection_dim=HIDDEN)
@@ -119,6 +122,9 @@ def _qwen_style(kind: str, out: str | Path, seed: int) -> Path:
                               "spatial_merge_size": 2, "temporal_patch_size": 2}  # fmt: skip
     text = tt.text_config(len(tokenizer), HIDDEN, TEXT_LAYERS, tokenizer, kind + "_text", rope_parameters=rope)
     text.pop("model_type")
+    config_cls: Any
+    model_cls: Any
+    processor_cls: Any
     if kind == "qwen2_vl":
         vision.update(embed_dim=HIDDEN, mlp_ratio=2)
         config_cls, model_cls, processor_cls = tf.Qwen2VLConfig, tf.Qwen2VLForConditionalGeneration, tf.Qwen2VLProcessor
@@ -174,13 +180,17 @@ def build_tiny_deepseek_vl(out: str | Path, seed: int = 0, hybrid: bool = False)
     vision = tt.vision_config(HIDDEN, IMAGE, PATCH, model_type="siglip_vision_model")
     text = tt.text_config(len(tokenizer), HIDDEN, TEXT_LAYERS, tokenizer, "llama")
     (image,) = _ids(tokenizer, "<image_placeholder>")
+    config: Any
+    image_processor: Any
+    processor_cls: Any
+    model_cls: Any
     if hybrid:
         sam = {"hidden_size": 16, "output_channels": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
                "image_size": 64, "patch_size": 16, "window_size": 2, "global_attn_indexes": [1], "mlp_dim": 32,
                "num_pos_feats": 8}  # fmt: skip
-        config: Any = tf.DeepseekVLHybridConfig(vision_config=vision, text_config=text, high_res_vision_config=sam,
+        config = tf.DeepseekVLHybridConfig(vision_config=vision, text_config=text, high_res_vision_config=sam,
                                                 image_token_id=image, tie_word_embeddings=False)  # fmt: skip
-        image_processor: Any = tf.DeepseekVLHybridImageProcessorPil(size={"height": IMAGE, "width": IMAGE},
+        image_processor = tf.DeepseekVLHybridImageProcessorPil(size={"height": IMAGE, "width": IMAGE},
                                                                     high_res_size={"height": 64, "width": 64})  # fmt: skip
         processor_cls, model_cls = tf.DeepseekVLHybridProcessor, tf.DeepseekVLHybridForConditionalGeneration
     else:

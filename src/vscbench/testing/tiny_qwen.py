@@ -39,7 +39,7 @@ QWEN_CHAT_TEMPLATE = (
 )
 
 
-def _processor_class() -> type:
+def _processor_class() -> type[Any]:
     """Qwen2-VL's processor without its video processor, under its own name.
 
     transformers 5.x builds ``Qwen2VLProcessor`` with a video processor, which needs torchvision;
@@ -62,9 +62,7 @@ def build_qwen_tokenizer():
     for word in _WORDS + ["user", "assistant", "system"]:
         vocab.setdefault(word, len(vocab))
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     core.decoder = decoders.WordPiece(prefix="##", cleanup=False)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,

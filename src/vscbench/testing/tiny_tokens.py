@@ -123,7 +123,7 @@ def text_config(vocab: int, hidden: int, layers: int, tokenizer: Any, model_type
     return config
 
 
-def vision_config(hidden: int, image_size: int, patch: int, **extra: Any) -> dict[str, Any]:
+def vision_config(hidden: int, image_size: int | list[int], patch: int | list[int], **extra: Any) -> dict[str, Any]:
     """A two-block vision tower (fewer blocks than the text decoder's, so they are never mistaken)."""
     config: dict[str, Any] = {
         "hidden_size": hidden,

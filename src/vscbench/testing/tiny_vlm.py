@@ -36,9 +36,7 @@ def build_tokenizer():
     for word in _WORDS + ["user:", "assistant:", "system:", "user", "assistant", "system"]:
         vocab.setdefault(word, len(vocab))
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token="<s>",
