@@ -25,7 +25,7 @@ from vscbench.store import Store
 from vscbench.testing.tiny_families import TEXT_LAYERS, TINY_BUILDERS, build_tiny_family
 
 torch = pytest.importorskip("torch", reason="the 'local' extra (torch, transformers) is not installed")
-pytest.importorskip("transformers")
+pytest.importorskip("transformers", minversion="5.0", reason="the families are verified with transformers 5")
 
 MODEL_TYPES = list(TINY_BUILDERS)
 
@@ -293,3 +293,28 @@ def test_models_families_lists_every_family_with_its_decoder_and_options() -> No
     assert any("float16" in option for option in by_name["gemma3"]["options"])
     table = cli("models", "families")
     assert table.exit_code == 0 and "Qwen3-VL" in table.output and "InternVL" in table.output
+
+
+def test_a_processor_with_a_video_part_loads_image_only_without_torchvision(family_dir, tmp_path: Path) -> None:
+    """Released Qwen-VL folders name a video processor, which needs torchvision (not in the 'local'
+    extra): AutoProcessor refuses, the backend loads the processor without it."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here: the full processor loads")
+    folder = tmp_path / "qwen2-vl-as-released"
+    shutil.copytree(family_dir("qwen2_vl"), folder)
+    image_config = json.loads((folder / "processor_config.json").read_text())["image_processor"]
+    video_config = {k: v for k, v in image_config.items() if k != "image_processor_type"}
+    (folder / "video_preprocessor_config.json").write_text(
+        json.dumps({**video_config, "video_processor_type": "Qwen2VLVideoProcessor"})
+    )
+    from transformers import AutoProcessor
+
+    with pytest.raises(ImportError, match="(?i)torchvision"):
+        AutoProcessor.from_pretrained(folder)
+    model = load_model(f"hf:{folder}")
+    assert type(model.processor).__name__ == "Qwen2VLProcessor" and model.processor.image_processor is not None
+    with pytest.raises(RuntimeError, match="torchvision"):
+        model.processor.video_processor(None)

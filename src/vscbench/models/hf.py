@@ -155,6 +155,8 @@ class HFModel:
 
     ``spec.name`` is a local folder or a hub id (hub ids need the files in the local cache
     when offline). Greedy decoding unless a request's temperature is above zero.
+    ``attn_implementation`` (``sdpa``, ``eager``, ``flash_attention_2``; ``-M`` on the command
+    line) goes to transformers as is; left out, transformers picks.
     """
 
     def __init__(

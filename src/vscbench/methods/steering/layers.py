@@ -4,7 +4,13 @@ A vision-language model holds two stacks of transformer blocks (vision tower and
 model). IAR steers the language model, so the layer index everywhere in vscbench is a
 0-indexed block of the TEXT decoder; the output of block ``l`` equals ``hidden_states[l + 1]``
 of the language model (except the last block, whose ``hidden_states`` entry transformers
-replaces by the final-norm output).
+replaces by the final-norm output, and Qwen3-VL's first blocks, whose outputs DeepStack adds
+vision features to after the block).
+
+Families keep those blocks at different attribute paths (``model.language_model.layers``,
+``model.text_model.layers`` for Idefics3 / SmolVLM, ...): the paths are data in
+:mod:`vscbench.models.hf_families`, and a model whose layout is not known is steered only when
+exactly one candidate fits.
 """
 
 from __future__ import annotations
