@@ -3,7 +3,9 @@
 A local model is fastest when it sees many prompts at once, so this backend takes batches
 (``max_batch_size``) and runs them through one ``model.generate`` call. Everything that is
 specific to one checkpoint (prompt format, image tokens, image preprocessing) is left to the
-checkpoint's own processor and chat template, so any ``AutoModelForImageTextToText`` model works.
+checkpoint's own processor and chat template, so any ``AutoModelForImageTextToText`` model works;
+the little that differs between families (how a system prompt is taken, a processor's video
+part, dtypes a family cannot run in) is data in :mod:`vscbench.models.hf_families`.
 
 Activation steering reuses this class: it reads :attr:`HFModel.model` to find decoder layers,
 :meth:`HFModel.prepare_inputs` to tokenise exactly as generation does, and passes a
@@ -24,6 +26,7 @@ import torch
 
 from vscbench.images import load_rgb
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.models.hf_families import Family, chat_inputs, dtype_problem, family_of, load_processor
 from vscbench.schema import GenerationConfig, ImagePart, Request, TextPart, Usage
 
 
@@ -64,8 +67,14 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> torch.dtype:
-    """bf16 on CUDA where supported (fp16 otherwise), fp16 on MPS, fp32 on CPU; or as asked."""
+def pick_dtype(
+    device: torch.device, dtype: str | torch.dtype | None = None, avoid_float16: bool = False
+) -> torch.dtype:
+    """bf16 on CUDA where supported (fp16 otherwise), fp16 on MPS, fp32 on CPU; or as asked.
+
+    ``avoid_float16`` (a family that overflows in it) makes the automatic choice float32 where it
+    would be float16; a float16 asked for by name is returned, for the caller to refuse.
+    """
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype is not None and dtype != "auto":
@@ -74,18 +83,27 @@ def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> 
         if not isinstance(resolved, torch.dtype):
             raise ValueError(f"unknown dtype {dtype!r}; use bfloat16, float16 or float32")
         return resolved
+    half = torch.float32 if avoid_float16 else torch.float16
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else half
     if device.type == "mps":
-        return torch.float16
+        return half
     return torch.float32
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, without transformers' list of every known class."""
+    text = " ".join(str(exc).split()).split(" Model type should be one of")[0].rstrip(".")
+    text = text or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def to_hf_conversation(request: Request) -> list[dict[str, Any]]:
     """The request's messages in the transformers chat format, images decoded to RGB.
 
     The system prompt is one of the messages (requests are built with it); leading system
-    messages are joined into one, since many chat templates accept only one system turn.
+    messages are joined into one text (blank line between), since many chat templates accept
+    only one system turn and one text in it.
     Raises :class:`ImageLoadError` naming the file when an image cannot be decoded.
     """
     max_side = request.config.max_image_side
@@ -103,10 +121,13 @@ def to_hf_conversation(request: Request) -> list[dict[str, Any]]:
                 parts.append({"type": "text", "text": part.text})
         conversation.append({"role": message.role, "content": parts})
     # the system prompt is already a message (placed once, when the request was built); several
-    # leading system turns are joined, since many chat templates accept only one
+    # leading system turns are joined into one text, as the API backends join them: many chat
+    # templates accept one system turn, and many glue a turn's text parts together with nothing
+    # between them, or read only the first (Gemma 3, DeepSeek-VL)
     while len(conversation) > 1 and conversation[0]["role"] == conversation[1]["role"] == "system":
         first, second = conversation.pop(0), conversation.pop(0)
-        conversation.insert(0, {"role": "system", "content": [*first["content"], *second["content"]]})
+        texts = [part["text"] for part in [*first["content"], *second["content"]] if part["type"] == "text"]
+        conversation.insert(0, {"role": "system", "content": [{"type": "text", "text": "\n\n".join(texts)}]})
     return conversation
 
 
@@ -134,6 +155,8 @@ class HFModel:
 
     ``spec.name`` is a local folder or a hub id (hub ids need the files in the local cache
     when offline). Greedy decoding unless a request's temperature is above zero.
+    ``attn_implementation`` (``sdpa``, ``eager``, ``flash_attention_2``; ``-M`` on the command
+    line) goes to transformers as is; left out, transformers picks.
     """
 
     def __init__(
@@ -143,15 +166,15 @@ class HFModel:
         dtype: str | torch.dtype | None = None,
         batch_size: int = 8,
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
     ) -> None:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoConfig, AutoModelForImageTextToText
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.spec = spec
         self.max_batch_size = batch_size
         self.device = pick_device(device)
-        self.dtype = pick_dtype(self.device, dtype)
         source = spec.name
         looks_like_path = source.startswith((".", "/", "~")) or Path(source).expanduser().exists()
         if looks_like_path:
@@ -160,16 +183,31 @@ class HFModel:
                 raise ModelSpecError(f"model folder {local} does not exist (from spec {spec})")
             source = str(local)
         try:
-            self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust_remote_code)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:  # no config.json, or a model type this transformers does not know
+            raise ModelSpecError(f"cannot read the config of {source!r}: {_one_line(exc)}") from exc
+        #: How this checkpoint's family differs (``None``: a model type vscbench has not verified).
+        self.family: Family | None = family_of(config)
+        self.dtype = pick_dtype(self.device, dtype, avoid_float16=bool(self.family and self.family.avoid_float16))
+        problem = dtype_problem(self.family, str(self.dtype).removeprefix("torch."))
+        if problem:
+            raise ModelSpecError(f"{spec}: {problem}")
+        try:
+            self.processor = load_processor(source, getattr(config, "model_type", None), trust_remote_code)
+            extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
             self.model = AutoModelForImageTextToText.from_pretrained(
-                source, dtype=self.dtype, trust_remote_code=trust_remote_code
+                source, dtype=self.dtype, trust_remote_code=trust_remote_code, **extra
             )
-        except (OSError, ValueError) as exc:  # missing files, or a checkpoint of another kind
-            reason = str(exc).strip().rstrip(".")
+        except (OSError, ValueError, ImportError) as exc:  # missing files, or a checkpoint of another kind
             raise ModelSpecError(
-                f"cannot load {source!r} as an image-text-to-text model: {reason}. Pass a local folder "
+                f"cannot load {source!r} as an image-text-to-text model: {_one_line(exc)}. Pass a local folder "
                 "with the weights and processor files, or a hub id that is in the local cache."
             ) from exc
+        if getattr(self.processor, "image_processor", None) is None:
+            raise ModelSpecError(
+                f"{source!r} has no image processor (only a tokenizer was found): the folder lacks its "
+                "processor files (processor_config.json or preprocessor_config.json)"
+            )
         self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # generated tokens must follow the prompt directly
@@ -194,14 +232,7 @@ class HFModel:
                 errors[position] = str(exc)
         if not conversations:
             return PreparedBatch(inputs={}, indices=[], errors=errors)
-        inputs = self.processor.apply_chat_template(
-            conversations,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True},
-        )
+        inputs = chat_inputs(self.processor, conversations, self.family, add_generation_prompt=True)
         inputs = inputs.to(device=self.device, dtype=self.dtype)
         return PreparedBatch(inputs=inputs, indices=indices, errors=errors)
 
@@ -244,7 +275,7 @@ class HFModel:
     ) -> list[Generation]:
         try:
             return self._generate_same_config(requests, context)
-        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
+        except Exception as exc:  # noqa: BLE001  (a batch that fails as a whole is retried row by row)
             if len(requests) == 1:
                 return [Generation(outcome="error", error=f"{type(exc).__name__}: {exc}")]
             if self.device.type == "cuda":

@@ -39,24 +39,18 @@ QWEN_CHAT_TEMPLATE = (
 )
 
 
-def _processor_class():
-    """Qwen2-VL's processor without the video processor.
+def _processor_class() -> type[Any]:
+    """Qwen2-VL's processor without its video processor, under its own name.
 
-    transformers 5.x builds ``Qwen2VLProcessor`` only with a video processor, which needs
-    torchvision; the tiny model is image-only, so this subclass drops that requirement. Load it
-    with :func:`load_tiny_qwen2_vl` (``AutoProcessor`` does not know the subclass).
+    transformers 5.x builds ``Qwen2VLProcessor`` with a video processor, which needs torchvision;
+    the tiny model is image-only. The saved folder names ``Qwen2VLProcessor``, so ``hf:FOLDER``
+    loads it (image-only where torchvision is missing, see :mod:`vscbench.models.hf_families`).
     """
-    from transformers import ProcessorMixin, Qwen2VLProcessor
+    from transformers import Qwen2VLProcessor
 
-    class TinyQwen2VLProcessor(Qwen2VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            self.image_token = "<|image_pad|>"
-            self.video_token = "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+    from vscbench.models.hf_families import image_only_processor
 
-    return TinyQwen2VLProcessor
+    return image_only_processor(Qwen2VLProcessor)
 
 
 def build_qwen_tokenizer():
@@ -165,7 +159,9 @@ def load_tiny_qwen2_vl(path: str | Path) -> tuple[Any, Any]:
     """Load a model saved by :func:`build_tiny_qwen2_vl`: ``(model in eval mode, processor)``."""
     from transformers import Qwen2VLForConditionalGeneration
 
+    from vscbench.models.hf_families import load_processor
+
     model = Qwen2VLForConditionalGeneration.from_pretrained(path).eval()
-    processor = _processor_class().from_pretrained(path)
+    processor = load_processor(str(path), "qwen2_vl")
     processor.tokenizer.padding_side = "left"
     return model, processor

@@ -7,7 +7,8 @@ This module is the public surface; the pieces live in modules by idea:
 - data: :func:`load_contrastive_jsonl`, :class:`ContrastiveItem`; ``build_data``: contrastive
   items from the model's own judged answers on a held-out split (``split``: prompt-row groups)
 - guard: :class:`Guard` (normalised questions and image hashes an evaluation must not contain)
-- where: :func:`find_text_layers`, :func:`resolve_layers` (0-indexed text decoder blocks, ranges)
+- where: :func:`find_text_layers` (at each family's path, see :mod:`vscbench.models.hf_families`),
+  :func:`resolve_layers` (0-indexed text decoder blocks, ranges)
 - extract: :func:`extract_vectors` -> :class:`SteeringVectors` (``save``), :func:`load_vectors`
 - apply: :func:`steer` (context manager; per-row strengths; a probe or a CAST-style
   :class:`ConditionVector` as the gate); ``wrapper.SteeredModel`` (the model decorator)
@@ -47,6 +48,7 @@ from vscbench.methods.steering.hooks import SteeringState, steer
 from vscbench.methods.steering.layers import (
     LayerError,
     find_text_layers,
+    locate_text_layers,
     num_text_layers,
     resolve_layers,
     text_hidden_size,
@@ -88,6 +90,7 @@ __all__ = [
     "load_contrastive_jsonl",
     "load_local_model",
     "load_vectors",
+    "locate_text_layers",
     "model_identity",
     "num_text_layers",
     "pareto_frontier",

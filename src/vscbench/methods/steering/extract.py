@@ -26,7 +26,7 @@ from vscbench.methods.steering.data import (
     items_guard,
 )
 from vscbench.methods.steering.guard import Guard
-from vscbench.methods.steering.layers import LayerError, find_text_layers
+from vscbench.methods.steering.layers import LayerError, find_text_layers, locate_text_layers
 from vscbench.methods.steering.vectors import (
     LinearProbe,
     SteeringVectors,
@@ -52,15 +52,11 @@ def _conversation(item: ContrastiveItem, response: str | None, image: Any) -> li
     return conversation
 
 
-def _encode(processor: Any, conversations: list[list[dict[str, Any]]], prompt_only: bool) -> Any:
-    return processor.apply_chat_template(
-        conversations,
-        add_generation_prompt=prompt_only,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        processor_kwargs={"padding": True},
-    )
+def _encode(processor: Any, conversations: list[list[dict[str, Any]]], prompt_only: bool, model: Any = None) -> Any:
+    """The chats tokenised as generation tokenises them (the family's template conventions included)."""
+    from vscbench.models.hf_families import chat_inputs, family_of
+
+    return chat_inputs(processor, conversations, family_of(model) if model is not None else None, prompt_only)
 
 
 def _selection_weights(full: Any, prompt: Any, rows_items: Sequence[ContrastiveItem]) -> tuple[Any, Any, Any]:
@@ -161,8 +157,8 @@ def _run_batch(
     full_chats = [_conversation(item, item.safe_response, image) for item, image in zip(batch_items, images)]
     full_chats += [_conversation(item, item.unsafe_response, image) for item, image in zip(batch_items, images)]
     prompt_chats = [_conversation(item, None, image) for item, image in zip(batch_items, images)] * 2
-    full = _encode(processor, full_chats, prompt_only=False)
-    prompt = _encode(processor, prompt_chats, prompt_only=True)
+    full = _encode(processor, full_chats, prompt_only=False, model=model)
+    prompt = _encode(processor, prompt_chats, prompt_only=True, model=model)
     last, response_mean, prompt_last = _selection_weights(full, prompt, batch_items * 2)
     rule_weights = {"last": last, "response_mean": response_mean, "prompt_last": prompt_last}[token_rule]
     rule_weights, prompt_last = rule_weights.to(device), prompt_last.to(device)
@@ -284,6 +280,7 @@ def extract_vectors(
         **model_identity(model, model_name),
         "layers": layers,
         "layer_indexing": "0-indexed text decoder block; output equals hidden_states[layer + 1]",
+        "decoder_layers": locate_text_layers(model)[0],
         "token_rule": token_rule,
         "vector_from": vector_from,
         "method": "mass-mean: mean(safe) - mean(unsafe), float32",

@@ -4,7 +4,13 @@ A vision-language model holds two stacks of transformer blocks (vision tower and
 model). IAR steers the language model, so the layer index everywhere in vscbench is a
 0-indexed block of the TEXT decoder; the output of block ``l`` equals ``hidden_states[l + 1]``
 of the language model (except the last block, whose ``hidden_states`` entry transformers
-replaces by the final-norm output).
+replaces by the final-norm output, and Qwen3-VL's first blocks, whose outputs DeepStack adds
+vision features to after the block).
+
+Families keep those blocks at different attribute paths (``model.language_model.layers``,
+``model.text_model.layers`` for Idefics3 / SmolVLM, ...): the paths are data in
+:mod:`vscbench.models.hf_families`, and a model whose layout is not known is steered only when
+exactly one candidate fits.
 """
 
 from __future__ import annotations
@@ -42,57 +48,92 @@ def text_hidden_size(model: Any) -> int:
     return value
 
 
-def _candidate_language_models(model: Any) -> Iterable[tuple[str, Any]]:
-    """Modules that may hold the text decoder's ``layers``, most specific first."""
-    get_decoder = getattr(model, "get_decoder", None)
-    if callable(get_decoder):
-        try:
-            yield "get_decoder()", get_decoder()
-        except (AttributeError, NotImplementedError, ValueError):
-            pass
-    inner = getattr(model, "model", None)
-    for name, module in (
-        ("model.language_model", getattr(model, "language_model", None)),
-        ("model.model.language_model", getattr(inner, "language_model", None)),
-        ("model.model", inner),
-        ("model", model),
-    ):
-        if module is not None:
-            yield name, module
+#: Where the text decoder's blocks of a model type that is not a known family may sit, most specific
+#: first; the dotted paths start at the loaded model.
+GENERIC_DECODER_PATHS = (
+    "model.language_model.layers",
+    "language_model.layers",
+    "language_model.model.layers",
+    "model.text_model.layers",
+    "text_model.layers",
+    "model.layers",
+    "model.model.layers",
+    "layers",
+)
+
+#: Attributes that hold a vision tower (their blocks are never the text decoder's).
+_VISION_ATTRIBUTES = ("visual", "vision_tower", "vision_model", "high_res_vision_model")
 
 
-def find_text_layers(model: Any) -> Any:
-    """The ``ModuleList`` of text decoder blocks of a transformers (vision-)language model.
-
-    Tries ``get_decoder()`` and the known layouts (``model.language_model``,
-    ``model.model.language_model``, ``model.model``; each with ``.layers`` or ``.model.layers``)
-    and accepts a list only if its length equals the text config's ``num_hidden_layers`` and it
-    is not inside the vision tower. Raises :class:`LayerError` otherwise, never guesses.
-    """
+def _vision_module_ids(model: Any) -> set[int]:
     import torch
 
-    expected = num_text_layers(model)
-    vision_ids: set[int] = set()
-    for attribute in ("visual", "vision_tower", "vision_model"):
+    ids: set[int] = set()
+    for attribute in _VISION_ATTRIBUTES:
         for owner in (model, getattr(model, "model", None)):
             tower = getattr(owner, attribute, None) if owner is not None else None
             if isinstance(tower, torch.nn.Module):
-                vision_ids.update(id(module) for module in tower.modules())
-    seen: list[str] = []
-    for name, module in _candidate_language_models(model):
-        for suffix, holder in (("", module), (".model", getattr(module, "model", None))):
-            layers = getattr(holder, "layers", None) if holder is not None else None
-            if not isinstance(layers, torch.nn.ModuleList):
-                continue
-            seen.append(f"{name}{suffix}.layers ({len(layers)} blocks)")
-            if len(layers) == expected and id(layers) not in vision_ids:
-                return layers
-    found = "; ".join(seen) if seen else "no .layers module list at all"
-    raise LayerError(
-        f"cannot find the {expected} text decoder blocks of {type(model).__name__} "
-        f"(text config num_hidden_layers={expected}); looked at: {found}. "
-        "Pass a transformers causal or image-text-to-text model."
+                ids.update(id(module) for module in tower.modules())
+    return ids
+
+
+def locate_text_layers(model: Any) -> tuple[str, Any]:
+    """The dotted path and ``ModuleList`` of the text decoder blocks of a transformers (vision-)language model.
+
+    A model of a known family (:mod:`vscbench.models.hf_families`) is looked up at that family's
+    paths only. Any other model is looked up at :data:`GENERIC_DECODER_PATHS`, and accepted only
+    if exactly one block list there fits. A list fits when its length equals the text config's
+    ``num_hidden_layers`` and it is not inside the vision tower. Raises :class:`LayerError`
+    naming the model type and every path tried otherwise: steering never guesses a module.
+    """
+    import torch
+
+    from vscbench.models.hf_families import FAMILIES, VERIFIED_TRANSFORMERS, family_of, resolve_path
+
+    expected = num_text_layers(model)
+    family = family_of(model)
+    paths = family.decoder_paths if family is not None else GENERIC_DECODER_PATHS
+    vision_ids = _vision_module_ids(model)
+    fitting: dict[int, tuple[str, Any]] = {}
+    tried: list[str] = []
+    for path in paths:
+        layers = resolve_path(model, path)
+        if not isinstance(layers, torch.nn.ModuleList):
+            tried.append(f"{path} (absent)")
+            continue
+        inside_vision = id(layers) in vision_ids
+        tried.append(f"{path} ({len(layers)} blocks{', vision tower' if inside_vision else ''})")
+        if len(layers) == expected and not inside_vision:
+            fitting.setdefault(id(layers), (path, layers))
+            if family is not None:  # a family's paths are in order of preference: the first that fits
+                break
+    model_type = getattr(model.config, "model_type", None) or "unknown"
+    if len(fitting) == 1:
+        return next(iter(fitting.values()))
+    where = f"{type(model).__name__} (model type {model_type!r}"
+    looked = "; ".join(tried)
+    if family is not None:
+        raise LayerError(
+            f"cannot find the {expected} text decoder blocks of {where}, family {family.title}); tried: {looked}. "
+            f"The family was verified with transformers {VERIFIED_TRANSFORMERS}: a different release may have moved them"
+        )
+    known = ", ".join(t for f in FAMILIES for t in f.model_types)
+    problem = (
+        "several block lists fit"
+        if fitting
+        else "none of these is a block list of that length outside the vision tower"
     )
+    raise LayerError(
+        f"cannot find the {expected} text decoder blocks of {where}): {problem}; looked at: {looked}. "
+        f"Its layout is not one vscbench knows (verified model types: {known}), so nothing is steered. "
+        "Pass a transformers causal or image-text-to-text model of a verified family"
+    )
+
+
+def find_text_layers(model: Any) -> Any:
+    """The ``ModuleList`` of text decoder blocks of a transformers (vision-)language model
+    (see :func:`locate_text_layers`, which also says where they were found)."""
+    return locate_text_layers(model)[1]
 
 
 _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
