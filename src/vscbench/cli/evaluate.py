@@ -57,7 +57,7 @@ def judge_command(
         None,
         "--judge",
         "-j",
-        help="Judge: offline, keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini. Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
+        help="Judge: offline (offline:threshold=0.8 says uncertain below that confidence), keyword, vote:A,B,C, an LLM judge spec such as openai:gpt-4o-mini, a guard model (wildguard:MODEL@URL, llamaguard:MODEL@URL, qwen3guard:MODEL@URL), or a cascade 'A>B' (B judges only what A is uncertain of). Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rejudge: bool = typer.Option(False, help="Judge again even where this judge already has a verdict."),
@@ -127,6 +127,16 @@ def _print_judged(summaries, agreements) -> None:
                 f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
             )
         )
+        if s.deferred is not None:
+            new = s.deferred + (s.calls_saved or 0)
+            console.print(
+                Text(
+                    f"  cascade: {s.deferred} of {new} answers deferred to {s.deferred_to}, "
+                    f"{s.calls_saved} calls to it saved; decided by: "
+                    + (", ".join(f"{key} {n}" for key, n in sorted(s.decided_by.items())) or "-")
+                ),
+                soft_wrap=True,
+            )
     for name, agreement in agreements.items():
         pairs = ", ".join(
             f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
