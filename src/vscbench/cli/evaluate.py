@@ -169,7 +169,7 @@ def score_command(
     rule: str = typer.Option("paper", help=RULE_HELP),
     failures: str = typer.Option(
         "exclude",
-        help="exclude: leave invalid/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong.",
+        help="exclude: leave invalid/uncertain/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong.",
     ),
     intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
     baseline: str | None = typer.Option(

@@ -37,6 +37,10 @@ class GuardSpecError(ValueError):
     """A guard judge spec that cannot be used as written; the message says how to write it."""
 
 
+#: Settings of the server connection a guard judge passes on (its prompt and decoding are fixed).
+CONNECTION_OPTIONS = frozenset({"api_key", "timeout", "max_retries", "default_headers", "max_retry_wait"})
+
+
 class GuardJudge:
     """A guard model judging answers in its own format. ``store`` caches every call (a
     temporary in-memory store is used when none is given)."""
@@ -61,6 +65,12 @@ class GuardJudge:
             raise GuardSpecError(f"{self.format.title} reads text only; leave --with-image out for {format_name}")
         if rubric is not None:
             raise GuardSpecError(f"{self.format.title} has its own fixed prompt; a --rubric applies to LLM judges only")
+        unknown = sorted(set(model_options) - CONNECTION_OPTIONS)
+        if unknown:
+            raise GuardSpecError(
+                f"{self.format.title} asks in its own fixed format; it takes no {', '.join(unknown)} "
+                f"(only the connection's {', '.join(sorted(CONNECTION_OPTIONS))})"
+            )
         rest = spec.strip().partition(":")[2]
         if model is None and "@" not in rest:
             raise GuardSpecError(
