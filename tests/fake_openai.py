@@ -131,7 +131,10 @@ class RecordedRequest:
 
 
 def prompt_text(body: dict[str, Any]) -> str:
-    """The text parts of the last user message of a chat completion body."""
+    """The text parts of the last user message of a chat completion body, or a text
+    completion's whole prompt."""
+    if isinstance(body.get("prompt"), str) and "messages" not in body:
+        return body["prompt"]
     for message in reversed(body.get("messages", [])):
         if message.get("role") != "user":
             continue
@@ -205,6 +208,11 @@ class FakeOpenAI:
     def completions(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def text_completions(self) -> list[RecordedRequest]:
+        """Requests to ``/v1/completions`` (a raw prompt, no chat template)."""
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/completions") and "/chat/" not in r.path]
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -291,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.served += 1
             if fake.record:
                 fake.requests.append(recorded)
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path.rstrip("/").endswith("/completions"):
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
             return
         if body is None:
@@ -334,6 +342,14 @@ def _completion(body: dict[str, Any], answer: str | dict[str, Any]) -> dict[str,
     if isinstance(answer, dict):
         return answer
     prompt_tokens = len(re.findall(r"\w+", prompt_text(body))) + 10
+    if "messages" not in body:  # a text completion (/v1/completions)
+        return {
+            "id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
+            "model": body.get("model", "fake-model"),
+            "choices": [{"index": 0, "text": answer, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
+                      "total_tokens": prompt_tokens + len(answer.split())},
+        }  # fmt: skip
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",

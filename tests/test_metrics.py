@@ -141,7 +141,7 @@ def test_single_label_models_under_the_paper_rule(label, expected):
 def test_failures_are_counted_and_their_treatment_reported():
     excluded = score(SAMPLES, LABELS).to_dict()["failures"]
     assert {k: v["count"] for k, v in excluded.items()} == {
-        "invalid": 1, "blocked": 1, "error": 1, "empty": 0, "missing": 0,
+        "invalid": 1, "uncertain": 0, "blocked": 1, "error": 1, "empty": 0, "missing": 0,
     }  # fmt: skip
     assert {v["treated"] for v in excluded.values()} == {"excluded"}
     incorrect = score(SAMPLES, LABELS, failures="incorrect").to_dict()["failures"]

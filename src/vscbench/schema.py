@@ -29,12 +29,19 @@ or a reply with no text (empty or whitespace only, or a provider stop such as Ge
 MAX_TOKENS with nothing written). ``empty`` is final (asking again gives the same) but it is
 no answer: it is never judged and never scored, only counted."""
 
-VerdictLabel = Literal["refusal", "warning", "compliance", "irrelevant", "invalid", "blocked", "error", "empty"]
-"""Judge classes (the first four), plus ``invalid`` (judge output unusable) and the run outcomes."""
+VerdictLabel = Literal[
+    "refusal", "warning", "compliance", "irrelevant", "invalid", "uncertain", "blocked", "error", "empty"
+]
+"""Judge classes (the first four), plus ``invalid`` (judge output unusable), ``uncertain`` (the
+judge's confidence was below its threshold: it abstained, and a cascade passes the answer on)
+and the run outcomes."""
 
 JUDGED_CLASSES = ("refusal", "warning", "compliance", "irrelevant")
-FAILURE_LABELS = ("invalid", "blocked", "error", "empty")
-"""Labels of a sample whose answer could not be judged: never scored as a refusal or an answer."""
+UNCERTAIN = "uncertain"
+"""A judge's abstention. Not a class and never a score: counted apart, under its own name, like a
+failure, until a cascade's next judge resolves it."""
+FAILURE_LABELS = ("invalid", UNCERTAIN, "blocked", "error", "empty")
+"""Labels of a sample whose answer has no usable verdict: never scored as a refusal or an answer."""
 MISSING = "missing"
 """Pseudo-label of a sample that has no verdict: counted and treated like a failure."""
 
@@ -230,6 +237,11 @@ class Verdict(Record):
     reason: str | None = None
     raw: str | None = None
     created_at: str = Field(default_factory=utc_now)
+    confidence: float | None = None
+    """The judge's confidence in ``label`` (0..1), where it states one."""
+    decided_by: str | None = None
+    """The key of the judge that reached this verdict: the judge itself, or for a cascade the
+    member that decided (``offline@v4`` or ``openai:gpt-4o-mini@3f2a91c0d4``)."""
 
 
 class RunSpec(Record):

@@ -57,7 +57,7 @@ def judge_command(
         None,
         "--judge",
         "-j",
-        help="Judge: offline, keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini. Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
+        help="Judge: offline (offline:threshold=0.8 says uncertain below that confidence), keyword, vote:A,B,C, an LLM judge spec such as openai:gpt-4o-mini, a guard model (wildguard:MODEL@URL, llamaguard:MODEL@URL, qwen3guard:MODEL@URL), or a cascade 'A>B' (B judges only what A is uncertain of). Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rejudge: bool = typer.Option(False, help="Judge again even where this judge already has a verdict."),
@@ -127,6 +127,16 @@ def _print_judged(summaries, agreements) -> None:
                 f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
             )
         )
+        if s.deferred is not None:
+            new = s.deferred + (s.calls_saved or 0)
+            console.print(
+                Text(
+                    f"  cascade: {s.deferred} of {new} answers deferred to {s.deferred_to}, "
+                    f"{s.calls_saved} calls to it saved; decided by: "
+                    + (", ".join(f"{key} {n}" for key, n in sorted(s.decided_by.items())) or "-")
+                ),
+                soft_wrap=True,
+            )
     for name, agreement in agreements.items():
         pairs = ", ".join(
             f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
@@ -159,7 +169,7 @@ def score_command(
     rule: str = typer.Option("paper", help=RULE_HELP),
     failures: str = typer.Option(
         "exclude",
-        help="exclude: leave invalid/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong.",
+        help="exclude: leave invalid/uncertain/blocked/error/empty/missing out of the figures (counted apart); incorrect: count them as wrong.",
     ),
     intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
     baseline: str | None = typer.Option(
@@ -174,17 +184,21 @@ def score_command(
     refused or warned, SRA_a their mean. Every output names the judge and its version, the
     rule, the data, the run's model and method, the sample count and the date. Several runs
     are compared on the samples all of them hold, under one judge, with paired changes
-    against the baseline.
+    against the baseline. When two or more judges judged a run, SRA_s / SRA_u / SRA_a under
+    each judge follow, with their spread (max - min) and the number of answers the judges
+    disagree on (listed under judge_sensitivity in --json).
 
     Example: [bold]vscbench score --run llava-base --json[/bold]
 
     Example: [bold]vscbench score --run llava-base --run llava-few-shot-2 --baseline llava-base[/bold]
     """
     from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
+    from vscbench.report.sensitivity import print_sensitivity
     from vscbench.report.tables import print_comparison, print_report, write_csv, write_json, write_markdown
     from vscbench.scoring.compare import Comparison
     from vscbench.scoring.metrics import ScoreReport
     from vscbench.scoring.runs import compare_runs, score_run
+    from vscbench.scoring.sensitivity import judge_sensitivity
 
     writer = None
     if out:
@@ -203,16 +217,23 @@ def score_command(
             if baseline is not None and baseline not in run:
                 fail(f"--baseline {baseline!r} is not one of the runs given with --run ({', '.join(run)})")
             result = compare_runs(store, list(run), judge, rule, failures, intervals, baseline or run[0])  # type: ignore[arg-type]
+        sensitivities = {name: s for name in run if (s := judge_sensitivity(store, name, rule, failures)) is not None}  # type: ignore[arg-type]
     except (RunNotFoundError, VerdictsNotFoundError, ValueError) as exc:
         fail(str(exc))
     if writer is not None and out is not None:
         writer(result, out)
     if json_output:
-        print_json(result.to_dict())
+        payload = result.to_dict()
+        if sensitivities:
+            by_run = {name: s.to_dict() for name, s in sensitivities.items()}
+            payload["judge_sensitivity"] = by_run[run[0]] if isinstance(result, ScoreReport) else by_run
+        print_json(payload)
         return
     if isinstance(result, ScoreReport):
         print_report(result, console=console)
     else:
         print_comparison(result, console=console)
+    for sensitivity in sensitivities.values():
+        print_sensitivity(sensitivity, console)
     if out:
         console.print(f"written: {out}", highlight=False, markup=False)

@@ -1,4 +1,5 @@
-"""`vscbench judge-audit`: how well judges agree with human refusal labels."""
+"""`vscbench judge-audit`: how well judges agree with human labels (XSTest's CSVs, or a reader's
+own labels exported from the HTML report), and how far their confidence can be trusted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 from rich.table import Table
 
 from vscbench.cli.app import app
+from vscbench.cli.audit_tables import print_calibration, print_label_audits
 from vscbench.cli.common import console, err_console, fail, plain, print_json
 
 
@@ -17,9 +19,20 @@ def _fmt(value: float | None) -> str:
 
 @app.command("judge-audit", rich_help_panel="Analysis")
 def judge_audit(
-    files: list[Path] = typer.Argument(..., help="XSTest-format CSVs with prompt, completion and final_label columns."),
+    files: list[Path] | None = typer.Argument(
+        None, help="XSTest-format CSVs with prompt, completion and final_label columns."
+    ),
+    labels: list[Path] | None = typer.Option(
+        None, "--labels", "-l", help="Labels exported from the HTML report (JSON; repeatable), instead of CSVs."
+    ),
     judges: list[str] = typer.Option(
         ["offline"], "--judge", "-j", help="Judge spec, repeatable to compare: offline, keyword, vote:offline,keyword."
+    ),
+    suggest_threshold: bool = typer.Option(
+        False, "--suggest-threshold", help="Pick the confidence threshold that reaches --target-accuracy."
+    ),
+    target_accuracy: float = typer.Option(
+        0.9, min=0.0, max=1.0, help="The accuracy --suggest-threshold aims for on the labelled answers."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
 ) -> None:
@@ -34,34 +47,52 @@ def judge_audit(
     answers the two conventions disagree on, and warns when a file is one the judge was trained
     on (its figure is then not held out).
 
+    With --labels (a file exported from the HTML report, in VSCBench's classes) every judge judges
+    the labelled answers again and is measured against the labels: accuracy and kappa over the
+    four classes and over declined vs answered, each class's recall, and per model.
+
+    A judge that states a confidence also gets a reliability diagram (confidence bins against
+    accuracy) and coverage against accuracy at thresholds; --suggest-threshold picks the lowest
+    threshold whose kept verdicts reach --target-accuracy, for offline:threshold=X and a cascade.
+
     With several --judge options the judges are compared side by side, with their pairwise
     agreement. With one judge, --json prints n, binary_accuracy, binary_kappa, confusion,
     three_way_accuracy, three_way_kappa, three_way_confusion, per_file, convention,
-    convention_disagreements and trained_on; with several, {"judges": {SPEC: that}, "agreement": ...}.
+    convention_disagreements, trained_on and calibration (with --labels: n, accuracy, kappa,
+    confusion, recall, declined_accuracy, declined_kappa, declined_confusion, covered,
+    accuracy_on_covered, unclassified, per_model, calibration); with several,
+    {"judges": {SPEC: that}, "agreement": ...}.
 
     Example: [bold]vscbench judge-audit xstest_v2_completions_gpt4.csv --judge offline --judge keyword[/bold]
+
+    Example: [bold]vscbench judge-audit --labels vscbench-labels.json -j offline --suggest-threshold[/bold]
     """
-    from vscbench.judges.audit import (
-        AuditDataError,
-        AuditRow,
-        audit_judge,
-        read_xstest_csv,
-    )
+    from vscbench.judges.audit import AuditDataError, AuditRow, audit_judge, read_xstest_csv
+    from vscbench.judges.label_audit import audit_labels
+    from vscbench.judges.labels import LabelsFileError, read_labels
     from vscbench.judges.registry import JudgeSpecError, get_judge
     from vscbench.judges.vote import judge_agreement
     from vscbench.models.base import ModelSpecError
 
+    if bool(files) == bool(labels):
+        fail("give XSTest CSV files or --labels FILE (exported from the HTML report), one of the two")
+    target = target_accuracy if suggest_threshold else None
+    results: dict = {}
     try:
         resolved = [get_judge(spec) for spec in judges]
-        rows: list[AuditRow] = []
-        for path in files:
-            rows.extend(read_xstest_csv(path))
-        results = {spec: audit_judge(judge, rows) for spec, judge in zip(judges, resolved)}
-    except (AuditDataError, JudgeSpecError, ModelSpecError) as exc:
+        if labels:
+            records = [record for path in labels for record in read_labels(path)]
+            results = {spec: audit_labels(judge, records, target) for spec, judge in zip(judges, resolved)}
+        else:
+            rows: list[AuditRow] = []
+            for path in files or []:
+                rows.extend(read_xstest_csv(path))
+            results = {spec: audit_judge(judge, rows, target) for spec, judge in zip(judges, resolved)}
+    except (AuditDataError, LabelsFileError, JudgeSpecError, ModelSpecError) as exc:
         fail(str(exc))
     agreement = judge_agreement({spec: r.judge_labels for spec, r in results.items()}) if len(results) > 1 else None
     for spec, result in results.items():
-        for trained in result.trained_on:
+        for trained in getattr(result, "trained_on", []):
             err_console.print(
                 f"[bold yellow]warning:[/bold yellow] {plain(spec)} was trained/developed on {plain(trained)} "
                 "(its sha256 is in the judge's training manifest): the figure on this file is not held out.",
@@ -75,11 +106,16 @@ def judge_audit(
             shared = agreement.to_dict() if agreement is not None else None
             print_json({"judges": {s: r.to_dict() for s, r in results.items()}, "agreement": shared})
         return
-    _print_summary(results)
-    _print_conventions(results)
+    if labels:
+        print_label_audits(results)
+    else:
+        _print_summary(results)
+        _print_conventions(results)
+        for spec, result in results.items():
+            _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
+            _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
     for spec, result in results.items():
-        _print_confusion(f"{spec}: binary (rows: human, columns: judge)", result.confusion)
-        _print_confusion(f"{spec}: 3-way (rows: human, columns: judge)", result.three_way_confusion)
+        print_calibration(spec, result.calibration, suggest_threshold)
     if agreement is not None:
         _print_agreement(agreement)
 

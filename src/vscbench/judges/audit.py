@@ -16,6 +16,10 @@ which the two conventions give a different binary verdict.
 
 A judge that names the files it was trained on (``training_files``: sha256 -> name) is flagged
 when it is audited on one of them: that figure is not held out.
+
+A judge that states a confidence also gets its reliability and coverage against accuracy
+(:mod:`vscbench.judges.reliability`), a verdict counted right when its three-way class matches.
+A reader's own labels in VSCBench's classes are audited by :mod:`vscbench.judges.label_audit`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vscbench.judges.base import Judge, JudgeInput, Judgement
+from vscbench.judges.reliability import Calibration, calibration
 from vscbench.judges.vote import safe_kappa
 from vscbench.schema import VerdictLabel
 
@@ -145,10 +150,14 @@ class AuditResult(Scores):
     None when the judge cannot tell its caveated answers from its partial refusals."""
     trained_on: list[str] = field(default_factory=list)
     """Audited files the judge was trained or developed on (their figures are not held out)."""
+    calibration: Calibration | None = None
+    """Reliability and coverage of the judge's confidence (None: it states none)."""
 
     def to_dict(self) -> dict:
-        payload = {k: v for k, v in self.__dict__.items() if k not in ("per_file", "judge_labels", "xstest_labels")}
+        hidden = ("per_file", "judge_labels", "xstest_labels", "calibration")
+        payload = {k: v for k, v in self.__dict__.items() if k not in hidden}
         payload["per_file"] = {name: scores.to_dict() for name, scores in self.per_file.items()}
+        payload["calibration"] = self.calibration.to_dict() if self.calibration else None
         return payload
 
 
@@ -177,8 +186,9 @@ def score(human_three_way: list[str], judged: list[str]) -> Scores:
     )
 
 
-def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
-    """Judge every row once and score the verdicts against the human labels, overall and per file."""
+def audit_judge(judge: Judge, rows: list[AuditRow], target_accuracy: float | None = None) -> AuditResult:
+    """Judge every row once and score the verdicts against the human labels, overall and per file
+    (``target_accuracy``: also suggest the confidence threshold that reaches it)."""
     if not rows:
         raise AuditDataError("no rows to audit")
     judgements = judge.judge_many([JudgeInput(question=r.prompt, response=r.completion) for r in rows])
@@ -203,6 +213,11 @@ def audit_judge(judge: Judge, rows: list[AuditRow]) -> AuditResult:
         xstest_labels=xstest,
         convention_disagreements=disagreements,
         trained_on=sorted(trained_on(judge, per_file)),
+        calibration=calibration(
+            [j.confidence if j.label in JUDGE_TO_THREE_WAY else None for j in judgements],
+            [x == r.human for x, r in zip(xstest, rows)],
+            target_accuracy,
+        ),
     )
 
 

@@ -40,6 +40,18 @@ class Judgement:
     rule: RuleId | None = None
     """The offline judge's rule that reached the verdict (``reason`` is its text); None for
     other judges."""
+    confidence: float | None = None
+    """How likely ``label`` is right (0..1), for a judge that can say; None for one that cannot.
+    Below a judge's threshold the label is ``uncertain`` (:func:`vscbench.judges.abstain.abstain`)."""
+    decided_by: str | None = None
+    """The key of the judge that reached the verdict, where it is not the judge asked (a
+    cascade's member); the verdict is stored with it."""
+    deferred_to: str | None = None
+    """The key of the judge a cascade passed this answer to, because its first judge said
+    ``uncertain``; None when the first judge decided."""
+    stages: tuple[tuple[str, Judgement], ...] = ()
+    """Verdicts of member judges reached on the way (a cascade's first judge), by their key:
+    stored under those keys too, so each member's own verdicts can be scored apart."""
 
 
 @runtime_checkable

@@ -4,6 +4,14 @@ LLM judges are named ``provider:model`` (``openai:gpt-4o-mini``) for every model
 :mod:`vscbench.models.base`; :mod:`vscbench.judges.llm` is imported only when such a spec is
 asked for (it pulls in the runner and the SDKs). A spec whose provider is no backend raises
 :class:`JudgeSpecError` saying so, rather than silently falling back to another judge.
+
+Guard models served behind an OpenAI-compatible server are named by their format, the model and
+the server: ``wildguard:allenai/wildguard@http://localhost:8000/v1``, ``llamaguard:...@URL``,
+``qwen3guard:...@URL`` (:mod:`vscbench.judges.guards`).
+
+A built-in judge takes options after a colon: ``offline:threshold=0.8`` says ``uncertain`` below
+that confidence. ``A>B`` is a cascade (:mod:`vscbench.judges.cascade`): B judges only the answers
+A is uncertain of. ``>`` binds loosest: ``offline:threshold=0.8>vote:x,y`` cascades into a vote.
 """
 
 from __future__ import annotations
@@ -12,9 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from vscbench.judges.base import Judge
+from vscbench.judges.guard_formats import GUARDS
 from vscbench.models.base import BACKENDS
 
 JudgeFactory = Callable[..., Judge]
+
+#: Guard models by the format their adapter speaks (:mod:`vscbench.judges.guard_formats`).
+GUARD_FORMATS = tuple(GUARDS)
 
 #: The judge used when none is named and an OpenAI key is in the environment.
 LLM_JUDGE_WHEN_KEYED = "openai:gpt-4o-mini"
@@ -43,10 +55,30 @@ class JudgeSpecError(ValueError):
     """A judge spec that names no known judge."""
 
 
-def _offline(_: str) -> Judge:
+def _options(spec: str) -> dict[str, str]:
+    """``offline:threshold=0.8,x=y`` -> ``{"threshold": "0.8", "x": "y"}``."""
+    _, _, text = spec.partition(":")
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise JudgeSpecError(f"judge option {part!r} of {spec!r} is not KEY=VALUE, as in offline:threshold=0.8")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _offline(spec: str) -> Judge:
+    from vscbench.judges.abstain import ThresholdError, parse_threshold
     from vscbench.judges.offline import OfflineJudge
 
-    return OfflineJudge()
+    options = _options(spec)
+    threshold = options.pop("threshold", None)
+    if options:
+        raise JudgeSpecError(f"the offline judge has no option {', '.join(options)}; it takes threshold=X (0..1)")
+    try:
+        return OfflineJudge(threshold=None if threshold is None else parse_threshold(threshold))
+    except ThresholdError as exc:
+        raise JudgeSpecError(f"{spec}: {exc}") from None
 
 
 def _keyword(_: str) -> Judge:
@@ -67,16 +99,49 @@ BUILTIN_JUDGES: dict[str, JudgeFactory] = {
     "keyword": _keyword,
     "keyword-anywhere": _keyword_anywhere,
 }
+#: Built-in judges that take options after a colon (``offline:threshold=0.8``).
+JUDGES_WITH_OPTIONS = frozenset({"offline"})
+
+
+def is_builtin(spec: str) -> bool:
+    """Whether ``spec`` names built-in judges only (with options, in a vote or a cascade): their
+    key is known without asking anyone."""
+    from vscbench.judges.cascade import CASCADE_SEPARATOR
+
+    members = [m for part in spec.split(CASCADE_SEPARATOR) for m in part.strip().removeprefix("vote:").split(",")]
+    return all(m.strip().partition(":")[0] in BUILTIN_JUDGES for m in members if m.strip()) and any(
+        m.strip() for m in members
+    )
 
 
 def get_judge(spec: str, **options: Any) -> Judge:
-    """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C.
+    """The judge a spec names. ``vote:A,B,C`` is the majority of judges A, B and C; ``A>B`` is
+    a cascade (B judges what A is uncertain of).
 
-    ``options`` (store, with_image, concurrency, rubric, ...) go to LLM judges only.
+    ``options`` (store, with_image, concurrency, rubric, ...) go to LLM and guard judges only.
     """
+    from vscbench.judges.cascade import CASCADE_SEPARATOR, cascade
+
     spec = spec.strip()
-    if spec in BUILTIN_JUDGES:
-        return BUILTIN_JUDGES[spec](spec)
+    if CASCADE_SEPARATOR in spec:
+        members = [part.strip() for part in spec.split(CASCADE_SEPARATOR)]
+        if len(members) < 2 or not all(members):
+            raise JudgeSpecError(
+                f"a cascade names a judge on each side of '>', as in 'offline>openai:gpt-4o-mini'; got {spec!r}"
+            )
+        return cascade([get_judge(member, **options) for member in members])  # named by members: no URL
+    name, sep, _ = spec.partition(":")
+    if name in BUILTIN_JUDGES:
+        if sep and name not in JUDGES_WITH_OPTIONS:
+            raise JudgeSpecError(f"the {name} judge takes no options; use {name!r}")
+        return BUILTIN_JUDGES[name](spec)
+    if name in GUARD_FORMATS:
+        from vscbench.judges.guards import GuardJudge, GuardSpecError
+
+        try:
+            return GuardJudge(name, spec, **options)
+        except GuardSpecError as exc:
+            raise JudgeSpecError(str(exc)) from None
     if spec.startswith("vote:"):
         from vscbench.judges.vote import vote
 
@@ -96,10 +161,15 @@ def get_judge(spec: str, **options: Any) -> Judge:
             f"backend: {', '.join(f'{name}:MODEL' for name in BACKENDS)}."
         )
     raise JudgeSpecError(
-        f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'"
+        f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', 'A>B' (a cascade), "
+        f"'provider:model', or a guard model '{'|'.join(GUARD_FORMATS)}:MODEL@URL'"
     )
 
 
 def available_judges() -> list[str]:
     """Names accepted by :func:`get_judge` without a model part."""
-    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(BACKENDS)]
+    return (
+        sorted(BUILTIN_JUDGES)
+        + [f"{p}:MODEL" for p in sorted(BACKENDS)]
+        + [f"{g}:MODEL@URL" for g in sorted(GUARD_FORMATS)]
+    )

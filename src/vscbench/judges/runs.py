@@ -7,6 +7,11 @@ outcome as their label, and a sample without a response or verdict is ``missing`
 Verdicts are stored under the judge's key (``offline@v3``: name and version), so a judge
 upgrade re-judges instead of reusing stale verdicts; :func:`resolve_judge` finds which key a
 score should use and says so when the verdicts there are stale or absent.
+
+Each verdict keeps the judge's confidence and the key of the judge that decided it. A cascade
+(``offline:threshold=0.8>openai:gpt-4o-mini``) also stores its first judge's verdicts under that
+judge's own key, and its summary says how many answers it deferred and how many calls of the
+next judge that saved.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vscbench.judges.base import Judge, JudgeInput, describe_judge, judge_key, split_judge_key
-from vscbench.judges.registry import BUILTIN_JUDGES, JudgeSpecError, get_judge
+from vscbench.judges.base import Judge, JudgeInput, Judgement, describe_judge, judge_key, split_judge_key
+from vscbench.judges.cascade import CascadeJudge
+from vscbench.judges.registry import JudgeSpecError, get_judge, is_builtin
 from vscbench.schema import MISSING, Verdict
 from vscbench.store import RunNotFoundError, Store, require_run
 
 __all__ = [
-    "JudgeSummary", "RunNotFoundError", "VerdictsNotFoundError", "current_key", "judge_run", "judged_by",
-    "require_run", "resolve_judge", "run_agreement",
+    "JudgeSummary", "RunNotFoundError", "VerdictsNotFoundError", "current_key", "fresh_judges", "judge_run",
+    "judged_by", "require_run", "resolve_judge", "run_agreement",
 ]  # fmt: skip
 
 
@@ -45,9 +51,31 @@ class JudgeSummary:
     """The first few reasons judge calls failed."""
     judge_name: str = ""
     judge_version: str = ""
+    decided_by: dict[str, int] = field(default_factory=dict)
+    """New verdicts by the key of the judge that decided them (a cascade's members)."""
+    deferred: int | None = None
+    """A cascade: answers its first judge was uncertain of, sent to the next judge (None: no cascade)."""
+    deferred_to: str | None = None
+    """A cascade: the key of the judge the uncertain answers went to."""
+    calls_saved: int | None = None
+    """A cascade: calls of the next judge it did not make (answers judged minus those deferred)."""
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
+
+
+def _verdicts(key: str, item: JudgeInput, judgement: Judgement) -> list[Verdict]:
+    """The verdicts one judgement stores: the judge's own (unless it failed for a passing
+    reason) and those of the members it reached on the way, under their keys."""
+
+    def verdict(under: str, j: Judgement) -> Verdict:
+        return Verdict(
+            response_key=item.response_key or "", sample_id=item.sample_id or "", judge=under, label=j.label,
+            reason=j.reason, raw=j.raw, confidence=j.confidence, decided_by=j.decided_by or under,
+        )  # fmt: skip
+
+    out = [verdict(stage_key, stage) for stage_key, stage in judgement.stages if not stage.retryable]
+    return out if judgement.retryable else [*out, verdict(key, judgement)]
 
 
 def judge_run(
@@ -62,6 +90,9 @@ def judge_run(
     require_run(store, run)
     key = judge_key(judge)
     store.put_judge(key, judge.name, judge.version, describe_judge(judge))
+    stages = judge.stage_judges() if isinstance(judge, CascadeJudge) else []
+    for member in stages:
+        store.put_judge(judge_key(member), member.name, member.version, describe_judge(member))
     existing = {} if rejudge else store.get_verdicts(key, run=run)
     summary = JudgeSummary(run=run, judge=key, judge_name=judge.name, judge_version=judge.version)
     todo: dict[str, JudgeInput] = {}
@@ -88,21 +119,13 @@ def judge_run(
     items = list(todo.values())
     batch = 256
     verdicts: list[Verdict] = []
+    deferred = 0
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
         judgements = judge.judge_many(chunk)
-        chunk_verdicts = [
-            Verdict(
-                response_key=item.response_key or "",
-                sample_id=item.sample_id or "",
-                judge=key,
-                label=judgement.label,
-                reason=judgement.reason,
-                raw=judgement.raw,
-            )
-            for item, judgement in zip(chunk, judgements)
-            if not judgement.retryable
-        ]
+        deferred += sum(1 for j in judgements if j.deferred_to)
+        stored = [v for item, judgement in zip(chunk, judgements) for v in _verdicts(key, item, judgement)]
+        chunk_verdicts = [v for v in stored if v.judge == key]
         failed = [j for j in judgements if j.retryable]
         summary.judge_failed += len(failed)
         for judgement in failed:
@@ -112,16 +135,22 @@ def judge_run(
                 and len(summary.failure_reasons) < 5
             ):
                 summary.failure_reasons.append(judgement.reason)
-        store.put_verdicts(chunk_verdicts)  # committed chunk by chunk: an interrupted judge resumes
+        store.put_verdicts(stored)  # committed chunk by chunk: an interrupted judge resumes
         verdicts.extend(chunk_verdicts)
         if progress:
             progress(start + len(chunk), len(items))
     summary.judged = len(verdicts)
     summary.not_judged = not_judged
     labels: dict[str, int] = {}
+    decided: dict[str, int] = {}
     for verdict in verdicts:
         labels[verdict.label] = labels.get(verdict.label, 0) + 1
+        decided[verdict.decided_by or key] = decided.get(verdict.decided_by or key, 0) + 1
     summary.labels = labels
+    summary.decided_by = decided
+    if isinstance(judge, CascadeJudge):
+        summary.deferred, summary.deferred_to = deferred, judge.then_key
+        summary.calls_saved = len(items) - deferred
     return summary
 
 
@@ -130,11 +159,17 @@ def judged_by(store: Store, run: str) -> list[str]:
     return store.run_judges(run)
 
 
+def fresh_judges(store: Store, run: str) -> list[str]:
+    """Keys of the judges with current verdicts on this run (stale versions of built-in judges
+    left out): the judges a score can be compared across."""
+    return [key for key in judged_by(store, run) if not _stale(key)]
+
+
 def current_key(spec: str) -> str | None:
-    """The key a built-in judge (offline, keyword, a vote of built-ins) stores verdicts under
-    today; ``None`` for an LLM judge, whose key depends on the options it was judged with."""
-    members = spec[len("vote:") :].split(",") if spec.startswith("vote:") else [spec]
-    if not all(member.strip() in BUILTIN_JUDGES for member in members):
+    """The key a built-in judge (offline, keyword, a vote or cascade of built-ins) stores
+    verdicts under today; ``None`` for an LLM judge, whose key depends on the options it was
+    judged with."""
+    if not is_builtin(spec):
         return None
     try:
         return judge_key(get_judge(spec))

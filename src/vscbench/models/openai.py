@@ -149,7 +149,7 @@ class OpenAIModel:
             return Generation("error", error=f"cannot read image: {exc}", attempts=0)
         with call_log(self.max_retry_wait) as log:
             try:
-                completion = await self._client.chat.completions.create(**body)
+                completion = await self._create(body)
             except openai.APIStatusError as exc:
                 code = _error_code(exc)
                 reason = f"HTTP {exc.status_code}{f' {code}' if code else ''}: {_message(exc)}{log.wait_reason()}"
@@ -179,8 +179,7 @@ class OpenAIModel:
         if not choices:
             return Generation("error", error="the reply holds no choices", usage=usage, attempts=attempts)
         choice = choices[0]
-        message = choice.message
-        text = message.content if message.content is not None else getattr(message, "refusal", None)
+        text = self._choice_text(choice)
         text, repaired = (log or CallLog()).note(text)  # storable text, and what was replaced
         if choice.finish_reason == "content_filter":
             return Generation(
@@ -190,6 +189,16 @@ class OpenAIModel:
             reason = f"no text (finish_reason {choice.finish_reason})"
             return Generation("empty", text=text, error=reason, usage=usage, attempts=attempts)
         return Generation("ok", text=text, error=repaired, usage=usage, attempts=attempts)
+
+    async def _create(self, body: dict[str, Any]) -> Any:
+        """One call of the endpoint this backend speaks (chat completions)."""
+        return await self._client.chat.completions.create(**body)
+
+    @staticmethod
+    def _choice_text(choice: Any) -> str | None:
+        """The text of a reply's first choice (the message, or the model's stated refusal)."""
+        message = choice.message
+        return message.content if message.content is not None else getattr(message, "refusal", None)
 
     async def request_body(self, request: Request) -> dict[str, Any]:
         """The chat completion arguments for a request (images encoded off the event loop)."""

@@ -22,6 +22,7 @@ from vscbench.report.views import RunData
 from vscbench.schema import utc_now
 from vscbench.scoring.metrics import IntervalMethod, score
 from vscbench.scoring.runs import provenance, run_labels
+from vscbench.scoring.sensitivity import judge_sensitivity
 from vscbench.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -83,7 +84,8 @@ def load_run(
         info = dict(report.provenance)
         info["judge"] = {}
         report = replace(report, provenance=info)
-    return RunData(run, report, samples, labels, responses, reasons, note=note)
+    sensitivity = judge_sensitivity(store, run, rule, failures) if key != NOT_JUDGED else None  # type: ignore[arg-type]
+    return RunData(run, report, samples, labels, responses, reasons, note=note, sensitivity=sensitivity)
 
 
 def thumbnail_cache(store: Store) -> Path:

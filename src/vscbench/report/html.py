@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
+from vscbench.report.sensitivity import disagreement_line, sensitivity_table
 from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails, thumbnail_data_url
 from vscbench.report.views import (
@@ -44,7 +45,7 @@ from vscbench.scoring.metrics import INTERVAL_METHODS, ScoreReport
 __all__ = ["RunData", "render_html", "render_report", "thumbnail_data_url", "write_html", "write_report"]
 
 NUMERIC_COLUMNS = frozenset(
-    {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "blocked", "error", "empty", "missing"}
+    {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "uncertain", "blocked", "error", "empty", "missing"}
 )
 
 
@@ -163,6 +164,11 @@ def render_report(
         "comparison_notes": compared.notes,
         "figures": [(caption, _png_data_url(png)) for caption, png in figure_pngs.items()],
         "cross_tables": cross_run_tables(runs) if len(runs) > 1 else [],
+        "sensitivity": [
+            (sensitivity_table(run.sensitivity), disagreement_line(run.sensitivity))
+            for run in runs
+            if run.sensitivity is not None
+        ],
         "details": [
             {
                 "name": run.name,

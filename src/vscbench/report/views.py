@@ -8,6 +8,7 @@ renders rows from this array on demand; nothing here produces HTML.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from vscbench.report.tables import (
 from vscbench.report.thumbs import ThumbnailSet
 from vscbench.schema import FAILURE_LABELS, MISSING, Response, Sample, Verdict
 from vscbench.scoring.metrics import SECTIONS, GroupScore, ScoreReport
+from vscbench.scoring.sensitivity import JudgeSensitivity
 
 FAILURE_COLUMNS = (*FAILURE_LABELS, MISSING)
 SAMPLE_FIELDS = (
@@ -32,8 +34,10 @@ SAMPLE_FIELDS = (
     "pair", "thumb", "image",
 )  # fmt: skip
 """Order of the fields of one sample in the payload (arrays keep 20,000 rows small)."""
-ROW_FIELDS = ("run", "sample", "verdict", "outcome", "status", "answer", "reason")
-"""Order of the fields of one row (a run's answer to a sample) in the payload."""
+ROW_FIELDS = ("run", "sample", "verdict", "outcome", "status", "answer", "reason", "key", "judges")
+"""Order of the fields of one row (a run's answer to a sample) in the payload. ``key`` is the
+response key (a reader's own label is exported under it); ``judges`` is every judge's label
+where the run's judges disagree on the answer, else null."""
 
 
 @dataclass
@@ -53,6 +57,8 @@ class RunData:
     date: str | None = None
     note: str | None = None
     """Something the reader must know about this run (not judged yet ...), shown in its banner."""
+    sensitivity: JudgeSensitivity | None = None
+    """The run's headline under each of its judges, where two or more judged it."""
 
     def __post_init__(self) -> None:
         info = self.report.provenance
@@ -137,6 +143,7 @@ def page_payload(
     positions: dict[tuple[str, str, str], int] = {}
     rows: list[list[Any]] = []
     for run_index, run in enumerate(runs):
+        disagreements = {d.sample_id: d.labels for d in run.sensitivity.disagreements} if run.sensitivity else {}
         for sample in run.samples:
             key = (sample.id, sample.prompt, str(sample.image_path))
             position = positions.get(key)
@@ -150,10 +157,12 @@ def page_payload(
                     thumbnails.index(sample.image_path) if thumbnails else None,
                     image_link(sample.image_path) if link_images else None,
                 ])  # fmt: skip
-            status, text = answer_text(run.responses.get(sample.id))
+            response = run.responses.get(sample.id)
+            status, text = answer_text(response)
             rows.append([
                 run_index, position, run.labels.get(sample.id, MISSING),
                 run.report.outcomes.get(sample.id, "excluded"), status, text, run.reasons.get(sample.id),
+                response.key if isinstance(response, Response) else None, disagreements.get(sample.id),
             ])  # fmt: skip
     return {
         "sample_fields": list(SAMPLE_FIELDS),
@@ -174,6 +183,9 @@ def page_payload(
         "samples": samples,
         "rows": rows,
         "thumbs": list(thumbnails.urls) if thumbnails else [],
+        "label_scope": hashlib.sha256(
+            "\n".join(f"{runs[row[0]].name}\t{samples[row[1]][0]}" for row in rows).encode("utf-8")
+        ).hexdigest()[:16],
     }
 
 

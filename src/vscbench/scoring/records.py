@@ -13,8 +13,9 @@ from vscbench.scoring.rules import FailureTreatment, Outcome, ScoringRule
 from vscbench.scoring.stats import Interval, mean_of_two, wilson_interval
 
 IntervalMethod = Literal["cluster", "independent"]
-INCOMPLETE_LABELS = ("missing", "error", "empty", "invalid")
-"""Labels that make a run incomplete; above :data:`INCOMPLETE_THRESHOLD` a headline says so."""
+INCOMPLETE_LABELS = ("missing", "error", "empty", "invalid", "uncertain")
+"""Labels that make a run incomplete; above :data:`INCOMPLETE_THRESHOLD` a headline says so (an
+``uncertain`` verdict waits for a cascade's next judge)."""
 INCOMPLETE_THRESHOLD = 0.01
 INTERVAL_METHODS: dict[str, str] = {
     "cluster": (
@@ -192,7 +193,7 @@ class ScoreReport:
 
     @property
     def incomplete(self) -> dict[str, int]:
-        """Counts of missing, error, empty and invalid samples when together they exceed 1 % of
+        """Counts of missing, error, empty, invalid and uncertain samples when together they exceed 1 % of
         the samples (a headline over such a run must say so); empty otherwise."""
         counts = {label: self.failure_counts.get(label, 0) for label in INCOMPLETE_LABELS}
         total = self.overall.samples

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.store.file import (
+    ADDED_COLUMNS,
     APPLICATION_ID,
     SCHEMA_SQL,
     SCHEMA_VERSION,
@@ -61,6 +62,11 @@ class Database:
                 for statement in SCHEMA_SQL.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                for table, columns in ADDED_COLUMNS.items():
+                    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                    for column, kind in columns:
+                        if column not in present:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, StoreError, OSError) as exc:
@@ -109,6 +115,10 @@ class Database:
                 if isinstance(exc, sqlite3.Error):
                     raise store_error(exc, self.path) from exc
                 raise
+
+    def columns(self, table: str) -> set[str]:
+        """The columns ``table`` has in this file (a read-only store may lack :data:`ADDED_COLUMNS`)."""
+        return {row[1] for row in self.query(f"PRAGMA table_info({table})")}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:

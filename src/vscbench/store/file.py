@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 CREATE TABLE IF NOT EXISTS verdicts (
     response_key TEXT NOT NULL, judge TEXT NOT NULL, sample_id TEXT NOT NULL, label TEXT NOT NULL,
-    reason TEXT, raw TEXT, created TEXT NOT NULL, PRIMARY KEY (response_key, judge)
+    reason TEXT, raw TEXT, created TEXT NOT NULL, confidence REAL, decided_by TEXT,
+    PRIMARY KEY (response_key, judge)
 );
 CREATE TABLE IF NOT EXISTS judges (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, identity TEXT NOT NULL, created TEXT NOT NULL
@@ -62,6 +63,13 @@ CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
 );
 """
+
+#: Nullable columns added to a table after it was first released: a store that lacks them gets
+#: them when it is opened for writing (``ALTER TABLE ... ADD COLUMN``), and a read-only one is
+#: read as if they were NULL. Adding one is not a schema version change.
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "verdicts": (("confidence", "REAL"), ("decided_by", "TEXT")),
+}
 
 
 class StoreError(RuntimeError):

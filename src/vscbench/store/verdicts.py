@@ -1,5 +1,8 @@
 """The ``verdicts`` and ``judges`` tables: one verdict per (response, judge key), and what each
-judge key stands for (model, host, rubric hash, settings)."""
+judge key stands for (model, host, rubric hash, settings).
+
+A verdict carries the judge's confidence and the key of the judge that decided it (a cascade's
+member); stores written before these columns existed read them as NULL."""
 
 from __future__ import annotations
 
@@ -14,25 +17,33 @@ from vscbench.store.database import Database
 _RUN_KEYS = "SELECT response_key FROM run_items WHERE run = ?"
 
 
+_COLUMNS = "response_key, judge, sample_id, label, reason, raw, created, confidence, decided_by"
+
+
 class Verdicts:
     def __init__(self, db: Database) -> None:
         self.db = db
+        present = db.columns("verdicts")
+        self._select = ", ".join(c if c in present else "NULL" for c in _COLUMNS.split(", "))
 
     def put(self, verdicts: Iterable[Verdict], replace: bool = True) -> int:
         """Store verdicts, one per (response, judge); ``replace=False`` keeps existing ones."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         rows = [
-            (v.response_key, v.judge, v.sample_id, v.label, repair(v.reason)[0], repair(v.raw)[0], v.created_at)
+            (
+                v.response_key, v.judge, v.sample_id, v.label, repair(v.reason)[0], repair(v.raw)[0], v.created_at,
+                v.confidence, v.decided_by,
+            )
             for v in verdicts
-        ]
+        ]  # fmt: skip
         if rows:
             with self.db.write() as db:
-                db.executemany(f"{verb} INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany(f"{verb} INTO verdicts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
     def get(self, judge: str, run: str | None = None) -> dict[str, Verdict]:
         """response key -> verdict of one judge (only the responses of ``run`` when given)."""
-        sql = "SELECT response_key, judge, sample_id, label, reason, raw, created FROM verdicts WHERE judge = ?"
+        sql = f"SELECT {self._select} FROM verdicts WHERE judge = ?"
         params: list[Any] = [judge]
         if run is not None:
             sql += f" AND response_key IN ({_RUN_KEYS})"
@@ -46,6 +57,8 @@ class Verdicts:
                 reason=row[4],
                 raw=row[5],
                 created_at=row[6],
+                confidence=row[7],
+                decided_by=row[8],
             )
             for row in self.db.query(sql, params)
         }
