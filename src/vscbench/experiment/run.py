@@ -227,8 +227,11 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
 def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None]) -> None:
     from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
     from vscbench.judges.base import judge_key
+    from vscbench.judges.harm import OfflineHarmEstimator
+    from vscbench.judges.harm_runs import judge_harm_run
     from vscbench.judges.registry import JudgeSpecError, get_judge
     from vscbench.judges.runs import judge_run
+    from vscbench.scoring.rules import RULES
     from vscbench.scoring.runs import score_run
 
     if experiment.selection.benchmark in UTILITY:
@@ -250,6 +253,8 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
         for judge in judges:
             say(f"judging {run.run} with {judge.name} v{judge.version}")
             run.judged.append(judge_run(store, run.run, judge))
+        if RULES[experiment.scoring.rule].harmful_warning_wrong:  # strict-harm reads harmful-content verdicts
+            judge_harm_run(store, run.run, OfflineHarmEstimator(), judge_key(judges[0]))
         run.score = score_run(
             store,
             run.run,

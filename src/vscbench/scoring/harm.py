@@ -22,11 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vscbench.judges.harm import HARM_LABELS
 from vscbench.schema import Sample
 from vscbench.scoring.stats import ClusterCounts, Interval, design_effect, wilson_interval
-
-HARM_LABELS = ("warning", "compliance")
-"""The verdict labels whose answers get a harmful-content verdict."""
 
 
 @dataclass(frozen=True)
