@@ -169,7 +169,9 @@ def score_command(
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
     harm_judge: str | None = typer.Option(
-        None, "--harm-judge", help="Whose harmful-content verdicts to read (default: offline, or the one judge that read the run)."
+        None,
+        "--harm-judge",
+        help="Whose harmful-content verdicts to read (default: offline, or the one judge that read the run).",
     ),
 ) -> None:
     """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.

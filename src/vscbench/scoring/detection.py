@@ -51,8 +51,8 @@ METHOD = (
 _inverse_normal = np.vectorize(NormalDist().inv_cdf, otypes=[float])
 
 
-def corrected_rates(hits: float, unsafe: float, false_alarms: float, safe: float) -> tuple[float, float]:
-    """(H, F) with the log-linear correction."""
+def corrected_rates(hits: Any, unsafe: Any, false_alarms: Any, safe: Any) -> tuple[Any, Any]:
+    """(H, F) with the log-linear correction (numbers, or numpy arrays of them)."""
     return (hits + 0.5) / (unsafe + 1), (false_alarms + 0.5) / (safe + 1)
 
 

@@ -99,11 +99,10 @@ class TransferTable:
 
 
 def _tally(pairs: list[tuple[bool, bool]], variant: str) -> TransferTable:
-    counts = {"both_right": 0, "lost": 0, "gained": 0, "both_wrong": 0}
-    for on_text, with_image in pairs:
-        key = ("both_right" if with_image else "lost") if on_text else ("gained" if with_image else "both_wrong")
-        counts[key] += 1
-    return TransferTable(variant, **counts)
+    both_right = sum(1 for on_text, with_image in pairs if on_text and with_image)
+    lost = sum(1 for on_text, with_image in pairs if on_text and not with_image)
+    gained = sum(1 for on_text, with_image in pairs if not on_text and with_image)
+    return TransferTable(variant, both_right, lost, gained, len(pairs) - both_right - lost - gained)
 
 
 def transfer_tables(
