@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from vscbench.scoring.compare import Comparison
 from vscbench.scoring.consistency import Consistency
@@ -165,12 +164,21 @@ def detection_comparison_rows(comparison: Comparison, compact: bool = False) -> 
     return Rows("Discrimination d' and bias c [95% CI]", headers, rows)
 
 
-def detection_points(comparison: Comparison) -> Mapping[str, dict[str, Any]]:
-    """Per run: its (c, d') point and, with a baseline, the baseline's; for the arrow plot."""
-    base = comparison.reports[comparison.baseline].overall.detection if comparison.baseline else None
-    out: dict[str, dict[str, Any]] = {}
-    for name, report in comparison.reports.items():
-        detection = report.overall.detection
-        out[name] = {"d_prime": detection.d_prime, "criterion": detection.criterion,
-                     "from": None if base is None or name == comparison.baseline else (base.criterion, base.d_prime)}  # fmt: skip
-    return out
+def questions_rows(reports: Mapping[str, ScoreReport]) -> Rows:
+    """One row per run: the figures that answer the open questions, side by side."""
+    rows = []
+    for name, report in reports.items():
+        found = report.overall.detection
+        spread = report.consistency.get("all")
+        test = spread.spreads["sra_u"].p_value if spread else None
+        lost = [t for t in report.transfer.values() if t.lost_with_image is not None]
+        worst = max(lost, key=lambda t: t.lost_with_image or 0.0) if lost else None
+        harm = report.harm
+        rows.append([
+            name, format_z(found.d_prime, found.d_prime_ci), format_z(found.criterion, found.criterion_ci),
+            f"{spread.worst_category} ({format_p(test)})" if spread and spread.worst_category else DASH,
+            f"{worst.variant}: {format_share(worst.lost_with_image, worst.lost_with_image_ci, digits=0)}" if worst else DASH,
+            format_share(harm.warned_but_harmful, harm.warned_but_harmful_ci, digits=0) if harm else DASH,
+        ])  # fmt: skip
+    headers = ["Run", "d'", "c", "Worst category (SRA_u test)", "Most lost with image", "Warned but harmful"]
+    return Rows("Open questions at a glance [95% CI]", headers, rows)
