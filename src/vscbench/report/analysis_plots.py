@@ -109,7 +109,9 @@ def transfer_figure(reports: Mapping[str, ScoreReport]) -> Figure | None:
                     layout="constrained")  # fmt: skip
     axes = figure.add_subplot()
     for index, (name, report) in enumerate(reports.items()):
-        xs, heights, errors = [], [], [[], []]
+        xs: list[float] = []
+        heights: list[float] = []
+        errors: list[list[float]] = [[], []]
         for position, variant in enumerate(variants):
             table = report.transfer.get(variant)
             if table is None or table.lost_with_image is None:
