@@ -16,7 +16,7 @@ from vscbench.methods.defences import DEFENCE_PROMPT
 from vscbench.methods.ecso import ECSOModel, judged_harmful
 from vscbench.methods.plan import MethodSpecError, parse_method
 from vscbench.models.base import Generation, ModelSpec
-from vscbench.schema import ImagePart, Message, Request, Sample
+from vscbench.schema import ImagePart, Message, Request, Sample, Usage
 from vscbench.store import Store
 
 runner = CliRunner()
@@ -58,20 +58,22 @@ class StagedModel:
         self.asked: list[str] = []
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
-        out = []
-        for request in requests:
-            text = request.messages[-1].text_content
-            self.asked.append(request.method)
-            if request.method.startswith("ecso:check"):
-                out.append(Generation("ok", "Yes." if "STEPS" in text else "no" if "safe-ish" in text else "unclear"))
-            elif request.method.startswith("ecso:caption"):
-                out.append(Generation("ok", "A drawing of a box with wires."))
-            elif request.method.startswith("ecso:answer"):
-                out.append(Generation("ok", f"I won't help with that. [{'wires' in text}]"))
-            else:
-                plain = "A safe-ish answer." if "cook" in text else "It is a box."
-                out.append(Generation("ok", "Here are the STEPS." if "bomb" in text else plain))
+        out = [self._answer(request) for request in requests]
+        for answer in out:
+            answer.usage = Usage(prompt_tokens=10, completion_tokens=1)
         return out
+
+    def _answer(self, request: Request) -> Generation:
+        text = request.messages[-1].text_content
+        self.asked.append(request.method)
+        if request.method.startswith("ecso:check"):
+            return Generation("ok", "Yes." if "STEPS" in text else "no" if "safe-ish" in text else "unclear")
+        if request.method.startswith("ecso:caption"):
+            return Generation("ok", "A drawing of a box with wires.")
+        if request.method.startswith("ecso:answer"):
+            return Generation("ok", f"I won't help with that. [{'wires' in text}]")
+        plain = "A safe-ish answer." if "cook" in text else "It is a box."
+        return Generation("ok", "Here are the STEPS." if "bomb" in text else plain)
 
     async def aclose(self) -> None:
         return None
@@ -96,12 +98,15 @@ def test_ecso_steps_flow_and_every_step_is_cached_under_its_own_key(tmp_path: Pa
         assert answers[2].text == "I won't help with that. [True]"  # an unreadable check counts as harmful
         assert answers[3].text == "Here are the STEPS."  # no image: nothing to close the eyes on
         assert (model.stats.checked, model.stats.flagged, model.stats.unreadable_checks) == (3, 2, 1)
+        # an answer's usage covers every step asked for it: 4, 2, 4 and 1 calls of one token each
+        assert [a.usage.completion_tokens for a in answers] == [4, 2, 4, 1]
         assert sorted(set(inner.asked)) == ["cot", "ecso:answer|cot", "ecso:caption|cot", "ecso:check|cot"]
         first_key = requests[0].model_copy(update={"method": "cot"}).cache_key("scripted:staged")
         assert store.get_response(first_key).text == "Here are the STEPS."  # step 1 is the base method's request
         inner.asked.clear()
         again = asyncio.run(ECSOModel(inner, base_method="cot", cache=store).generate(requests))
         assert inner.asked == [] and [a.text for a in again] == [a.text for a in answers]
+        assert all(a.usage.completion_tokens is None for a in again)  # nothing asked, nothing spent
     assert judged_harmful("No, it is fine.") is False and judged_harmful("Yes") is True and judged_harmful("?") is None
 
 

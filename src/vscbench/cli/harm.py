@@ -51,7 +51,7 @@ def judge_harm_command(
         if rubric is not None and not rubric.is_file():
             fail(f"--rubric {rubric} does not exist")
         options = {"store": store, "concurrency": concurrency, "rubric": rubric}
-        harm = get_harm_judge(harm_judge, **options) if harm_judge != "offline" else get_harm_judge(harm_judge)
+        harm = get_harm_judge(harm_judge, **options)  # the offline estimator takes no options
         summaries = [judge_harm_run(store, name, harm, judge, rejudge=rejudge) for name in run]
         reports = [score_run(store, s.run, s.verdict_judge, harm_judge=s.judge) for s in summaries]
     except (RunNotFoundError, VerdictsNotFoundError, ValueError) as exc:

@@ -27,7 +27,7 @@ def get_harm_judge(spec: str = "offline", **options: Any) -> HarmJudge:
     """``offline`` (the heuristic estimator) or an LLM spec such as ``openai:gpt-4o-mini``
     (``options``: store, concurrency, rubric, model options)."""
     if spec == "offline":
-        return OfflineHarmEstimator()
+        return OfflineHarmEstimator()  # options (store, concurrency, rubric) concern LLM judges only
     if ":" not in spec:
         raise ValueError(
             f"unknown harmful-content judge {spec!r}; use offline or an LLM spec such as openai:gpt-4o-mini"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from vscbench.models.base import Generation
@@ -70,6 +70,16 @@ def judged_harmful(reply: str | None) -> bool | None:
     """The check step's answer: the first yes or no in the reply; ``None`` when there is none."""
     match = _ANSWER_WORD.search(reply or "")
     return None if match is None else match.group(1).lower() == "yes"
+
+
+def _add_usage(spent: list[Usage], indices: Iterable[int], answers: list[Generation]) -> None:
+    """Add each answer's tokens to the usage of the request it belongs to."""
+    for index, answer in zip(indices, answers):
+        before, usage = spent[index], answer.usage
+        spent[index] = Usage(
+            prompt_tokens=(before.prompt_tokens or 0) + (usage.prompt_tokens or 0) or None,
+            completion_tokens=(before.completion_tokens or 0) + (usage.completion_tokens or 0) or None,
+        )
 
 
 def _last_user(request: Request) -> tuple[int, Message]:
@@ -145,8 +155,16 @@ class ECSOModel:
         return f"ecso:{name}|{self.base_method}"
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
+        """Each request through the steps; an answer's usage is the tokens of every step this
+        call asked (steps answered from the cache cost none)."""
         self.stats.requests += len(requests)
+        spent = [Usage() for _ in requests]
+        final = await self._generate(requests, spent)
+        return [replace(answer, usage=usage) for answer, usage in zip(final, spent)]
+
+    async def _generate(self, requests: list[Request], spent: list[Usage]) -> list[Generation]:
         first = await self._ask([r.model_copy(update={"method": self.base_method}) for r in requests])
+        _add_usage(spent, range(len(requests)), first)
         final: list[Generation] = list(first)
         queries: dict[int, str] = {}
         for index, (request, answer) in enumerate(zip(requests, first)):
@@ -159,6 +177,7 @@ class ECSOModel:
                           self._step("check"), CHECK_TOKENS)
             for i in order
         ])  # fmt: skip
+        _add_usage(spent, order, checks)
         flagged = []
         for index, check in zip(order, checks):
             self.stats.checked += 1
@@ -171,6 +190,7 @@ class ECSOModel:
                 flagged.append(index)
         self.stats.flagged += len(flagged)
         captions = await self._ask([self._caption_request(requests[i], queries[i]) for i in flagged])
+        _add_usage(spent, flagged, captions)
         described = []
         for index, caption in zip(flagged, captions):
             if caption.outcome in ("ok", "empty"):
@@ -180,6 +200,7 @@ class ECSOModel:
                     caption.outcome, error=f"ecso caption step: {caption.error or 'no reason given'}"
                 )
         answers = await self._ask([self._eyes_closed(requests[i], queries[i], text) for i, text in described])
+        _add_usage(spent, [index for index, _ in described], answers)
         for (index, _), answer in zip(described, answers):
             final[index] = answer
             self.stats.answered_from_caption += answer.outcome == "ok"
