@@ -211,7 +211,9 @@ def test_html_escapes_model_output_and_embeds_figures(tmp_path, report):
     assert len(data["rows"]) == len(samples) and len(data["thumbs"]) == 1
     assert data["thumbs"][0].startswith("data:image/jpeg;base64,")
     figures = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(figures) == 3 and all(base64.b64decode(f).startswith(PNG_SIGNATURE) for f in figures)
+    # SRA_s vs SRA_u, by category, by variant, then (c, d') and d' by category (no text-only sample: no transfer)
+    assert len(figures) == 5 and all(base64.b64decode(f).startswith(PNG_SIGNATURE) for f in figures)
+    assert "Discrimination d&#39; against bias c" in page and "Lost once the image is added" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # works offline: nothing fetched
     script = re.search(r"<script>(.*?)</script>", page, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

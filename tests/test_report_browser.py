@@ -316,3 +316,55 @@ def test_a_report_without_samples_opens_cleanly(browser, tmp_path):
     assert page.locator("#samples-view").count() == 0 and page.locator("#leaderboard tbody tr").count() == 1
     assert problems == []
     page.close()
+
+
+def _question_samples(tmp: Path) -> list[Sample]:
+    """Prompts asked as text and as typography, in two categories with both sides."""
+    picture = _image(tmp / "q.png", (200, 200, 200))
+    samples = []
+    for row in range(8):
+        label, category = ("safe" if row % 2 else "unsafe"), ("homonyms" if row < 4 else "privacy")
+        for variant in ("text", "typography"):
+            samples.append(Sample(
+                id=f"text_centric/r{row}/{variant}", subset="text_centric", category=category, variant=variant,
+                label=label, prompt=f"question {row}", image_path=picture if variant != "text" else None,
+                source_file="tc", source_row=row,
+            ))  # fmt: skip
+    return samples
+
+
+def test_the_open_questions_show_as_arrows_a_transfer_table_and_the_category_spread(browser, tmp_path):
+    samples = _question_samples(tmp_path)
+    runs = []
+    for name, method, refuses in (("plain", "none", {0, 2, 3, 5}), ("shield", "adashield-s", {0, 1, 2, 3, 4, 6})):
+        labels = {s.id: "refusal" if (s.source_row in refuses) != (s.variant == "typography" and s.source_row == 2)
+                  else "compliance" for s in samples}  # fmt: skip
+        report = replace(score(samples, labels), provenance={"run": name, "model": "openai:m", "method": method,
+                                                             "judge": {"key": "offline@v4", "name": "offline", "version": "4"}})  # fmt: skip
+        runs.append(RunData(name, report, samples, labels, {}))
+    path = write_report(tmp_path / "questions.html", runs, title="Open questions")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_selector("html[data-ready='1']", timeout=15_000)
+    page.click("a[data-tab='figures-view']")
+    captions = page.locator("#figures-view figcaption").all_inner_texts()
+    for wanted in ("Discrimination d' against bias c", "Lost once the image is added", "Category spread: d'"):
+        figure = page.locator("#figures-view figure", has_text=wanted)
+        assert figure.count() == 1, captions
+        assert figure.locator("img").evaluate("img => img.complete && img.naturalWidth > 300")
+    page.locator("#figures-view figure", has_text="Discrimination d'").screenshot(path=str(tmp_path / "arrows.png"))
+    assert (tmp_path / "arrows.png").stat().st_size > 10_000
+    page.click("a[data-tab='breakdowns-view']")
+    glance = page.locator("table", has=page.locator("th", has_text="Most lost with image"))
+    assert glance.locator("tbody tr").count() == 2 and "typography" in glance.inner_text()
+    detail = page.locator(".detail[data-detail='0']")
+    assert "Text-only vs with image (per prompt)" in detail.inner_text()
+    assert "Category spread, all" in detail.inner_text() and "Discrimination d' and bias c" in detail.inner_text()
+    page.click("a[data-tab='leaderboard-view']")
+    assert "Δd'" in page.locator("#leaderboard-view").inner_text()  # paired against the first run
+    assert problems == []
+    context.close()

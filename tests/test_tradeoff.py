@@ -195,3 +195,36 @@ def test_tradeoff_errors_are_clear(runs, tmp_path):
         app, ["tradeoff", "--store", str(path), "--run", "safety", "--plot", str(tmp_path / "p.png")]
     )
     assert plot.exit_code == 2 and "nothing to plot" in plot.output
+
+
+def test_pareto_front_and_the_paired_utility_change(runs, tmp_path):
+    path, _, names = runs
+    with Store(path) as store:
+        table = tradeoff(store, list(names.values()), judge="offline")
+    base, cot = table.rows
+    # CoT answers POPE's dog question unreadably: 5/9 against 6/9, paired on the 9 POPE samples
+    assert cot.utility_change is not None and cot.utility_change.samples == 9
+    assert cot.utility_change.value == pytest.approx(-1 / 9)
+    low, high = cot.utility_change.ci
+    assert low < 0 <= high and cot.utility_verdict == "free"  # one changed answer of nine shows no loss
+    assert base.utility_change is None and base.utility_verdict is None
+    # on the POPE samples both hold: none (0.625, 6/9) and cot (0.875, 5/9); neither dominates
+    assert base.pareto is True and cot.pareto is True
+    payload = table.to_dict()["rows"][1]
+    assert payload["utility_verdict"] == "free" and payload["pareto"] is True
+    assert payload["utility_change"]["value"] == pytest.approx(-1 / 9)
+    args = ["tradeoff", "--store", str(path), "--judge", "offline", *(x for n in names.values() for x in ("--run", n))]
+    shown = CliRunner().invoke(app, args, env={"COLUMNS": "100"})
+    assert "Calibration without utility loss" in shown.stdout and "free" in shown.stdout
+
+
+def test_frontier_rules() -> None:
+    from vscbench.scoring.frontier import pareto_front, utility_verdict
+    from vscbench.scoring.stats import PairedDelta
+
+    points = {"a": (0.6, 0.9), "b": (0.8, 0.8), "c": (0.7, 0.7), "d": (0.8, 0.8)}
+    assert pareto_front(points) == {"a", "b", "d"}  # c is dominated by b; equal points both stay
+    assert utility_verdict(PairedDelta(-0.02, (-0.05, 0.01), 0.3, 100, 100)) == "free"
+    assert utility_verdict(PairedDelta(-0.04, (-0.07, -0.01), 0.01, 100, 100)) == "costs utility"
+    assert utility_verdict(PairedDelta(0.04, (0.01, 0.07), 0.01, 100, 100)) == "gains utility"
+    assert utility_verdict(PairedDelta(None, None, None, 0, 0)) is None

@@ -335,3 +335,28 @@ def print_tradeoff(table: Any) -> None:
                           highlight=False, markup=False)  # fmt: skip
     console.print("Changes in percentage points against the baseline method; unreadable utility replies count as wrong.",
                   highlight=False)  # fmt: skip
+    print_utility_cost(table)
+
+
+def print_utility_cost(table: Any) -> None:
+    """Per (model, method): utility accuracy, its paired change against the baseline with interval
+    and p-value, whether that makes the method free, and whether it is on the Pareto front."""
+    rows = [row for row in table.rows if row.utility_accuracy is not None]
+    if not rows:
+        return
+    rich_table = Table(title="Calibration without utility loss", box=box.SIMPLE_HEAD, show_edge=False,
+                       collapse_padding=True)  # fmt: skip
+    for column in ("model", "method", "utility", "change [95% CI]", "verdict", "front"):
+        rich_table.add_column(column, justify="left" if column in ("model", "method") else "right", overflow="fold")
+    for row in rows:
+        change = row.utility_change
+        shown = "—"
+        if change is not None and change.value is not None and change.ci is not None:
+            shown = f"{100 * change.value:+.1f} [{100 * change.ci[0]:+.1f}, {100 * change.ci[1]:+.1f}]"
+        rich_table.add_row(escape(default_run_name(row.model)), escape(short_method(row.method)),
+                           _percent(row.utility_accuracy), shown, row.utility_verdict or ("baseline" if row.baseline is None
+                           else "—"), "yes" if row.pareto else "no" if row.pareto is False else "—")  # fmt: skip
+    console.print(rich_table)
+    console.print("utility: POPE and ScienceQA answers pooled; change paired on the samples both runs answered "
+                  "(bootstrap); free: the change's interval includes 0; front: on the Pareto front of "
+                  "(SRA_a, utility) among the model's methods.", highlight=False)  # fmt: skip

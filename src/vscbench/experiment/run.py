@@ -76,8 +76,8 @@ def run_experiment(
         raise ExperimentError(str(exc)) from None
     for spec in specs:
         check_model_options(spec.provider, experiment.execution.model_options)
-    if experiment.execution.ray and any(method.iar for method in methods):
-        raise ExperimentError("Ray runs do not steer (iar) yet; run steering without ray")
+    if experiment.execution.ray and any(method.iar or method.ecso for method in methods):
+        raise ExperimentError("Ray runs do not steer (iar) or run ecso yet; run these methods without ray")
     pool = pool or load_pool(experiment.selection.benchmark, experiment.selection.data, experiment.selection.subset, experiment.selection.figstep_instruction,
                              experiment.selection.seed, experiment.selection.benchmark_options)  # fmt: skip
     notes = [*experiment.notes, *([pool.note] if pool.note else [])]
@@ -157,7 +157,7 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
                 method.resolve_layer(text_layers_from_config(spec.name))
             executor = None
         else:  # loading and wrapping resolves an iar layer given as a depth fraction
-            executor = _executor(experiment, spec, method, local)
+            executor = _executor(experiment, spec, method, local, store)
         run_spec = RunSpec(
             name="-", model=spec.cache_spec, data=str(experiment.selection.data), subset=experiment.selection.subset,
             variants=experiment.selection.variants, categories=experiment.selection.categories, limit=experiment.selection.limit,
@@ -194,7 +194,7 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
     return outcome
 
 
-def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any]) -> Any:
+def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any], store: Any = None) -> Any:
     """Where one run's calls are made: Ray replicas, or this process (a pool is a model too)."""
     from vscbench.engine.runner import LocalExecutor
     from vscbench.methods.plan import fit_model_options
@@ -221,14 +221,17 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
     if spec.is_pool:  # each failover try may take one SDK retry of its own
         concurrency = (execution.concurrency_per_endpoint or execution.concurrency) * len(spec.base_urls)
         deadline = 2 * execution.timeout * (execution.max_retries + 1) + 60
-    return LocalExecutor(method.wrap(model), concurrency, deadline)
+    return LocalExecutor(method.wrap(model, cache=store), concurrency, deadline)  # ecso keeps its steps in the store
 
 
 def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None]) -> None:
     from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
     from vscbench.judges.base import judge_key
+    from vscbench.judges.harm import OfflineHarmEstimator
+    from vscbench.judges.harm_runs import judge_harm_run
     from vscbench.judges.registry import JudgeSpecError, get_judge
     from vscbench.judges.runs import judge_run
+    from vscbench.scoring.rules import RULES
     from vscbench.scoring.runs import score_run
 
     if experiment.selection.benchmark in UTILITY:
@@ -250,6 +253,8 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
         for judge in judges:
             say(f"judging {run.run} with {judge.name} v{judge.version}")
             run.judged.append(judge_run(store, run.run, judge))
+        if RULES[experiment.scoring.rule].harmful_warning_wrong:  # strict-harm reads harmful-content verdicts
+            judge_harm_run(store, run.run, OfflineHarmEstimator(), judge_key(judges[0]))
         run.score = score_run(
             store,
             run.run,

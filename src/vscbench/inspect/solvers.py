@@ -44,12 +44,17 @@ class PreparedMethod:
 
 
 def check_method(plan: MethodPlan) -> None:
-    """Refuse what Inspect cannot run: IAR steers a local model's activations."""
+    """Refuse what Inspect cannot run: IAR steers a local model's activations; ECSO makes several calls."""
     if plan.iar is not None:
         raise MethodSpecError(
             "iar steering needs a local transformers model's activations, which no Inspect provider exposes; "
             "use `vscbench run --model hf:PATH --method iar:...`, or a prompting method here "
             "(cot, safety-prompt, few-shot:K)"
+        )
+    if plan.ecso:
+        raise MethodSpecError(
+            "ecso asks the model several times per sample (answer, check, caption, answer again), which an "
+            "Inspect solver here does not do; use `vscbench run --method ecso`, or a prompting method here"
         )
 
 

@@ -54,6 +54,10 @@ class IARSetting:
     layer: int | None = None
     #: Filled by :meth:`MethodPlan.wrap`: the push as a fraction of the activation norm.
     relative_strength: float | None = None
+    #: ``add`` (IAR) or ``ablate`` (:mod:`vscbench.methods.steering.ablation`), and with ``ablate``
+    #: the direction taken out: the file's ``condition`` direction or its IAR ``vector``.
+    mode: str = "add"
+    direction: str = "condition"
 
     @property
     def depends_on_model(self) -> bool:
@@ -70,6 +74,7 @@ class IARSetting:
             f"iar:layer={self.layer},strength={float(self.strength)!r},"
             f"vector={self.vector_sha256[:16]},positions={self.positions}"
         )
+        text += f",mode=ablate,direction={self.direction}" if self.mode == "ablate" else ""
         return text + (f",gate={self.gate}" if self.gate else "")
 
 
@@ -84,9 +89,14 @@ def _parse_iar(text: str) -> IARSetting:
         if key in options:
             raise MethodSpecError(f"iar option {key!r} is given twice in {text!r}")
         options[key] = value.strip()
-    unknown = sorted(set(options) - {"layer", "strength", "vector", "positions", "gate"})
+    unknown = sorted(set(options) - {"layer", "strength", "vector", "positions", "gate", "mode", "direction"})
     if unknown:
         raise MethodSpecError(f"unknown iar option(s) {', '.join(unknown)} in {text!r}; form: {IAR_EXAMPLE}")
+    mode, direction = options.get("mode", "add"), options.get("direction", "condition")
+    if mode not in ("add", "ablate") or direction not in ("condition", "vector"):
+        raise MethodSpecError(f"iar mode must be add or ablate and direction condition or vector, in {text!r}")
+    if mode == "ablate":
+        options.setdefault("strength", "1")  # the share of the projection removed
     missing = [key for key in ("layer", "strength", "vector") if key not in options]
     if missing:
         raise MethodSpecError(f"iar needs {', '.join(missing)} in {text!r}; example: {IAR_EXAMPLE}")
@@ -123,6 +133,8 @@ def _parse_iar(text: str) -> IARSetting:
         positions=positions,
         gate=None if gate == "none" else gate,
         layer=exact_layer,
+        mode=mode,
+        direction=direction,
     )
 
 
@@ -133,6 +145,7 @@ class MethodPlan:
     spec: str = "none"
     pipeline: PromptPipeline = field(default_factory=lambda: PromptPipeline([]))
     iar: IARSetting | None = None
+    ecso: bool = False  #: answer through ECSO's steps (:mod:`vscbench.methods.ecso`) around the rest
     #: Ids of the few-shot demonstration samples chosen by :meth:`select` (sorted).
     demo_ids: list[str] = field(default_factory=list)
     #: Ids of samples :meth:`select` held out because the steering data was built from their rows.
@@ -141,6 +154,12 @@ class MethodPlan:
     @property
     def canonical(self) -> str:
         """The method as it enters every cache key: options spelled out, files hashed."""
+        parts = [self.base_canonical] if self.pipeline.methods or self.iar is not None else []
+        return "+".join([*parts, *(["ecso"] if self.ecso else [])]) or "none"
+
+    @property
+    def base_canonical(self) -> str:
+        """The canonical spec without ECSO: what ECSO's first step is asked (and keyed) under."""
         parts = [self.pipeline.canonical()] if self.pipeline.methods else []
         if self.iar is not None:
             parts.append(self.iar.canonical())
@@ -152,8 +171,10 @@ class MethodPlan:
         parts = [m.canonical().split(",")[0].replace(":", "-") for m in self.pipeline.methods]
         if self.iar is not None:
             layer = self.iar.layer if self.iar.layer is not None else self.iar.layer_spec
-            parts.append(f"iar-l{layer}-s{float(self.iar.strength):g}" + (f"-{self.iar.gate}" if self.iar.gate else ""))
-        return "+".join(parts) or "none"
+            kind = "ablate" if self.iar.mode == "ablate" else "iar"
+            gate = f"-{self.iar.gate}" if self.iar.gate else ""
+            parts.append(f"{kind}-l{layer}-s{float(self.iar.strength):g}{gate}")
+        return "+".join(parts + (["ecso"] if self.ecso else [])) or "none"
 
     def select(self, samples: Sequence[Sample], pool: Sequence[Sample]) -> list[Sample]:
         """The samples left to evaluate once few-shot demonstrations are drawn from ``pool`` and
@@ -236,14 +257,23 @@ class MethodPlan:
                 "method (cot, safety-prompt, few-shot:K) with it instead"
             )
 
-    def wrap(self, model: Any) -> Any:
+    def wrap(self, model: Any, cache: Any = None) -> Any:
         """The model a run calls: ``model`` itself, or, with ``iar``, a
-        :class:`~vscbench.methods.steering.wrapper.SteeredModel` around it.
+        :class:`~vscbench.methods.steering.wrapper.SteeredModel` (an ``AblatedModel`` with
+        ``mode=ablate``) around it; with ``ecso``, an :class:`~vscbench.methods.ecso.ECSOModel`
+        around that, keeping its steps' answers in ``cache`` (the run's store).
 
         Loads the vector file against the model (refusing one made for another model),
         resolves the layer and checks the file has a vector (and, with ``gate=probe``, a probe)
         for it. The wrapped model is not changed.
         """
+        if self.ecso:
+            from vscbench.methods.ecso import ECSOModel
+
+            return ECSOModel(self._steered(model), self.base_canonical, cache)
+        return self._steered(model)
+
+    def _steered(self, model: Any) -> Any:
         if self.iar is None:
             return model
         spec = getattr(model, "spec", None)
@@ -277,6 +307,13 @@ class MethodPlan:
                 f"iar gate={iar.gate} needs a {iar.gate} for block {layer} in {iar.vector}; extract the vectors "
                 "from safe and unsafe queries so a probe and a condition vector are fitted"
             )
+        if iar.mode == "ablate":
+            from vscbench.methods.steering.ablation import ablated_model
+
+            try:
+                return ablated_model(model, vectors, layer, iar.strength, iar.direction, iar.gate)
+            except ValueError as exc:
+                raise MethodSpecError(f"iar mode=ablate with {iar.vector}: {exc}") from None
         iar.relative_strength = vectors.relative_strength(layer, iar.strength)
         return SteeredModel(model, vectors, layer, iar.strength, positions=iar.positions, gate=iar.gate or False)
 
@@ -297,7 +334,9 @@ class MethodPlan:
                 "vector": str(iar.vector), "vector_sha256": iar.vector_sha256, "layer": iar.layer,
                 "layer_spec": iar.layer_spec, "alpha": iar.strength, "positions": iar.positions,
                 "gate": iar.gate, "relative_strength": iar.relative_strength, "held_out": len(self.held_out_ids),
+                "mode": iar.mode, "direction": iar.direction if iar.mode == "ablate" else None,
             }  # fmt: skip
+        record["ecso"] = self.ecso
         return record
 
 
@@ -330,8 +369,9 @@ def fit_model_options(provider: str, options: dict[str, Any], methods: Sequence[
 
 
 def parse_method(spec: str | None) -> MethodPlan:
-    """Parse ``cot``, ``safety-prompt[:file=PATH]``, ``few-shot:K[,seed=N,scope=category|subset,answers=FILE]``
-    and ``iar:layer=L,strength=A,vector=PATH[,positions=last|all][,gate=probe|condition]``, joined by ``+``.
+    """Parse ``cot``, ``safety-prompt[:file=PATH]``, ``few-shot:K[,seed=N,scope=category|subset,answers=FILE]``,
+    ``adashield-s[:file=PATH]``, ``ecso`` and ``iar:layer=L,strength=A,vector=PATH[,positions=last|all]
+    [,gate=probe|condition][,mode=ablate[,direction=condition|vector]]``, joined by ``+``.
 
     ``None``, ``""`` and ``"none"`` mean no method. Raises :class:`MethodSpecError` with the
     accepted forms for anything else it cannot read.
@@ -345,7 +385,10 @@ def parse_method(spec: str | None) -> MethodPlan:
     iar_parts = [part for part in parts if part.partition(":")[0].strip() == "iar"]
     if len(iar_parts) > 1:
         raise MethodSpecError(f"method spec {text!r} names iar twice; steer with one setting per run")
-    prompting = "+".join(part for part in parts if part not in iar_parts)
+    ecso_parts = [part for part in parts if part.partition(":")[0].strip() == "ecso"]
+    if len(ecso_parts) > 1 or any(part != "ecso" for part in ecso_parts):
+        raise MethodSpecError(f"method spec {text!r}: ecso takes no options and is named once (ecso+few-shot:2)")
+    prompting = "+".join(part for part in parts if part not in iar_parts and part not in ecso_parts)
     pipeline = PromptPipeline.parse(prompting) if prompting else PromptPipeline([])
     iar = _parse_iar(iar_parts[0]) if iar_parts else None
-    return MethodPlan(spec=text, pipeline=pipeline, iar=iar)
+    return MethodPlan(spec=text, pipeline=pipeline, iar=iar, ecso=bool(ecso_parts))

@@ -1,4 +1,5 @@
-"""Prompting calibration methods: chain-of-thought, a safety system prompt, few-shot demonstrations.
+"""Prompting calibration methods: chain-of-thought, a safety system prompt, few-shot demonstrations,
+an AdaShield-style defence prompt (:mod:`vscbench.methods.defences`).
 
 A method is named by a spec string and methods compose with ``+``:
 ``cot``, ``safety-prompt``, ``safety-prompt:file=my_prompt.txt``, ``few-shot:2``,
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from vscbench.images import file_sha256
+from vscbench.methods.defences import DefencePrompt, parse_defence_prompt
 from vscbench.methods.demonstrations import AnswersFileError, DemoAnswers
 from vscbench.methods.steering.guard import text_key
 from vscbench.schema import ImagePart, Message, Request, Sample, TextPart
@@ -236,9 +238,9 @@ class FewShot:
 
 
 #: Order in which composed methods are applied, whatever order the user wrote them in:
-#: demonstrations first (they add turns), then the system prompt, then the CoT instruction on
-#: the evaluated question. This makes ``few-shot:2+cot`` and ``cot+few-shot:2`` the same method.
-_ORDER = {FewShot: 0, SafetyPrompt: 1, ChainOfThought: 2}
+#: demonstrations first (they add turns), then the system prompt, then the defence prompt in
+#: front of the evaluated question and the CoT instruction after it. This makes ``few-shot:2+cot`` and ``cot+few-shot:2`` the same method.
+_ORDER = {FewShot: 0, SafetyPrompt: 1, DefencePrompt: 2, ChainOfThought: 3}
 
 
 def _options(text: str) -> dict[str, str]:
@@ -263,6 +265,11 @@ def parse_prompt_method(spec: str) -> PromptMethod:
                 raise MethodSpecError(f"safety-prompt file {path} does not exist")
             return SafetyPrompt(path.read_text(encoding="utf-8").strip(), source=str(path))
         return SafetyPrompt()
+    if name == "adashield-s":
+        try:
+            return parse_defence_prompt(options, spec)
+        except ValueError as exc:
+            raise MethodSpecError(str(exc)) from None
     if name == "few-shot":
         try:
             k = int(options.get("k", "1"))
@@ -287,7 +294,8 @@ def parse_prompt_method(spec: str) -> PromptMethod:
         return FewShot(k=k, seed=seed, scope=scope, answers_file=answers)
     raise MethodSpecError(
         f"unknown prompting method {name!r} in {spec!r}; known: cot, safety-prompt[:file=PATH], "
-        "few-shot:K[,seed=N,scope=category|subset,answers=FILE], and iar:... for hf: models; compose with '+'"
+        "few-shot:K[,seed=N,scope=category|subset,answers=FILE], adashield-s[:file=PATH], ecso, and iar:... "
+        "for hf: models; compose with '+'"
     )
 
 

@@ -21,7 +21,7 @@ from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails
 from vscbench.report.views import RunData
 from vscbench.schema import utc_now
 from vscbench.scoring.metrics import IntervalMethod, score
-from vscbench.scoring.runs import provenance, run_labels
+from vscbench.scoring.runs import harm_inputs, provenance, run_labels
 from vscbench.scoring.sensitivity import judge_sensitivity
 from vscbench.store import Store
 
@@ -72,7 +72,8 @@ def load_run(
             raise
         key, note = NOT_JUDGED, str(exc)
     samples, labels, responses = run_labels(store, run, key)
-    report = score(samples, labels, rule=rule, failures=failures, intervals=intervals)  # type: ignore[arg-type]
+    harm = harm_inputs(store, run, rule) if key != NOT_JUDGED else {}
+    report = score(samples, labels, rule=rule, failures=failures, intervals=intervals, **harm)  # type: ignore[arg-type]
     report = replace(report, provenance=provenance(store, run, key, report))
     reasons: dict[str, str] = {}
     if key != NOT_JUDGED:

@@ -24,9 +24,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
+from vscbench.report.analysis import questions_rows
+from vscbench.report.analysis_plots import analysis_figures, baselines_by_model
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
 from vscbench.report.sensitivity import disagreement_line, sensitivity_table
-from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
+from vscbench.report.tables import TableData, comparison_notes, comparison_tables, provenance_lines, report_tables
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails, thumbnail_data_url
 from vscbench.report.views import (
     LEADERBOARD_COLUMNS,
@@ -79,6 +81,8 @@ def default_figures(
         "By category": plot_breakdown_dots(reports, "by_category"),
         "By variant (image slot or attack)": plot_breakdown_dots(reports, "by_subset_variant"),
     }
+    triples = [] if isinstance(runs, ScoreReport) else [(run.name, run.model, run.method) for run in runs]
+    figures.update(analysis_figures(reports, baselines_by_model(triples)))  # (c, d') arrows, transfer, spread
     if tradeoff:
         figures["Safety-utility trade-off"] = plot_tradeoff(tradeoff)
     return figures
@@ -100,6 +104,11 @@ def _comparison(runs: Sequence[RunData], comparison: Comparison | None) -> _Comp
     if comparison is None:
         return _Comparison([], [])
     return _Comparison(comparison_tables(comparison, sections=()), comparison_notes(comparison))
+
+
+def _questions(runs: Sequence[RunData]) -> TableData:
+    table = questions_rows({run.name: run.report for run in runs})
+    return TableData(table.title, table.headers, table.rows)
 
 
 def _settings(runs: Sequence[RunData]) -> list[str]:
@@ -163,7 +172,7 @@ def render_report(
         "comparison_tables": compared.tables,
         "comparison_notes": compared.notes,
         "figures": [(caption, _png_data_url(png)) for caption, png in figure_pngs.items()],
-        "cross_tables": cross_run_tables(runs) if len(runs) > 1 else [],
+        "cross_tables": [*(cross_run_tables(runs) if len(runs) > 1 else []), _questions(runs)],
         "sensitivity": [
             (sensitivity_table(run.sensitivity), disagreement_line(run.sensitivity))
             for run in runs

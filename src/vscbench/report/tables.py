@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vscbench.report.analysis import SDT_NOTE, analysis_rows, detection_comparison_rows
 from vscbench.safe_text import csv_row, markdown_cell
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
@@ -158,6 +159,7 @@ def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> li
     """All tables of one report, in reading order."""
     tables = [overall_table(report)]
     tables += [section_table(report, s) for s in sections]
+    tables += [TableData(t.title, t.headers, t.rows) for t in analysis_rows(report)]  # d', transfer, spread, harm
     tables += [pairs_table(report), classes_table(report), failures_table(report)]
     return tables
 
@@ -198,6 +200,8 @@ def comparison_tables(
         ]
         title = f"{SECTION_TITLES[section]} — {METRIC_TITLES[metric]}"
         tables.append(TableData(title, ["Group", *comparison.names], section_rows))
+    detection = detection_comparison_rows(comparison, compact)
+    tables.insert(2, TableData(detection.title, detection.headers, detection.rows))
     return tables
 
 
@@ -227,6 +231,7 @@ def comparison_notes(comparison: Comparison) -> list[str]:
         notes.append(f"like for like: samples not held by every run were left out of all ({listed})")
     if comparison.baseline is not None:
         notes.append(f"Δ: paired change against {comparison.baseline} over the same samples (bootstrap over prompts)")
+    notes.append(SDT_NOTE)
     notes += [f"{name}: {report.warning()}" for name, report in comparison.reports.items() if report.warning()]
     return notes
 

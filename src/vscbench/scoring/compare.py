@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vscbench.scoring.detection import paired_detection
 from vscbench.scoring.metrics import SECTIONS, GroupScore, ScoreReport
 from vscbench.scoring.stats import PairedDelta, paired_bootstrap
 
 METRICS = ("sra_s", "sra_u", "sra_a")
+DETECTION_METRICS = ("d_prime", "criterion")
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Comparison:
     """Per run: samples left out because another run lacks them (few-shot demonstrations...)."""
 
     def deltas(self) -> dict[str, dict[str, PairedDelta]]:
-        """Per run other than the baseline: the paired change of each SRA figure."""
+        """Per run other than the baseline: the paired change of each SRA figure, d' and c."""
         if self.baseline is None:
             return {}
         base = self.reports[self.baseline]
@@ -37,9 +39,9 @@ class Comparison:
         for name, report in self.reports.items():
             if name == self.baseline:
                 continue
-            out[name] = paired_bootstrap(
-                _correct(base), _correct(report), {**base.clusters, **report.clusters}, {**base.sides, **report.sides}
-            )
+            clusters, sides = {**base.clusters, **report.clusters}, {**base.sides, **report.sides}
+            out[name] = paired_bootstrap(_correct(base), _correct(report), clusters, sides)
+            out[name].update(paired_detection(_correct(base), _correct(report), clusters, sides))
         return out
 
     @property
@@ -60,12 +62,20 @@ class Comparison:
                 row[f"{metric}_ci"] = overall.ci[metric]
             row["pair_calibration"] = report.pairs.share.value
             row["failures"] = sum(report.failure_counts.values())
+            detection = overall.detection
+            row["d_prime"], row["d_prime_ci"] = detection.d_prime, detection.d_prime_ci
+            row["criterion"], row["criterion_ci"] = detection.criterion, detection.criterion_ci
             if base is not None:
                 paired = deltas.get(name, {})
                 for metric in METRICS:
                     mine, theirs = getattr(overall, metric), getattr(base, metric)
                     row[f"delta_{metric}"] = None if mine is None or theirs is None else mine - theirs
                     if metric in paired:
+                        row[f"delta_{metric}_ci"] = paired[metric].ci
+                        row[f"delta_{metric}_p"] = paired[metric].p_value
+                for metric in DETECTION_METRICS:  # paired on the samples both scored
+                    if metric in paired:
+                        row[f"delta_{metric}"] = paired[metric].value
                         row[f"delta_{metric}_ci"] = paired[metric].ci
                         row[f"delta_{metric}_p"] = paired[metric].p_value
             rows.append(row)

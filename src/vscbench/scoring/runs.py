@@ -10,13 +10,15 @@ score it as a refusal or an answer. Which judge key a score uses is decided by
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from vscbench import __version__
 from vscbench.judges.base import split_judge_key
+from vscbench.judges.harm_runs import harm_flags, resolve_harm
 from vscbench.judges.runs import resolve_judge
 from vscbench.schema import Response, Sample, utc_now
 from vscbench.scoring.compare import Comparison, compare
-from vscbench.scoring.metrics import INTERVAL_METHODS, IntervalMethod, ScoreReport, score
+from vscbench.scoring.metrics import INTERVAL_METHODS, IntervalMethod, ScoreReport, get_rule, score
 from vscbench.store import Store, require_run
 
 
@@ -69,6 +71,22 @@ def provenance(store: Store, run: str, judge: str, report: ScoreReport) -> dict[
     }
 
 
+def harm_inputs(store: Store, run: str, rule: str, harm_judge: str | None = None) -> dict[str, Any]:
+    """The ``harmful`` and ``harm_judge`` arguments of :func:`score` for a stored run: the
+    harmful-content verdicts :func:`resolve_harm` picks, or none. A rule that reads them
+    (``strict-harm``) on a run no harmful-content judge has read is refused with the command
+    that reads it."""
+    key = resolve_harm(store, run, harm_judge)
+    if key is None:
+        if get_rule(rule).harmful_warning_wrong:
+            raise ValueError(
+                f"rule {rule} needs harmful-content verdicts and run {run!r} has none; "
+                f"read its warnings first: `vscbench judge-harm --run {run}`"
+            )
+        return {}
+    return {"harmful": harm_flags(store, run, key), "harm_judge": key}
+
+
 def score_run(
     store: Store,
     run: str,
@@ -76,10 +94,13 @@ def score_run(
     rule: str = "paper",
     failures: str = "exclude",
     intervals: IntervalMethod = "cluster",
+    harm_judge: str | None = None,
 ) -> ScoreReport:
-    """SRA figures of a stored run under one judge key's verdicts, with their provenance."""
+    """SRA figures of a stored run under one judge key's verdicts, with their provenance, and
+    the harmful-content figures when a harmful-content judge has read the run."""
     samples, labels, _ = run_labels(store, run, judge)
-    report = score(samples, labels, rule=rule, failures=failures, intervals=intervals)  # type: ignore[arg-type]
+    harm = harm_inputs(store, run, rule, harm_judge)
+    report = score(samples, labels, rule=rule, failures=failures, intervals=intervals, **harm)  # type: ignore[arg-type]
     return replace(report, provenance=provenance(store, run, judge, report))
 
 
@@ -91,6 +112,7 @@ def compare_runs(
     failures: str = "exclude",
     intervals: IntervalMethod = "cluster",
     baseline: str | None = None,
+    harm_judge: str | None = None,
 ) -> Comparison:
     """Runs side by side under one judge, on the samples every run holds.
 
@@ -113,6 +135,7 @@ def compare_runs(
     for run, (samples, labels, _) in loaded.items():
         kept = [s for s in samples if s.id in common]
         left_out[run] = len(samples) - len(kept)
-        report = score(kept, labels, rule=rule, failures=failures, intervals=intervals)  # type: ignore[arg-type]
+        harm = harm_inputs(store, run, rule, harm_judge)
+        report = score(kept, labels, rule=rule, failures=failures, intervals=intervals, **harm)  # type: ignore[arg-type]
         reports[run] = replace(report, provenance=provenance(store, run, keys[run], report))
     return compare(reports, baseline=baseline, left_out=left_out)

@@ -31,6 +31,7 @@ from vscbench.store.claims import Claims
 from vscbench.store.database import Database
 from vscbench.store.export import Exports
 from vscbench.store.file import SCHEMA_VERSION, ForeignFileError, NewerStoreError, ReadOnlyStoreError, StoreError
+from vscbench.store.harm import HarmVerdict, HarmVerdicts
 from vscbench.store.images import ImageHashes, ImageHashRow
 from vscbench.store.responses import FINAL_OUTCOMES, Responses
 from vscbench.store.runs import RunConflictError, RunInfo, RunNotFoundError, Runs
@@ -40,6 +41,7 @@ __all__ = [
     "FINAL_OUTCOMES",
     "SCHEMA_VERSION",
     "ForeignFileError",
+    "HarmVerdict",
     "NewerStoreError",
     "ReadOnlyStoreError",
     "RunConflictError",
@@ -67,6 +69,8 @@ class Store:
         self.runs = Runs(self.database)
         self.responses = Responses(self.database)
         self.verdicts = Verdicts(self.database)
+        self.harm = HarmVerdicts(self.database)
+        """Harmful-content verdicts, a second judge axis (:mod:`.harm`)."""
         self.claims = Claims(self.database)
         self.images = ImageHashes(self.database)
         self.exports = Exports(self.runs, self.verdicts)
