@@ -61,12 +61,21 @@ def _keyword_anywhere(_: str) -> Judge:
     return KeywordAnywhereJudge()
 
 
+def _sm_eval(_: str) -> Judge:
+    from vscbench.judges.released import SmEvalJudge
+
+    return SmEvalJudge()
+
+
 #: Judges named by a bare word.
 BUILTIN_JUDGES: dict[str, JudgeFactory] = {
     "offline": _offline,
     "keyword": _keyword,
     "keyword-anywhere": _keyword_anywhere,
+    "sm-eval": _sm_eval,
 }
+#: The prefix of the released VSCBench GPT judge: ``released:openai:gpt-4o-mini``.
+RELEASED_PREFIX = "released:"
 
 
 def get_judge(spec: str, **options: Any) -> Judge:
@@ -77,6 +86,15 @@ def get_judge(spec: str, **options: Any) -> Judge:
     spec = spec.strip()
     if spec in BUILTIN_JUDGES:
         return BUILTIN_JUDGES[spec](spec)
+    if spec.startswith(RELEASED_PREFIX):
+        from vscbench.judges.released import ReleasedJudge
+
+        inner = spec[len(RELEASED_PREFIX) :]
+        if inner.partition(":")[0] not in BACKENDS:
+            raise JudgeSpecError(
+                f"the released judge needs a model spec, as in 'released:openai:gpt-4o-mini'; got {spec!r}"
+            )
+        return ReleasedJudge(inner, **options)
     if spec.startswith("vote:"):
         from vscbench.judges.vote import vote
 
@@ -96,10 +114,11 @@ def get_judge(spec: str, **options: Any) -> Judge:
             f"backend: {', '.join(f'{name}:MODEL' for name in BACKENDS)}."
         )
     raise JudgeSpecError(
-        f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', or 'provider:model'"
+        f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', 'provider:model', "
+        "or 'released:provider:model' (the released VSCBench judge)"
     )
 
 
 def available_judges() -> list[str]:
     """Names accepted by :func:`get_judge` without a model part."""
-    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(BACKENDS)]
+    return sorted(BUILTIN_JUDGES) + [f"{p}:MODEL" for p in sorted(BACKENDS)] + [f"{RELEASED_PREFIX}PROVIDER:MODEL"]
