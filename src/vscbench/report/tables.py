@@ -150,8 +150,16 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = ["Scope", "Both right", "Only unsafe right", "Only safe right", "Both wrong", "Excluded (a failure)",
-               "Unpaired", "Share both right"]  # fmt: skip
+    headers = [
+        "Scope",
+        "Both right",
+        "Only unsafe right",
+        "Only safe right",
+        "Both wrong",
+        "Failure",
+        "Unpaired",
+        "Share",
+    ]
     return TableData("Safe/unsafe twins (each twin scored under the rule)", headers, rows)
 
 
