@@ -66,7 +66,8 @@ def run(
         None, "--category", help="Only these categories or XSTest types (repeatable)."
     ),
     limit: int | None = typer.Option(
-        None, help="Ask a stratified sample of N: each subset and label in proportion to its size, twins together, chosen by --seed."
+        None,
+        help="Ask a stratified sample of N: each subset and label in proportion to its size, twins together, chosen by --seed.",
     ),
     seed: int | None = typer.Option(None, help="Seed of the --limit sample (default 0)."),
     figstep_instruction: str | None = typer.Option(

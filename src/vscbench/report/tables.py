@@ -150,16 +150,8 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = [
-        "Scope",
-        "Both right",
-        "Only unsafe right",
-        "Only safe right",
-        "Both wrong",
-        "Failure",
-        "Unpaired",
-        "Share",
-    ]
+    headers = ["Scope", "Both right", "Only unsafe right", "Only safe right", "Both wrong", "Failure", "Unpaired",
+               "Share"]  # fmt: skip
     return TableData("Safe/unsafe twins (each twin scored under the rule)", headers, rows)
 
 
@@ -210,14 +202,8 @@ def comparison_tables(
     return tables
 
 
-def format_delta(
-    value: float | None,
-    ci: Interval | None,
-    p_value: float | None,
-    sep: str = " ",
-    digits: int = 1,
-    left_out: int | None = None,
-) -> str:
+def format_delta(value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1,
+                 left_out: int | None = None) -> str:  # fmt: skip
     """``+3.1 pts [-1.2, +7.4] p=0.160 (4 left out)``: a paired change on the samples both runs
     scored, its interval and p-value, and how many samples only one run scored."""
     if value is None:
@@ -243,10 +229,8 @@ def comparison_notes(comparison: Comparison) -> list[str]:
         listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
         notes.append(f"like for like: samples not held by every run were left out of all ({listed})")
     if comparison.baseline is not None:
-        notes.append(
-            f"Δ: paired change against {comparison.baseline} on the samples both runs scored (bootstrap over prompts); "
-            "'left out': samples only one of the two scored"
-        )
+        notes.append(f"Δ: paired change against {comparison.baseline} on the samples both runs scored "
+                     "(bootstrap over prompts); 'left out': samples only one of the two scored")  # fmt: skip
     notes += [f"{name}: {report.warning()}" for name, report in comparison.reports.items() if report.warning()]
     return notes
 
