@@ -83,6 +83,8 @@ def run_experiment(
     pool = pool or load_pool(experiment.selection.benchmark, experiment.selection.data, experiment.selection.subset, experiment.selection.figstep_instruction,
                              experiment.selection.seed, experiment.selection.benchmark_options, released_samples(experiment))  # fmt: skip
     notes = [*experiment.notes, *([pool.note] if pool.note else [])]
+    if released_samples(experiment) and not dry_run:
+        notes.append("the released VSCBench statistics of these runs: `vscbench score --run NAME --preset paper`")
     selected = select_samples(pool.samples, experiment.selection.subset, experiment.selection.variants, experiment.selection.categories,
                               experiment.selection.limit, experiment.selection.seed)  # fmt: skip
     if not selected:

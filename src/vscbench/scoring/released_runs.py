@@ -68,12 +68,18 @@ def released_judges(store: Store, run: str, judge: str | None = None) -> tuple[s
     released = [key for key in available if split_judge_key(key)[0].endswith(RELEASED_SUFFIX)]
     how = f"judge it with `vscbench judge --run {run} --preset paper`"
     chosen: str | None = None
-    try:
-        resolved = resolve_judge(store, run, judge)
-        chosen = resolved if resolved in released else None
-    except VerdictsNotFoundError:
-        if judge is not None:
-            raise
+    # a model spec names the released judge of that model as well as ours: try the released one first
+    tries = [f"released:{judge}", judge] if judge and ":" in judge and not judge.startswith("released:") else [judge]
+    for spec in tries:
+        try:
+            resolved = resolve_judge(store, run, spec)
+        except VerdictsNotFoundError:
+            if spec == tries[-1] and judge is not None:
+                raise
+            continue
+        if resolved in released:
+            chosen = resolved
+            break
     if chosen is None and judge is not None:
         raise VerdictsNotFoundError(
             f"{judge} is not the released judge; the released figures read the verdicts of `released:PROVIDER:MODEL` "
