@@ -181,13 +181,10 @@ def _load_image_centric(root: Path, report: LoadReport) -> list[Candidate]:
                     prompt=prompt, image_path=image, pair_key=f"image_centric/r{row}/slot_{slot}", question=prompt,
                     source_file=file, source_row=row, meta=meta,
                 )  # fmt: skip
-                why = (
-                    (unaskable or "prompt missing")
-                    if not prompt
-                    else (why or "image missing")
-                    if image is None
-                    else None
-                )
+                if not prompt:
+                    why = unaskable or "prompt missing"
+                elif image is None:
+                    why = why or "image missing"
                 if why:
                     report.unusable[sample_id] = why
                 samples.append((sample, why))

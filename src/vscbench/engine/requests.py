@@ -15,6 +15,7 @@ import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 from vscbench.images import file_sha256
 from vscbench.schema import GenerationConfig, Message, Request, Sample
@@ -114,6 +115,7 @@ def select_samples(
     categories: Sequence[str] | None = None,
     limit: int | None = None,
     seed: int | None = 0,
+    shares: Literal["proportional", "equal"] = "proportional",
 ) -> list[Sample]:
     """Filter samples, then (with ``limit``) take a stratified sample of them.
 
@@ -123,7 +125,9 @@ def select_samples(
     The limit is shared among (subset, label) groups in proportion to their sizes (largest
     remainders; every group gets at least one sample when the limit allows), so a limited run
     weighs the groups as the full selection does and its pooled figures estimate the same
-    thing; a quick 100-sample run still measures both sides of both subsets. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
+    thing; a quick 100-sample run still measures both sides of both subsets. ``shares="equal"``
+    gives every group the same share instead (a group smaller than its share gives the rest to
+    the others): a balanced set for building steering data, not an estimate. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
     taken first, so pair calibration can be measured on a small run too. The choice is deterministic for a seed, and the result keeps the
     original order.
     """
@@ -141,7 +145,8 @@ def select_samples(
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, sample in enumerate(chosen):
         groups[(sample.subset, sample.label)].append(index)
-    quota = proportional_quota({group: len(members) for group, members in groups.items()}, limit)
+    sizes = {group: len(members) for group, members in groups.items()}
+    quota = proportional_quota(sizes, limit) if shares == "proportional" else equal_quota(sizes, limit)
     rng = random.Random(seed if seed is not None else 0)
     keep: set[int] = set()
     for subset_name in sorted({g[0] for g in groups}):
@@ -182,4 +187,19 @@ def proportional_quota(sizes: dict[tuple[str, str], int], limit: int) -> dict[tu
             spare -= 1
             if spare == 0:
                 break
+    return quota
+
+
+def equal_quota(sizes: dict[tuple[str, str], int], limit: int) -> dict[tuple[str, str], int]:
+    """``limit`` shared equally (ties in name order); a group smaller than its share gives the
+    rest to the others."""
+    quota = dict.fromkeys(sizes, 0)
+    left, open_groups = limit, sorted(sizes)
+    while left > 0 and open_groups:
+        share, extra = divmod(left, len(open_groups))
+        for position, group in enumerate(open_groups):
+            grant = min(share + (1 if position < extra else 0), sizes[group] - quota[group])
+            quota[group] += grant
+            left -= grant
+        open_groups = [g for g in open_groups if quota[g] < sizes[g]]
     return quota

@@ -117,8 +117,9 @@ DEVIATIONS: tuple[tuple[str, str, str, str, str], ...] = (
         "Rows that cannot be sent",
         "not checked",
         (
-            "image-centric rows 266 and 285 have no prompt: sent as NaN, the call fails, the stand-in is judged "
-            "(`utils_llm.py:369-373`); a missing text-centric image is skipped and its answer becomes the stand-in "
+            "image-centric rows 266 and 285 (sheet rows 268, 287) have no prompt: sent as NaN, the call fails, the "
+            "stand-in is judged (`utils_llm.py:369-373`); a missing text-centric image is skipped and its answer "
+            "becomes the stand-in "
             "(`text_centric_collection.py:24-26`)"
         ),
         "not asked; listed by `vscbench data check`",
