@@ -62,7 +62,8 @@ def judge_run(
     rejudge: bool = False,
 ) -> JudgeSummary:
     """Judge every ``ok`` response of a run that this judge (at its current version) has not
-    judged yet; store verdicts under the judge's key."""
+    judged yet; store verdicts under the judge's key. A released judge (``reads ==
+    "released"``) judges every sample instead, as the released evaluation reads it."""
     require_run(store, run)
     key = judge_key(judge)
     store.put_judge(key, judge.name, judge.version, describe_judge(judge))
@@ -140,14 +141,18 @@ def _released_todo(
     """A released judge reads every sample as the released evaluation does (stand-ins for
     failures); a stored verdict is reused only while it was judged on the same input."""
     todo: dict[str, JudgeInput] = {}
+    seen: set[str] = set()  # samples sharing one answer share its verdict (the first one's question)
     for _, item, stand_in in released_inputs(store, run):
         if stand_in is not None:
             summary.stand_ins[stand_in] = summary.stand_ins.get(stand_in, 0) + 1
         key = item.response_key or ""
+        if key in seen:
+            continue
+        seen.add(key)
         if key in existing and judged_input(existing[key].reason) == input_digest(item):
             summary.cached += 1
-            continue
-        todo.setdefault(key, item)
+        else:
+            todo[key] = item
     return todo
 
 

@@ -6,7 +6,10 @@ The GPT figures read the verdicts of a released judge (``released:openai:gpt-4o-
 named ``...+released``), the keyword figures those of ``sm-eval``. A verdict counts only while
 it was judged on the answer the run holds now (a stand-in verdict is stale once the call is
 answered); a sample without one counts as ``False``, as the released code counts a failed
-judge call, and the report says how many.
+judge call, and the report says how many. (Two samples that send the same prompt with the same
+image bytes share one answer and its verdict, judged under the first one's question; the other
+counts among those without a current verdict when its question differs. The released data has
+no such pair.)
 """
 
 from __future__ import annotations
