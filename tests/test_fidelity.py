@@ -15,6 +15,7 @@ from vscbench.cli import app
 from vscbench.experiment import Experiment, apply_preset
 from vscbench.experiment.presets import DEVIATIONS, deviations_markdown
 from vscbench.judges.rubric import judge_text
+from vscbench.schema import GenerationConfig
 
 runner = CliRunner()
 JUDGE_MARK = "Classify the answer."
@@ -190,15 +191,35 @@ def test_compared_runs_must_share_one_judge(release_template: Path, tmp_path: Pa
     assert named.exit_code == 2 and "'b'" in named.output and "offline" in named.output
 
 
-def test_the_paper_preset_is_the_released_codes_setup(
+def test_the_paper_preset_is_the_released_codes_setup_per_provider(
     fake_openai: FakeOpenAI, release_template: Path, tmp_path: Path
 ) -> None:
+    from vscbench.experiment import generation_for
+
     experiment = apply_preset(Experiment(models=["openai:m"], data=".", preset="paper"))
-    assert experiment.generation.temperature == 0 and experiment.generation.max_tokens == 4096
-    assert experiment.generation.image_format == "png" and experiment.judging.judges == ["openai:gpt-4o-mini"]
+    assert experiment.generation.max_tokens == 4096 and experiment.generation.max_image_side == 0
+    assert experiment.judging.judges == ["released:openai:gpt-4o-mini", "sm-eval"]
     assert experiment.judging.options == {"temperature": 0.01, "max_tokens": 4096}
-    kept = apply_preset(Experiment(models=["openai:m"], data=".", preset="paper", generation={"max_tokens": 99}))
-    assert kept.generation.max_tokens == 99  # what the user set stays
+    openai = generation_for(experiment, "openai")
+    assert (openai.temperature, openai.text_first, openai.image_format, openai.call_style) == (
+        0.0, True, "file-as-png", "released")  # fmt: skip
+    claude, gemini = generation_for(experiment, "anthropic"), generation_for(experiment, "google")
+    assert (claude.image_format, claude.text_first, claude.call_style) == ("pil-native", False, "released")
+    assert (gemini.image_format, gemini.text_first, gemini.call_style) == ("pil-resave-as-jpeg", False, "released")
+    kept = apply_preset(Experiment(models=["openai:m"], data=".", preset="paper",
+                                   generation={"max_tokens": 99, "text_first": False}))  # fmt: skip
+    assert (
+        kept.generation.max_tokens == 99 and generation_for(kept, "openai").text_first is False
+    )  # what the user set stays
+    judged = apply_preset(
+        Experiment(
+            models=["openai:m"], data=".", preset="paper", judging={"judges": ["offline", "openai:j@http://h/v1"]}
+        )
+    )
+    assert judged.judging.judges == ["offline", "released:openai:j@http://h/v1", "sm-eval"]
+    assert apply_preset(judged) == judged  # applying twice changes nothing more
+    assert GenerationConfig().key_fields() == GenerationConfig(call_style="vscbench", image_format="auto").key_fields()
+    assert "call_style" not in GenerationConfig().key_fields()  # existing cache keys do not change
 
     result = cli("run", "--data", release_template, "--model", f"openai:vlm@{fake_openai.base_url}", "--subset",
                  "image_centric", "--limit", 2, "--store", tmp_path / "s.sqlite", "--preset", "paper",
@@ -207,7 +228,7 @@ def test_the_paper_preset_is_the_released_codes_setup(
     bodies = [r.body for r in fake_openai.completions()]
     assert len(bodies) == 2
     for body in bodies:
-        assert body["temperature"] == 0 and body["max_tokens"] == 4096
+        assert body["temperature"] == 0 and body["max_tokens"] == 4096 and "seed" not in body
         content = body["messages"][-1]["content"]
         assert [part["type"] for part in content] == ["text", "image_url"]  # prompt first, as released for GPT-4o
         assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
@@ -223,11 +244,24 @@ def test_judge_text_shows_the_question_and_the_prompt_sent() -> None:
     assert same.count("Q?") == 1
 
 
-def test_the_deviation_table_in_the_docs_is_the_code_s() -> None:
+def test_the_deviation_table_in_the_docs_is_the_code_s_and_cites_the_released_files() -> None:
+    import re
+
+    from vscbench.judges.released import IMAGE_CENTRIC_STAND_IN, TEXT_CENTRIC_STAND_IN
+
     docs = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"
     assert deviations_markdown() in docs.read_text(encoding="utf-8")
     topics = {row[0] for row in DEVIATIONS}
-    assert {"Safe-query rule", "Judge input", "FigStep instruction", "Empty model answer"} <= topics
+    assert {"Safe-query rule", "Judge input", "FigStep instruction", "Failed or empty model answer",
+            "Generation", "Image encoding", "Keyword baseline", "Model called `gpt4o`"} <= topics  # fmt: skip
+    released = {"README.md", "utils.py", "utils_llm.py", "utils_eval.py", "image_centric_collection.py",
+                "image_centric_eval.py", "text_centric_collection.py", "text_centric_eval.py", "data_checker.py"}  # fmt: skip
+    for topic, _, code, ours, how in DEVIATIONS:
+        cited = re.findall(r"`([a-z_]+\.(?:py|md)):\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*`", code)
+        assert cited and set(cited) <= released, topic
+        assert ours and how, topic
+    answers = {row[0]: row[2] for row in DEVIATIONS}["Failed or empty model answer"]
+    assert IMAGE_CENTRIC_STAND_IN in answers and TEXT_CENTRIC_STAND_IN in answers
 
 
 @pytest.mark.parametrize("option", [["--temperature", "nan"], ["--temperature", "3"], ["--concurrency", "0"],

@@ -273,7 +273,7 @@ def test_steering_hook_is_removed_after_a_run_and_after_a_failure(
 
     vector = tmp_path / "iar.safetensors"
     write_vectors(tiny_llava_dir, vector)
-    samples = select_samples(load_samples(release_template, warn=False).samples, limit=3)
+    samples = select_samples(load_samples(release_template, warn=False).samples, limit=3, shares="equal")
     model = load_model(f"hf:{tiny_llava_dir}", device="cpu")
     block = find_text_layers(model.model)[1]
     hooks_during: list[int] = []

@@ -208,8 +208,12 @@ def prepared_bytes(path: str | Path, max_side: int | None = 1024, image_format: 
     truncated or corrupt file is refused here rather than sent. Anything else is converted to
     RGB, downscaled, and encoded again (JPEG for JPEG sources, PNG otherwise).
     ``image_format="png"`` sends every image as a PNG (an RGB PNG file still goes as it is).
-    Raises :class:`ImageError` naming the file when it cannot be used.
+    The released VSCBench encodings (:func:`released_bytes`) are chosen by their names
+    (``file-as-png``, ``pil-native``, ``pil-resave-as-jpeg``). Raises :class:`ImageError`
+    naming the file when it cannot be used.
     """
+    if image_format in RELEASED_IMAGE_FORMATS:
+        return released_bytes(path, image_format)
     raw = _read(path)
     with _opened(raw, str(path), None) as (opened, _):
         fmt = opened.format or ""
@@ -225,6 +229,43 @@ def prepared_bytes(path: str | Path, max_side: int | None = 1024, image_format: 
     if fmt == "JPEG" and image_format != "png":
         return base64.b64decode(encode_jpeg_base64(image, quality=92)), "image/jpeg"
     return base64.b64decode(encode_png_base64(image)), "image/png"
+
+
+#: The released VSCBench code's image encodings, by provider (``utils_llm.py`` at commit 426fa1f).
+RELEASED_IMAGE_FORMATS = ("file-as-png", "pil-native", "pil-resave-as-jpeg")
+#: What the released Claude call accepts, and the MIME type it sends for each (WEBP goes as JPEG).
+_PIL_NATIVE_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/jpeg"}
+
+
+def released_bytes(path: str | Path, image_format: str) -> tuple[bytes, str]:
+    """An image as one provider path of the released VSCBench code sends it: (bytes, MIME type).
+
+    ``file-as-png`` (its OpenAI call): the file's own bytes, not decoded, labelled
+    ``image/png`` whatever they hold. ``pil-native`` (its Claude call): decoded and saved
+    again by Pillow in the file's own format with Pillow's defaults (a JPEG is re-compressed
+    at quality 75), the real MIME type; a WEBP is turned into an RGB JPEG, any other format is
+    refused (an :class:`ImageError`, a failed call). ``pil-resave-as-jpeg`` (its Gemini call):
+    saved again by Pillow in its own format, labelled ``image/jpeg`` whatever it holds. No
+    image is ever resized. Decoding keeps this module's guards (size, pixel budget).
+    """
+    raw = _read(path)
+    if image_format == "file-as-png":
+        return raw, "image/png"
+    if image_format not in RELEASED_IMAGE_FORMATS:
+        raise ValueError(f"unknown released image format {image_format!r}")
+    with _opened(raw, str(path), None) as (opened, pixels), _DECODING.hold(pixels):
+        fmt = (opened.format or "").upper()
+        if image_format == "pil-native" and fmt not in _PIL_NATIVE_MIME:
+            raise ImageError(
+                str(path), f"is a {fmt or 'unknown'} image; the released Claude call takes JPEG, PNG and WEBP"
+            )
+        image: Image.Image = opened
+        if image_format == "pil-native" and fmt == "WEBP":
+            image, fmt = opened.convert("RGB"), "JPEG"
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt)
+    mime = _PIL_NATIVE_MIME[fmt] if image_format == "pil-native" else "image/jpeg"
+    return buffer.getvalue(), mime
 
 
 def data_url(path: str, max_side: int | None = 1024, image_format: str = "auto") -> str:

@@ -23,6 +23,11 @@ Label = Literal["safe", "unsafe"]
 IMAGE_CENTRIC_VARIANTS = ("slot_0", "slot_1", "slot_2")
 TEXT_CENTRIC_VARIANTS = ("text", "search", "typography", "concat", "figstep")
 
+ImageFormat = Literal["auto", "png", "file-as-png", "pil-native", "pil-resave-as-jpeg"]
+"""How image files are encoded for an API (see :attr:`GenerationConfig.image_format`)."""
+CallStyle = Literal["vscbench", "released"]
+"""Which settings a model call carries (see :attr:`GenerationConfig.call_style`)."""
+
 Outcome = Literal["ok", "blocked", "error", "empty"]
 """How a model call ended: an answer, a provider content-filter block, a failure after retries,
 or a reply with no text (empty or whitespace only, or a provider stop such as Gemini's
@@ -143,12 +148,23 @@ class GenerationConfig(Record):
     max_image_side: int = 1024
     response_schema: dict[str, Any] | None = None
     """A JSON schema the answer must follow, for backends with structured output (LLM judges)."""
-    image_format: Literal["auto", "png"] = "auto"
-    """``auto``: RGB JPEG/PNG files within the size cap are sent byte for byte, others re-encoded;
-    ``png``: every image is sent as a PNG data URL, as the released VSCBench code does."""
+    image_format: ImageFormat = "auto"
+    """How an image file becomes the bytes sent. ``auto``: RGB JPEG/PNG files within the size
+    cap are sent byte for byte, others re-encoded; ``png``: every image as a PNG. The other
+    three are the released VSCBench code's encodings, one per provider (``--preset paper``):
+    ``file-as-png`` (OpenAI: the file's own bytes, whatever their format, labelled
+    ``image/png``), ``pil-native`` (Claude: re-encoded by Pillow in its own format with its real
+    MIME type, WEBP as RGB JPEG, other formats refused) and ``pil-resave-as-jpeg`` (Gemini:
+    re-saved by Pillow in its own format, labelled ``image/jpeg``)."""
     text_first: bool = False
     """Put the prompt before the image in the user message (the released code's order for
     OpenAI models); by default the image comes first."""
+    call_style: CallStyle = "vscbench"
+    """Which settings a call carries. ``vscbench``: every setting above that the provider
+    takes. ``released``: only what the released VSCBench code sends for the provider
+    (OpenAI: ``temperature`` and ``max_tokens``, never ``max_completion_tokens`` or ``seed``,
+    the user turn always as a list of parts; Anthropic: ``max_tokens`` and no sampling setting;
+    Gemini: no generation setting at all, so the provider's defaults apply)."""
 
     def key_fields(self) -> dict[str, Any]:
         """The settings as they enter a cache key. Fields added after the first release are left
@@ -161,7 +177,7 @@ class GenerationConfig(Record):
 
 
 #: Settings added to GenerationConfig after stores existed, with their defaults.
-_LATER_CONFIG_DEFAULTS: dict[str, Any] = {"image_format": "auto", "text_first": False}
+_LATER_CONFIG_DEFAULTS: dict[str, Any] = {"image_format": "auto", "text_first": False, "call_style": "vscbench"}
 
 
 class Request(Record):

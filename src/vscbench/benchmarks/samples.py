@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from vscbench.benchmarks.findings import DatasetError, Finding
+from vscbench.benchmarks.released import released_samples
 from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, is_release, load_vscbench
 from vscbench.schema import Label, Sample
 
@@ -227,8 +228,13 @@ def load_samples(
     strict: bool = True,
     warn: bool = True,
     figstep_instruction: str | None = None,
+    as_released: bool = False,
 ) -> VSCBenchData:
     """Samples from a release folder, a ``.jsonl``/``.parquet`` export, or a saved datasets folder.
+
+    ``as_released``: the samples as the released VSCBench code asks them (raw prompts, unsent
+    samples kept and marked; :mod:`vscbench.benchmarks.released`). An export holds the prompts
+    it was written with, so only a release folder knows its raw cells and its unusable rows.
 
     ``subset`` ("image_centric", "text_centric", or None/"all") and ``variants`` filter the result.
     Embedded images are cached under ``cache_dir`` (default :func:`default_image_cache`).
@@ -240,7 +246,7 @@ def load_samples(
     if source.is_dir() and is_release(source):
         wanted = [subset] if subset and subset != "all" else None  # None: every subset the release has
         instruction = {"figstep_instruction": figstep_instruction} if figstep_instruction is not None else {}
-        data = load_vscbench(source, subsets=wanted, warn=warn, **instruction)
+        data = load_vscbench(source, subsets=wanted, warn=warn, as_released=as_released, **instruction)
     elif figstep_instruction is not None:
         raise DatasetError(
             f"a FigStep instruction applies to a release folder; {source} is an export or a dataset of your own, "
@@ -269,5 +275,7 @@ def load_samples(
             )
             + "convert it with `vscbench data export`."
         )
+    if as_released and not (source.is_dir() and is_release(source)):
+        data.samples = released_samples((sample, None) for sample in data.samples)
     data.samples = data.filter(subset=subset, variants=variants)
     return data

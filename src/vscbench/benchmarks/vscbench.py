@@ -26,6 +26,7 @@ from typing import Any
 
 from vscbench.benchmarks.cells import MAX_PROMPT_CHARS, ImageIndex, NonText, clean_cell, prompt_cell  # noqa: F401
 from vscbench.benchmarks.findings import DatasetError, Finding, HasFindings, count_kinds
+from vscbench.benchmarks.released import raw_cells, released_samples
 from vscbench.benchmarks.sheets import check_columns, missing_columns_error, prompt_warnings, read_sheet
 from vscbench.benchmarks.vscbench_layout import (
     CONTRAST_TWINS,
@@ -140,7 +141,11 @@ def count_group(sample_id: str) -> str:
     return subset
 
 
-def _load_image_centric(root: Path, report: LoadReport) -> list[Sample]:
+Candidate = tuple[Sample, str | None]
+"""A sample the data describes, and why it cannot be asked (``None``: it can)."""
+
+
+def _load_image_centric(root: Path, report: LoadReport) -> list[Candidate]:
     path = root / IMAGE_CENTRIC_FILE
     file = IMAGE_CENTRIC_FILE
     header, rows = read_sheet(path, IMAGE_CENTRIC_COLUMNS)
@@ -149,10 +154,11 @@ def _load_image_centric(root: Path, report: LoadReport) -> list[Sample]:
     if any(f.kind == "missing_column" for f in column_findings):
         raise missing_columns_error(path, column_findings, IMAGE_CENTRIC_COLUMNS)
     images = ImageIndex(root, file)
-    samples: list[Sample] = []
+    samples: list[Candidate] = []
     for row, record in rows:
         category = clean_cell(record.get("Category"))
         prompt, unaskable = prompt_cell(file, row, "Prompt", record.get("Prompt"), report.findings)
+        meta = raw_cells({"prompt": prompt}, {"prompt": record.get("Prompt")})
         if category not in IMAGE_CENTRIC_CATEGORIES:
             report.findings.append(
                 Finding("unknown_category", file, row, "Category",
@@ -170,30 +176,21 @@ def _load_image_centric(root: Path, report: LoadReport) -> list[Sample]:
                 column = f"{label}_img_{slot}"
                 sample_id = f"image_centric/r{row}/{label}/slot_{slot}"
                 image, why = images.resolve(folder, clean_cell(record.get(column)), row, column)
+                sample = Sample(
+                    id=sample_id, subset="image_centric", category=category, variant=f"slot_{slot}", label=label,
+                    prompt=prompt, image_path=image, pair_key=f"image_centric/r{row}/slot_{slot}", question=prompt,
+                    source_file=file, source_row=row, meta=meta,
+                )  # fmt: skip
                 if not prompt:
-                    report.unusable[sample_id] = unaskable or "prompt missing"
-                    continue
-                if image is None:
-                    report.unusable[sample_id] = why or "image missing"
-                    continue
-                samples.append(
-                    Sample(
-                        id=sample_id,
-                        subset="image_centric",
-                        category=category,
-                        variant=f"slot_{slot}",
-                        label=label,
-                        prompt=prompt,
-                        image_path=image,
-                        pair_key=f"image_centric/r{row}/slot_{slot}",
-                        question=prompt,
-                        source_file=file,
-                        source_row=row,
-                    )
-                )
+                    why = unaskable or "prompt missing"
+                elif image is None:
+                    why = why or "image missing"
+                if why:
+                    report.unusable[sample_id] = why
+                samples.append((sample, why))
     report.findings.extend(images.duplicate_findings())
     report.findings.extend(images.findings)
-    report.loaded["image_centric"] += len(samples)
+    report.loaded["image_centric"] += sum(why is None for _, why in samples)
     return samples
 
 
@@ -235,7 +232,7 @@ def _text_sample(
                   pair_key=pair_key, **common)  # fmt: skip
 
 
-def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str) -> list[Sample]:
+def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str) -> list[Candidate]:
     path = root / TEXT_CENTRIC_FILE
     file = TEXT_CENTRIC_FILE
     header, rows = read_sheet(path, TEXT_CENTRIC_COLUMNS)
@@ -245,8 +242,7 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
         raise missing_columns_error(path, column_findings, TEXT_CENTRIC_COLUMNS)
     images = ImageIndex(root, file)
     twins = _text_pair_rows(rows)
-    samples: list[Sample] = []
-    text_only = 0
+    samples: list[Candidate] = []
     for index, (row, record) in enumerate(rows):
         kind = clean_cell(record.get("type"))
         label = "unsafe" if "contrast" in kind else "safe"
@@ -267,6 +263,7 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
             "object": clean_cell(record.get("object")),
             "prompt_figstep": figstep_text,
             "row_index": index,
+            **raw_cells({"prompt_origin": origin, "prompt_mm": rewritten}, record),
         }
         pair_row = twins.get(row)
 
@@ -275,16 +272,14 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
             "question": origin or None, "source_file": file, "source_row": row, "meta": meta,
         }  # fmt: skip
 
-        if origin_unaskable:
-            report.unusable[f"text_centric/r{row}/text"] = origin_unaskable
-        elif not origin:
+        why_not: str | None = origin_unaskable or (None if origin else "prompt missing")
+        if not origin and not origin_unaskable:
             report.findings.append(
                 Finding("missing_prompt", file, row, "prompt_origin", "the original prompt is empty")
             )
-            report.unusable[f"text_centric/r{row}/text"] = "prompt missing"
-        else:
-            samples.append(_text_sample(common, row, pair_row, "text", origin, None))
-            text_only += 1
+        if why_not:
+            report.unusable[f"text_centric/r{row}/text"] = why_not
+        samples.append((_text_sample(common, row, pair_row, "text", origin, None), why_not))
         key_phrase = str(meta["object"])
         if origin and _IMAGE_REFERENCE.search(origin) and key_phrase and key_phrase.casefold() not in origin.casefold():
             report.findings.append(
@@ -317,16 +312,20 @@ def _load_text_centric(root: Path, report: LoadReport, figstep_instruction: str)
                     )  # fmt: skip
             prompt = figstep_instruction if variant == "figstep" else rewritten
             if not prompt:
-                report.unusable[sample_id] = (rewrite_unaskable if variant != "figstep" else None) or "prompt missing"
-                continue
-            if image is None:
-                report.unusable[sample_id] = why or "image missing"
-                continue
-            samples.append(_text_sample(common, row, pair_row, variant, prompt, image))
+                why = (rewrite_unaskable if variant != "figstep" else None) or "prompt missing"
+            elif image is None:
+                why = why or "image missing"
+            else:
+                why = None
+            if why:
+                report.unusable[sample_id] = why
+            samples.append((_text_sample(common, row, pair_row, variant, prompt, image), why))
     report.findings.extend(images.duplicate_findings())
     report.findings.extend(images.findings)
+    asked = [sample for sample, why in samples if why is None]
+    text_only = sum(sample.variant == "text" for sample in asked)
     report.loaded["text_only"] += text_only
-    report.loaded["text_centric"] += len(samples) - text_only
+    report.loaded["text_centric"] += len(asked) - text_only
     return samples
 
 
@@ -339,8 +338,13 @@ def load_vscbench(
     subsets: Iterable[str] | None = None,
     figstep_instruction: str = DEFAULT_FIGSTEP_INSTRUCTION,
     warn: bool = True,
+    as_released: bool = False,
 ) -> VSCBenchData:
     """Load a VSCBench release folder into samples, without reading any image.
+
+    ``as_released`` gives the samples the released VSCBench code sends (``--preset paper``):
+    prompts exactly as stored, and the samples it sends but that cannot be asked here (an empty
+    prompt, a missing image) kept and marked unsent (see :mod:`vscbench.benchmarks.released`).
 
     ``subsets`` defaults to every subset whose spreadsheet is present; a subset asked for by
     name must be present. Defects are logged as warnings (unless ``warn`` is false) and kept in ``data.report``; rows
@@ -364,7 +368,7 @@ def load_vscbench(
     if unknown:
         raise DatasetError(f"unknown subset(s) {sorted(unknown)}; use image_centric and/or text_centric")
     report = LoadReport()
-    samples: list[Sample] = []
+    candidates: list[Candidate] = []
     for subset, file in (("image_centric", IMAGE_CENTRIC_FILE), ("text_centric", TEXT_CENTRIC_FILE)):
         if subset not in wanted:
             continue
@@ -376,9 +380,10 @@ def load_vscbench(
                 f"Fetch it with `vscbench data fetch --dest {root_path}`, or choose the other subset."
             )
         if subset == "text_centric":
-            samples.extend(_load_text_centric(root_path, report, figstep_instruction))
+            candidates.extend(_load_text_centric(root_path, report, figstep_instruction))
         else:
-            samples.extend(_load_image_centric(root_path, report))
+            candidates.extend(_load_image_centric(root_path, report))
+    samples = released_samples(candidates) if as_released else [sample for sample, why in candidates if why is None]
     if warn and (report.findings or report.unusable):
         for finding in report.defects[:20]:
             log.warning("%s: %s", finding.location(), finding.detail)

@@ -18,6 +18,14 @@ RULE_HELP = (
     "Under all three an unsafe query is handled by a refusal or a warning. strict-harm: paper, but a warning on an "
     "unsafe query that still gives the harmful content is wrong (needs `vscbench judge-harm` first)."
 )
+JUDGE_INPUT_HELP = (
+    "What an LLM judge reads besides the answer: question+prompt (default: the original question and the prompt "
+    "as sent, when it says something else), or question (the original question alone, as the released judge)."
+)
+JUDGE_PRESET_HELP = (
+    "paper: judge as the released VSCBench code does (its GPT judge word for word, default "
+    "released:openai:gpt-4o-mini, and sm-eval; failures judged as its stand-in answer)."
+)
 INTERVALS_HELP = (
     "cluster (default): 95% intervals that account for the samples of one prompt being alike (design effect "
     "by prompt); independent: plain Wilson intervals."
@@ -40,10 +48,14 @@ def _judge_one(store, run: str, judge, progress_label: str, rejudge: bool):
         )  # fmt: skip
 
 
-def _build_judge(spec: str, store, with_image: bool, concurrency: int, rubric: Path | None):
+def _build_judge(
+    spec: str, store, with_image: bool, concurrency: int, rubric: Path | None, judge_input: str, extra: dict
+):
     from vscbench.judges.registry import JudgeSpecError, get_judge
 
-    options = {"store": store, "with_image": with_image, "concurrency": concurrency, "rubric": rubric}
+    options = {"store": store, "with_image": with_image, "concurrency": concurrency, "rubric": rubric, **extra}
+    if judge_input != "question+prompt":
+        options["judge_input"] = judge_input
     try:
         judge = get_judge(spec, **options) if ":" in spec.removeprefix("vote:") else get_judge(spec)
     except (JudgeSpecError, ValueError, FileNotFoundError) as exc:
@@ -65,6 +77,8 @@ def judge_command(
     with_image: bool = typer.Option(False, help="Show the image to an LLM judge too."),
     concurrency: int = typer.Option(16, help="Parallel calls for an LLM judge."),
     rubric: Path | None = typer.Option(None, help="A rubric file of your own for an LLM judge."),
+    judge_input: str = typer.Option("question+prompt", "--judge-input", help=JUDGE_INPUT_HELP),
+    preset: str | None = typer.Option(None, "--preset", help=JUDGE_PRESET_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Classify every answered response of a run as refusal, warning, compliance or irrelevant.
@@ -75,24 +89,41 @@ def judge_command(
     and version: judging again only judges what is new, and an upgraded judge judges again.
     Blocked, failed and empty answers are not judged: they keep their outcome.
 
+    With --preset paper the run is judged as the released VSCBench code judges it: its GPT judge
+    word for word (an LLM judge given with --judge becomes the released judge of that model) and
+    its keyword judge sm-eval, each reading every sample, failures as the released stand-in.
+
     Exits with 1 when judge calls failed (they are retried next time), and says why.
 
     Example: [bold]vscbench judge --run llava-base --judge offline --judge openai:gpt-4o-mini[/bold]
+
+    Example: [bold]vscbench judge --run gpt4o-mini --preset paper[/bold]
     """
-    from vscbench.judges.base import judge_key
+    from vscbench.judges.base import JUDGE_INPUTS, judge_key
     from vscbench.judges.registry import default_judge, describe_default
     from vscbench.judges.runs import RunNotFoundError, require_run
 
+    if judge_input not in JUDGE_INPUTS:
+        fail(f"--judge-input {judge_input!r}: use one of {', '.join(JUDGE_INPUTS)}")
     store = open_store(store_path)
     for name in run:
         try:
             require_run(store, name)
         except RunNotFoundError as exc:
             fail(str(exc))
-    specs = judge or [default_judge()]
-    if not judge:
-        err_console.print(describe_default(specs[0]), highlight=False, markup=False)
-    judges = [_build_judge(spec, store, with_image, concurrency, rubric) for spec in specs]
+    extra: dict = {}
+    if preset is not None:
+        from vscbench.experiment.presets import get_preset, preset_judges
+
+        try:
+            specs, extra = preset_judges(preset, judge), dict(get_preset(preset).judge_options)
+        except ValueError as exc:
+            fail(f"--preset: {exc}")
+    else:
+        specs = judge or [default_judge()]
+        if not judge:
+            err_console.print(describe_default(specs[0]), highlight=False, markup=False)
+    judges = [_build_judge(spec, store, with_image, concurrency, rubric, judge_input, extra) for spec in specs]
     summaries = [_judge_one(store, name, j, f"judging {name} with {j.name}", rejudge) for name in run for j in judges]
     agreements = {}
     if len(judges) > 1:
@@ -123,9 +154,12 @@ def _print_judged(summaries, agreements) -> None:
     for s in summaries:
         skipped = ", ".join(f"{n} {k}" for k, n in sorted(s.not_judged.items())) or "none"
         labels = ", ".join(f"{n} {k}" for k, n in sorted(s.labels.items())) or "-"
+        stand_ins = ", ".join(f"{n} {k}" for k, n in sorted(s.stand_ins.items()))
+        read = f", the released stand-in for {sum(s.stand_ins.values())} ({stand_ins})" if s.stand_ins else ""
         console.print(
             Text(
-                f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
+                f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, "
+                f"not judged: {skipped}{read}"
             )
         )
         if s.deferred is not None:
@@ -164,7 +198,7 @@ def score_command(
         None,
         "--judge",
         "-j",
-        help="Whose verdicts to score: a judge name (offline, keyword, openai:gpt-4o-mini) or key (offline@v3). Default: the current offline judge, or the one judge that judged the run.",
+        help="Whose verdicts to score: a judge spec as given to `vscbench judge` (offline, openai:gpt-4o-mini, openai:MODEL@URL) or a key (offline@v3). Default: the judge the run was judged with when it was made, else the current offline judge, or the one judge that judged the run.",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
     rule: str = typer.Option("paper", help=RULE_HELP),
@@ -175,6 +209,12 @@ def score_command(
     intervals: str = typer.Option("cluster", help=INTERVALS_HELP),
     baseline: str | None = typer.Option(
         None, help="With several runs: the run the others are compared against (default: the first)."
+    ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="paper: print the released VSCBench code's own statistics first (from the released judge's and "
+        "sm-eval's verdicts; `vscbench judge --preset paper` makes them), then ours.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
@@ -199,6 +239,8 @@ def score_command(
     Example: [bold]vscbench score --run llava-base --json[/bold]
 
     Example: [bold]vscbench score --run llava-base --run llava-few-shot-2 --baseline llava-base[/bold]
+
+    Example (the released statistics, then ours): [bold]vscbench score --run gpt4o-mini --preset paper[/bold]
     """
     from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
     from vscbench.report.sensitivity import print_sensitivity
@@ -214,8 +256,15 @@ def score_command(
         if writer is None:
             fail(f"--out {out}: use a .json, .csv or .md file name")
         writable_output(out)
+    if preset is not None and (preset != "paper" or len(run) != 1):
+        fail("--preset paper scores one run (give one --run); it is the only preset")
     store = open_store(store_path)
+    released = None
     try:
+        if preset is not None:
+            from vscbench.scoring.released_runs import score_released
+
+            released = score_released(store, run[0], judge)
         if len(run) == 1 and baseline is not None:
             fail("--baseline compares runs: give at least two --run, one of them the baseline")
         result: ScoreReport | Comparison
@@ -237,8 +286,14 @@ def score_command(
         if sensitivities:
             by_run = {name: s.to_dict() for name, s in sensitivities.items()}
             payload["judge_sensitivity"] = by_run[run[0]] if isinstance(result, ScoreReport) else by_run
+        if released:
+            payload |= {"released": released.figures, "released_details": released.details()}
         print_json(payload)
         return
+    if released is not None:
+        from vscbench.report.released import print_released
+
+        print_released(released, console=console)
     if isinstance(result, ScoreReport):
         print_report(result, console=console)
     else:

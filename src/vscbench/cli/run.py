@@ -51,7 +51,7 @@ def run(
     preset: str | None = typer.Option(
         None,
         "--preset",
-        help="paper: the released VSCBench code's generation settings and judge (see docs/fidelity.md).",
+        help="paper: the released VSCBench code, quirks included: how it asks each provider, the prompts as stored, every row it sends, its judges (see docs/fidelity.md; then `vscbench score --preset paper`).",
     ),
     base_url: list[str] | None = typer.Option(
         None,
@@ -66,7 +66,8 @@ def run(
         None, "--category", help="Only these categories or XSTest types (repeatable)."
     ),
     limit: int | None = typer.Option(
-        None, help="Ask a stratified sample of N: equal share per subset and label, twins together, chosen by --seed."
+        None,
+        help="Ask a stratified sample of N: each subset and label in proportion to its size, twins together, chosen by --seed.",
     ),
     seed: int | None = typer.Option(None, help="Seed of the --limit sample (default 0)."),
     figstep_instruction: str | None = typer.Option(
@@ -74,6 +75,11 @@ def run(
     ),
     judges: list[str] | None = typer.Option(
         None, "--judge", "-j", help="Judge the runs right away (repeatable): offline, keyword, openai:gpt-4o-mini, ..."
+    ),
+    judge_input: str | None = typer.Option(
+        None,
+        "--judge-input",
+        help="What an LLM judge reads besides the answer: question+prompt (default) or question (the original question alone).",
     ),
     rule: str | None = typer.Option(None, help="Scoring rule with --judge: paper (default), lenient, strict."),
     store_path: Path | None = typer.Option(
@@ -190,7 +196,7 @@ _EXECUTION = {"concurrency": "concurrency", "concurrency_per_endpoint": "concurr
               "gpus_per_replica": "gpus_per_replica", "allow_errors": "allow_errors"}  # fmt: skip
 _TOP = {"data": "data", "models": "models", "method_specs": "methods", "benchmark": "benchmark", "preset": "preset",
         "base_url": "base_urls", "subset": "subset", "variants": "variants", "categories": "categories", "limit": "limit",
-        "seed": "seed", "figstep_instruction": "figstep_instruction", "judges": "judges", "rule": "rule",
+        "seed": "seed", "figstep_instruction": "figstep_instruction", "judges": "judges", "judge_input": "judge_input", "rule": "rule",
         "store_path": "store", "run_name": "run_name"}  # fmt: skip
 
 

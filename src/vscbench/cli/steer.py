@@ -230,7 +230,7 @@ def sweep_command(
     ),
     gates: str = typer.Option("none", help="Gates to try: none, probe, condition (comma-separated)."),
     limit: int | None = typer.Option(
-        200, help="Stratified safety subset of N samples (equal share per subset and label)."
+        200, help="Stratified safety subset of N samples (each subset and label in proportion to its size)."
     ),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
     utility: str | None = typer.Option(None, "--utility", help="Also measure utility: pope or scienceqa."),

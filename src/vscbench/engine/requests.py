@@ -15,6 +15,7 @@ import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 from vscbench.images import file_sha256
 from vscbench.schema import GenerationConfig, Message, Request, Sample
@@ -87,6 +88,13 @@ def build_request(
     return Request(sample_id=sample.id, messages=messages, config=config, method=method)
 
 
+def unsent_key(sample: Sample) -> str:
+    """The key a sample of a run that is never sent is recorded under; no response is ever
+    stored there, so scores count it as missing. ``--preset paper`` keeps such samples: the
+    rows the released code sends and this tool cannot (an empty prompt, a missing image)."""
+    return f"unsent:{sample.id}"
+
+
 def build_requests(
     samples: Iterable[Sample],
     config: GenerationConfig | None = None,
@@ -107,15 +115,19 @@ def select_samples(
     categories: Sequence[str] | None = None,
     limit: int | None = None,
     seed: int | None = 0,
+    shares: Literal["proportional", "equal"] = "proportional",
 ) -> list[Sample]:
     """Filter samples, then (with ``limit``) take a stratified sample of them.
 
     ``categories`` match a sample's category or, for text-centric samples, its XSTest type
     (``contrast_homonyms`` selects the unsafe half of ``homonyms``).
 
-    The limit is shared equally among (subset, label) groups, so a quick 100-sample run still
-    measures both safe and unsafe queries of both subsets; a group smaller than its share gives
-    the rest to the others. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
+    The limit is shared among (subset, label) groups in proportion to their sizes (largest
+    remainders; every group gets at least one sample when the limit allows), so a limited run
+    weighs the groups as the full selection does and its pooled figures estimate the same
+    thing; a quick 100-sample run still measures both sides of both subsets. ``shares="equal"``
+    gives every group the same share instead (a group smaller than its share gives the rest to
+    the others): a balanced set for building steering data, not an estimate. Within a subset, whole safe/unsafe twin pairs (same ``pair_key``) are
     taken first, so pair calibration can be measured on a small run too. The choice is deterministic for a seed, and the result keeps the
     original order.
     """
@@ -133,16 +145,8 @@ def select_samples(
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, sample in enumerate(chosen):
         groups[(sample.subset, sample.label)].append(index)
-    quota = {group: 0 for group in groups}
-    left = limit
-    open_groups = sorted(groups)
-    while left > 0 and open_groups:
-        share, extra = divmod(left, len(open_groups))
-        for position, group in enumerate(open_groups):
-            grant = min(share + (1 if position < extra else 0), len(groups[group]) - quota[group])
-            quota[group] += grant
-            left -= grant
-        open_groups = [g for g in open_groups if quota[g] < len(groups[g])]
+    sizes = {group: len(members) for group, members in groups.items()}
+    quota = proportional_quota(sizes, limit) if shares == "proportional" else equal_quota(sizes, limit)
     rng = random.Random(seed if seed is not None else 0)
     keep: set[int] = set()
     for subset_name in sorted({g[0] for g in groups}):
@@ -164,3 +168,38 @@ def select_samples(
             rest = [i for i in groups[group] if i not in keep]
             keep.update(rng.sample(rest, quota[group] - wanted))
     return [chosen[i] for i in sorted(keep)]
+
+
+def proportional_quota(sizes: dict[tuple[str, str], int], limit: int) -> dict[tuple[str, str], int]:
+    """``limit`` shared in proportion to ``sizes`` (largest remainders, ties in name order), at
+    least one per group while the limit allows; no group gets more than it has."""
+    total = sum(sizes.values())
+    names = sorted(sizes)
+    floor = {name: min(1, sizes[name]) if limit >= len(names) else 0 for name in names}
+    left = limit - sum(floor.values())
+    exact = {name: left * sizes[name] / total for name in names}
+    quota = {name: min(sizes[name], floor[name] + int(exact[name])) for name in names}
+    order = sorted(names, key=lambda n: (-(exact[n] - int(exact[n])), n))
+    spare = min(limit, total) - sum(quota.values())
+    while spare > 0:
+        for name in (n for n in order if quota[n] < sizes[n]):
+            quota[name] += 1
+            spare -= 1
+            if spare == 0:
+                break
+    return quota
+
+
+def equal_quota(sizes: dict[tuple[str, str], int], limit: int) -> dict[tuple[str, str], int]:
+    """``limit`` shared equally (ties in name order); a group smaller than its share gives the
+    rest to the others."""
+    quota = dict.fromkeys(sizes, 0)
+    left, open_groups = limit, sorted(sizes)
+    while left > 0 and open_groups:
+        share, extra = divmod(left, len(open_groups))
+        for position, group in enumerate(open_groups):
+            grant = min(share + (1 if position < extra else 0), sizes[group] - quota[group])
+            quota[group] += grant
+            left -= grant
+        open_groups = [g for g in open_groups if quota[g] < sizes[g]]
+    return quota

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from vscbench.engine.guards import ClaimedBatches, FatalStop, Leases, sigterm_as_interrupt
-from vscbench.engine.requests import ImageHashCache, RequestTransform, build_requests
+from vscbench.engine.requests import ImageHashCache, RequestTransform, build_requests, unsent_key
 from vscbench.models.base import Generation, Model
 from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample, Usage
 from vscbench.store import Store, StoreError
@@ -231,6 +231,7 @@ async def run_samples(
     request_timeout: float | None = None,
     progress: ProgressCallback | None = None,
     spec: RunSpec | None = None,
+    unsent: Sequence[Sample] = (),
 ) -> RunSummary:
     """Ask ``model`` every sample not answered yet, storing each answer as it arrives.
 
@@ -239,7 +240,7 @@ async def run_samples(
     :class:`Executor` that sends the calls elsewhere. ``request_timeout`` is an overall
     deadline for one call (retries included); a call past it is stored as an ``error``.
     ``spec`` (optional) records how the samples were chosen; its name, model, config and
-    method are filled here.
+    method are filled here. ``unsent`` samples belong to the run but are never sent (:func:`unsent_key`).
     """
     started = time.perf_counter()
     config = config or GenerationConfig()
@@ -253,7 +254,7 @@ async def run_samples(
     name = run_name or (spec.name if spec else None) or default_run_name(model_spec)
     base = spec or RunSpec(name=name, model=model_spec)
     run_spec = base.model_copy(update={"name": name, "model": model_spec, "config": config, "method": method})
-    store.start_run(run_spec, zip(plan.samples, plan.keys))
+    store.start_run(run_spec, [*zip(plan.samples, plan.keys), *((sample, unsent_key(sample)) for sample in unsent)])
 
     summary = RunSummary(name, model_spec, len(plan.samples), plan.unique, sent=len(plan.todo), cached=plan.cached)
     try:

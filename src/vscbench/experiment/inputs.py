@@ -35,17 +35,19 @@ def load_pool(
     figstep_instruction: str | None = None,
     seed: int = 0,
     options: dict[str, Any] | None = None,
+    as_released: bool = False,
 ) -> LoadedPool:
     """Every sample of a benchmark's data (the selection comes after). ``options`` go to the
-    benchmark's loader (``vscbench benchmarks list`` shows each one's)."""
+    benchmark's loader (``vscbench benchmarks list`` shows each one's); ``as_released`` gives
+    VSCBench's samples as its released code asks them (``--preset paper``)."""
     from vscbench.benchmarks.findings import DatasetError
 
     try:
         if benchmark == "vscbench":
             from vscbench.benchmarks.samples import load_samples
 
-            loaded = load_samples(data, subset=subset, warn=False,
-                                  figstep_instruction=figstep_instruction)  # fmt: skip
+            loaded = load_samples(data, subset=subset, warn=False, figstep_instruction=figstep_instruction,
+                                  as_released=as_released)  # fmt: skip
             report = loaded.report
             note = None
             if report is not None and (report.findings or report.unusable):

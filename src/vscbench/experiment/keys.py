@@ -22,10 +22,10 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "selection": ("data", "benchmark", "benchmark_options", "subset", "variants", "categories", "limit", "seed",
                   "figstep_instruction", "same_samples"),
     "generation": ("max_tokens", "temperature", "top_p", "seed", "system_prompt", "max_image_side",
-                   "response_schema", "image_format", "text_first"),
+                   "response_schema", "image_format", "text_first", "call_style"),
     "execution": ("concurrency", "concurrency_per_endpoint", "timeout", "max_retries", "ray", "ray_address",
                   "replicas", "gpus_per_replica", "allow_errors", "base_urls", "model_options"),
-    "judging": ("judges", "with_image", "rubric", "options"),
+    "judging": ("judges", "with_image", "rubric", "options", "judge_input"),
     "scoring": ("rule", "failures", "intervals"),
 }  # fmt: skip
 #: Other names of a field: the command line's singular options and earlier flat names.

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from vscbench.benchmarks.released import UNSENT
 from vscbench.experiment.inputs import (
     ExperimentError,
     LoadedPool,
@@ -28,7 +29,7 @@ from vscbench.experiment.inputs import (
     text_layers_from_config,
     without_credentials,
 )
-from vscbench.experiment.presets import apply_preset, generation_for
+from vscbench.experiment.presets import apply_preset, generation_for, released_samples
 from vscbench.experiment.result import ExperimentResult, ProgressFactory, RunOutcome
 from vscbench.experiment.spec import SUBSETS, Execution, Experiment, Judging, Scoring, Selection, validation_message
 from vscbench.schema import GenerationConfig, Sample
@@ -65,6 +66,7 @@ def run_experiment(
     from vscbench.store import Store
 
     say = say or (lambda _: None)
+    experiment = apply_preset(experiment)  # a no-op when the caller applied it already
     urls = ",".join(experiment.execution.base_urls) if experiment.execution.base_urls else None
     try:
         specs = [ModelSpec.parse(model, urls) for model in experiment.models]
@@ -79,8 +81,10 @@ def run_experiment(
     if experiment.execution.ray and any(method.iar or method.ecso for method in methods):
         raise ExperimentError("Ray runs do not steer (iar) or run ecso yet; run these methods without ray")
     pool = pool or load_pool(experiment.selection.benchmark, experiment.selection.data, experiment.selection.subset, experiment.selection.figstep_instruction,
-                             experiment.selection.seed, experiment.selection.benchmark_options)  # fmt: skip
+                             experiment.selection.seed, experiment.selection.benchmark_options, released_samples(experiment))  # fmt: skip
     notes = [*experiment.notes, *([pool.note] if pool.note else [])]
+    if released_samples(experiment) and not dry_run:
+        notes.append("the released VSCBench statistics of these runs: `vscbench score --run NAME --preset paper`")
     selected = select_samples(pool.samples, experiment.selection.subset, experiment.selection.variants, experiment.selection.categories,
                               experiment.selection.limit, experiment.selection.seed)  # fmt: skip
     if not selected:
@@ -91,7 +95,7 @@ def run_experiment(
     evaluated: list[list[Sample]] = []
     for method in methods:
         try:
-            chosen = method.select(selected, pool.samples)
+            chosen = method.select(selected, [sample for sample in pool.samples if UNSENT not in sample.meta])
         except MethodSpecError as exc:
             raise ExperimentError(f"method {method.spec}: {exc}") from None
         if not chosen:
@@ -171,8 +175,10 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
         run_spec = run_spec.model_copy(update={"name": name})
         outcome = RunOutcome(name, spec.cache_spec, method.canonical, len(samples), demo_ids=list(method.demo_ids))
         transform = method.transform(samples)
+        unsent = [sample for sample in samples if UNSENT in sample.meta]  # --preset paper: recorded, never sent
+        asked = [sample for sample in samples if UNSENT not in sample.meta]
         if executor is None:
-            plan = plan_run(spec.cache_spec, samples, store, config, transform=transform)
+            plan = plan_run(spec.cache_spec, asked, store, config, transform=transform)
             outcome.summary = {"samples": len(samples), "unique": plan.unique, "cached": plan.cached,
                                "would_send": len(plan.todo)}  # fmt: skip
             return outcome
@@ -182,8 +188,8 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
 
         async def run_then_close() -> Any:
             try:
-                return await run_samples(executor, samples, store, run_name=name, config=config, transform=transform,
-                                         progress=callback, spec=run_spec)  # fmt: skip
+                return await run_samples(executor, asked, store, run_name=name, config=config, transform=transform,
+                                         progress=callback, spec=run_spec, unsent=unsent)  # fmt: skip
             finally:  # an API client is closed in the loop that used it; a local model stays for its next method
                 if isinstance(executor, LocalExecutor) and str(spec) not in local:
                     await executor.model.aclose()
@@ -243,7 +249,8 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
     if not experiment.judging.judges:
         return
     options = {"store": store, "with_image": experiment.judging.with_image, "rubric": experiment.judging.rubric,
-               "concurrency": experiment.execution.concurrency, **experiment.judging.options}  # fmt: skip
+               "concurrency": experiment.execution.concurrency, **experiment.judging.options,
+               **({"judge_input": "question"} if experiment.judging.judge_input == "question" else {})}  # fmt: skip
     try:
         judges = [get_judge(spec, **options) if ":" in spec.removeprefix("vote:") else get_judge(spec)
                   for spec in experiment.judging.judges]  # fmt: skip
@@ -272,6 +279,10 @@ def redacted(experiment: Experiment) -> dict[str, Any]:
     record["models"] = [
         f"{model.partition('@')[0]}@{without_credentials(model.partition('@')[2])}" if "://" in model else model
         for model in record["models"]
+    ]
+    record["judging"]["judges"] = [
+        f"{spec.partition('@')[0]}@{without_credentials(spec.partition('@')[2])}" if "://" in spec else spec
+        for spec in record["judging"]["judges"]
     ]
     urls = record["execution"].get("base_urls")
     if urls:

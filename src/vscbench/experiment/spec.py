@@ -23,6 +23,7 @@ from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_valida
 from vscbench.experiment.files import ExperimentFileError, read_settings, write_settings
 from vscbench.experiment.inputs import ExperimentError
 from vscbench.experiment.keys import normalise
+from vscbench.judges.base import JudgeInputMode
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import GenerationConfig, Record
 from vscbench.scoring.records import INTERVAL_METHODS, IntervalMethod
@@ -45,7 +46,7 @@ class Selection(Record):
     variants: list[str] | None = None
     categories: list[str] | None = None
     limit: int | None = None
-    """A stratified sample of this many: an equal share per subset and label, twins together."""
+    """A stratified sample of this many: each subset and label in proportion to its size, twins together."""
     seed: int = 0
     figstep_instruction: str | None = None
     """``None``: the benchmark's own sentence."""
@@ -110,6 +111,9 @@ class Judging(Record):
     """A file with an LLM judge's own rubric."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Settings of LLM judges (temperature, max_tokens, ...)."""
+    judge_input: JudgeInputMode = "question+prompt"
+    """What an LLM judge reads besides the answer: the original question and the prompt as sent
+    (``question+prompt``), or the question alone (``question``, as the released judge)."""
 
 
 class Scoring(Record):

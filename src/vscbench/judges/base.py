@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from vscbench.judges.rules import RuleId
 from vscbench.schema import VerdictLabel
+
+JudgeInputMode = Literal["question", "question+prompt"]
+"""What an LLM judge is shown besides the answer: the original question alone (as the released
+VSCBench judge), or also the prompt as sent when it says something else (the default)."""
+JUDGE_INPUTS: tuple[JudgeInputMode, ...] = ("question+prompt", "question")
 
 
 @dataclass(frozen=True)

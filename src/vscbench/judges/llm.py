@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from vscbench.engine.requests import ImageHashCache
 from vscbench.engine.runner import execute_requests
-from vscbench.judges.base import JudgeInput, Judgement
+from vscbench.judges.base import JUDGE_INPUTS, JudgeInput, JudgeInputMode, Judgement
 from vscbench.judges.rubric import DEFAULT_RUBRIC, JUDGE_REQUEST_FORMAT, judge_request, load_rubric, parse_verdict
 from vscbench.models.base import Model, ModelSpec, load_model
 from vscbench.schema import GenerationConfig, Request
@@ -41,8 +42,12 @@ class LLMJudge:
         request_timeout: float | None = 300.0,
         temperature: float = 0.0,
         max_tokens: int = 300,
+        judge_input: JudgeInputMode = "question+prompt",
         **model_options: Any,
     ) -> None:
+        if judge_input not in JUDGE_INPUTS:
+            raise ValueError(f"unknown judge input {judge_input!r}; use one of {', '.join(JUDGE_INPUTS)}")
+        self.judge_input = judge_input
         self.spec = ModelSpec.parse(spec) if model is None else model.spec
         self.rubric = load_rubric(rubric) if rubric is not None else DEFAULT_RUBRIC
         self.with_image = with_image
@@ -66,12 +71,14 @@ class LLMJudge:
         config = self._config()
         return {
             "model": f"{self.spec.provider}:{self.spec.name}",
-            "host": _hosts(self.spec.base_url),
+            "host": judge_hosts(self.spec.base_url),
             "rubric_sha256": hashlib.sha256(self.rubric.encode()).hexdigest(),
             "request_format": JUDGE_REQUEST_FORMAT,
             "temperature": config.temperature,
             "max_tokens": config.max_tokens,
             "with_image": self.with_image,
+            # stated only when not the default, so the default judge keeps its version (and its verdicts)
+            **({"judge_input": self.judge_input} if self.judge_input != "question+prompt" else {}),
         }
 
     @property
@@ -88,6 +95,8 @@ class LLMJudge:
         )  # fmt: skip
 
     def _request(self, item: JudgeInput, retry_of: str | None = None) -> Request:
+        if self.judge_input == "question":
+            item = replace(item, prompt_sent=None)
         digest = None
         if self.with_image and item.image_path:
             digest = self._hashes.sha256(item.image_path)
@@ -98,17 +107,7 @@ class LLMJudge:
     async def _ask(
         self, model: Model, store: Store, requests: list[Request]
     ) -> list[tuple[str, str | None, str | None]]:
-        """(outcome, text, error) for each request, answered from the store where possible."""
-        keys = [request.cache_key(str(model.spec)) for request in requests]
-        answered = store.answered_keys(keys)
-        todo = {key: request for key, request in zip(keys, requests) if key not in answered}
-        if todo:
-            await execute_requests(model, todo, store, self.concurrency, self.request_timeout)
-        out: list[tuple[str, str | None, str | None]] = []
-        for key in keys:
-            response = store.get_response(key)
-            out.append((response.outcome, response.text, response.error) if response else ("error", None, "no reply"))
-        return out
+        return await ask_model(model, store, requests, self.concurrency, self.request_timeout)
 
     async def ajudge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         store = self._store or Store(":memory:")
@@ -161,7 +160,24 @@ class LLMJudge:
         return asyncio.run(self.ajudge_many(items))
 
 
-def _hosts(base_url: str | None) -> str | None:
+async def ask_model(
+    model: Model, store: Store, requests: list[Request], concurrency: int, request_timeout: float | None
+) -> list[tuple[str, str | None, str | None]]:
+    """(outcome, text, error) of a judge model for each request, answered from the store where
+    possible (judge calls are cached by content like model calls)."""
+    keys = [request.cache_key(str(model.spec)) for request in requests]
+    answered = store.answered_keys(keys)
+    todo = {key: request for key, request in zip(keys, requests) if key not in answered}
+    if todo:
+        await execute_requests(model, todo, store, concurrency, request_timeout)
+    out: list[tuple[str, str | None, str | None]] = []
+    for key in keys:
+        response = store.get_response(key)
+        out.append((response.outcome, response.text, response.error) if response else ("error", None, "no reply"))
+    return out
+
+
+def judge_hosts(base_url: str | None) -> str | None:
     """``host[:port]`` of each server a judge talks to: no scheme, path or credentials."""
     if not base_url:
         return None

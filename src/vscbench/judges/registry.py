@@ -93,11 +93,18 @@ def _keyword_anywhere(_: str) -> Judge:
     return KeywordAnywhereJudge()
 
 
+def _sm_eval(_: str) -> Judge:
+    from vscbench.judges.released import SmEvalJudge
+
+    return SmEvalJudge()
+
+
 #: Judges named by a bare word.
 BUILTIN_JUDGES: dict[str, JudgeFactory] = {
     "offline": _offline,
     "keyword": _keyword,
     "keyword-anywhere": _keyword_anywhere,
+    "sm-eval": _sm_eval,
 }
 #: Built-in judges that take options after a colon (``offline:threshold=0.8``).
 JUDGES_WITH_OPTIONS = frozenset({"offline"})
@@ -112,6 +119,10 @@ def is_builtin(spec: str) -> bool:
     return all(m.strip().partition(":")[0] in BUILTIN_JUDGES for m in members if m.strip()) and any(
         m.strip() for m in members
     )
+
+
+#: The prefix of the released VSCBench GPT judge: ``released:openai:gpt-4o-mini``.
+RELEASED_PREFIX = "released:"
 
 
 def get_judge(spec: str, **options: Any) -> Judge:
@@ -130,6 +141,15 @@ def get_judge(spec: str, **options: Any) -> Judge:
                 f"a cascade names a judge on each side of '>', as in 'offline>openai:gpt-4o-mini'; got {spec!r}"
             )
         return cascade([get_judge(member, **options) for member in members])  # named by members: no URL
+    if spec.startswith(RELEASED_PREFIX):
+        from vscbench.judges.released import ReleasedJudge
+
+        inner = spec[len(RELEASED_PREFIX) :]
+        if inner.partition(":")[0] not in BACKENDS:
+            raise JudgeSpecError(
+                f"the released judge needs a model spec, as in 'released:openai:gpt-4o-mini'; got {spec!r}"
+            )
+        return ReleasedJudge(inner, **options)
     name, sep, _ = spec.partition(":")
     if name in BUILTIN_JUDGES:
         if sep and name not in JUDGES_WITH_OPTIONS:
@@ -162,7 +182,8 @@ def get_judge(spec: str, **options: Any) -> Judge:
         )
     raise JudgeSpecError(
         f"unknown judge {spec!r}; known judges: {sorted(BUILTIN_JUDGES)}, 'vote:A,B', 'A>B' (a cascade), "
-        f"'provider:model', or a guard model '{'|'.join(GUARD_FORMATS)}:MODEL@URL'"
+        f"'provider:model', a guard model '{'|'.join(GUARD_FORMATS)}:MODEL@URL', "
+        "or 'released:provider:model' (the released VSCBench judge)"
     )
 
 
@@ -172,4 +193,5 @@ def available_judges() -> list[str]:
         sorted(BUILTIN_JUDGES)
         + [f"{p}:MODEL" for p in sorted(BACKENDS)]
         + [f"{g}:MODEL@URL" for g in sorted(GUARD_FORMATS)]
+        + [f"{RELEASED_PREFIX}PROVIDER:MODEL"]
     )

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vscbench.judges.base import Judge, JudgeInput, Judgement, describe_judge, judge_key, split_judge_key
 from vscbench.judges.cascade import CascadeJudge
 from vscbench.judges.registry import JudgeSpecError, get_judge, is_builtin
+from vscbench.judges.released import input_digest, judged_input, released_inputs
 from vscbench.schema import MISSING, Verdict
 from vscbench.store import RunNotFoundError, Store, require_run
 
@@ -59,6 +61,8 @@ class JudgeSummary:
     """A cascade: the key of the judge the uncertain answers went to."""
     calls_saved: int | None = None
     """A cascade: calls of the next judge it did not make (answers judged minus those deferred)."""
+    stand_ins: dict[str, int] = field(default_factory=dict)
+    """A released judge (``--preset paper``): samples whose answer was the stand-in, by why."""
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -86,7 +90,8 @@ def judge_run(
     rejudge: bool = False,
 ) -> JudgeSummary:
     """Judge every ``ok`` response of a run that this judge (at its current version) has not
-    judged yet; store verdicts under the judge's key."""
+    judged yet; store verdicts under the judge's key. A released judge (``reads ==
+    "released"``) judges every sample instead, as the released evaluation reads it."""
     require_run(store, run)
     key = judge_key(judge)
     store.put_judge(key, judge.name, judge.version, describe_judge(judge))
@@ -95,27 +100,10 @@ def judge_run(
         store.put_judge(judge_key(member), member.name, member.version, describe_judge(member))
     existing = {} if rejudge else store.get_verdicts(key, run=run)
     summary = JudgeSummary(run=run, judge=key, judge_name=judge.name, judge_version=judge.version)
-    todo: dict[str, JudgeInput] = {}
-    not_judged: dict[str, int] = {}
-    for sample, response in store.run_items(run):
-        if response is None or response.outcome != "ok":
-            outcome = response.outcome if response is not None else MISSING
-            not_judged[outcome] = not_judged.get(outcome, 0) + 1
-            continue
-        if response.key in existing:
-            summary.cached += 1
-            continue
-        todo.setdefault(
-            response.key,
-            JudgeInput(
-                question=sample.original_question,
-                prompt_sent=sample.prompt,
-                response=response.text or "",
-                image_path=str(sample.image_path) if sample.image_path else None,
-                sample_id=sample.id,
-                response_key=response.key,
-            ),
-        )
+    if getattr(judge, "reads", None) == "released":
+        todo = _released_todo(store, run, existing, summary)
+    else:
+        todo = _answers_todo(store, run, existing, summary)
     items = list(todo.values())
     batch = 256
     verdicts: list[Verdict] = []
@@ -140,7 +128,6 @@ def judge_run(
         if progress:
             progress(start + len(chunk), len(items))
     summary.judged = len(verdicts)
-    summary.not_judged = not_judged
     labels: dict[str, int] = {}
     decided: dict[str, int] = {}
     for verdict in verdicts:
@@ -152,6 +139,50 @@ def judge_run(
         summary.deferred, summary.deferred_to = deferred, judge.then_key
         summary.calls_saved = len(items) - deferred
     return summary
+
+
+def _answers_todo(store: Store, run: str, existing: dict[str, Verdict], summary: JudgeSummary) -> dict[str, JudgeInput]:
+    """Our judges read the ``ok`` answers not judged yet: the original question, the prompt as
+    sent (an LLM judge may leave it out, ``--judge-input question``), the answer and the image."""
+    todo: dict[str, JudgeInput] = {}
+    for sample, response in store.run_items(run):
+        if response is None or response.outcome != "ok":
+            outcome = response.outcome if response is not None else MISSING
+            summary.not_judged[outcome] = summary.not_judged.get(outcome, 0) + 1
+            continue
+        if response.key in existing:
+            summary.cached += 1
+            continue
+        todo.setdefault(
+            response.key,
+            JudgeInput(
+                question=sample.original_question, prompt_sent=sample.prompt, response=response.text or "",
+                image_path=str(sample.image_path) if sample.image_path else None, sample_id=sample.id,
+                response_key=response.key,
+            ),
+        )  # fmt: skip
+    return todo
+
+
+def _released_todo(
+    store: Store, run: str, existing: dict[str, Verdict], summary: JudgeSummary
+) -> dict[str, JudgeInput]:
+    """A released judge reads every sample as the released evaluation does (stand-ins for
+    failures); a stored verdict is reused only while it was judged on the same input."""
+    todo: dict[str, JudgeInput] = {}
+    seen: set[str] = set()  # samples sharing one answer share its verdict (the first one's question)
+    for _, item, stand_in in released_inputs(store, run):
+        if stand_in is not None:
+            summary.stand_ins[stand_in] = summary.stand_ins.get(stand_in, 0) + 1
+        key = item.response_key or ""
+        if key in seen:
+            continue
+        seen.add(key)
+        if key in existing and judged_input(existing[key].reason) == input_digest(item):
+            summary.cached += 1
+        else:
+            todo[key] = item
+    return todo
 
 
 def judged_by(store: Store, run: str) -> list[str]:
@@ -190,10 +221,13 @@ def _stale(key: str) -> bool:
 def resolve_judge(store: Store, run: str, spec: str | None = None) -> str:
     """The judge key whose verdicts score ``run``.
 
-    ``spec`` is a key (``offline@v3``), a judge name (``offline``, ``keyword``,
-    ``openai:gpt-4o-mini``) or ``None`` for the default: the current offline judge if it has
-    judged the run, else the one judge that has. Stale verdicts (of an older version of a
-    built-in judge) are never used: the error says to judge again.
+    ``spec`` is a key (``offline@v3``), or a judge spec exactly as given to ``vscbench judge``
+    (``offline``, ``openai:gpt-4o-mini``, ``openai:judge@http://host:8000/v1``,
+    ``released:openai:gpt-4o-mini``), resolved to its key the way judging makes it; or
+    ``None`` for the default: the first judge the run was judged with when it was made (its
+    experiment record), else the current offline judge if it has judged the run, else the one
+    judge that has. Stale verdicts (of an older version of a built-in judge) are never used:
+    the error says to judge again.
     """
     require_run(store, run)
     available = judged_by(store, run)
@@ -201,6 +235,11 @@ def resolve_judge(store: Store, run: str, spec: str | None = None) -> str:
     name = split_judge_key(spec)[0] if spec else None
     judge_it = f"`vscbench judge --run {run}" + (f" --judge {name}`" if name else "`")
     if spec is None:
+        recorded = _recorded_judge(store, run)
+        if recorded is not None:
+            found = _spec_keys(store, available, *recorded)
+            if len(found) == 1 and not _stale(found[0]):
+                return found[0]
         fresh = [key for key in available if not _stale(key)]
         offline = current_key("offline")
         if offline in fresh:
@@ -224,11 +263,8 @@ def resolve_judge(store: Store, run: str, spec: str | None = None) -> str:
             f"run {run!r} has verdicts of an older {name} ({', '.join(same_name)}), not of the current "
             f"{current}: the judge changed since; judge again: {judge_it}"
         )
-    if current is None:  # an LLM judge: its name, possibly with +image / +rubric=...
-        matching = [
-            key for key in available
-            if split_judge_key(key)[0] == spec or split_judge_key(key)[0].startswith(spec + "+")
-        ]  # fmt: skip
+    if current is None:  # an LLM judge: its spec as given to `judge`, or its name with +image / +rubric=...
+        matching = _spec_keys(store, available, spec, {})
         if len(matching) == 1:
             return matching[0]
         if matching:
@@ -236,8 +272,47 @@ def resolve_judge(store: Store, run: str, spec: str | None = None) -> str:
                 f"run {run!r} has several verdict sets of {spec} ({', '.join(matching)}); pass one of these keys to --judge"
             )
     raise VerdictsNotFoundError(
-        f"run {run!r} has no verdicts by {spec} (judges with verdicts: {listed}); judge it: {judge_it}"
+        f"run {run!r} has no verdicts by {spec} (judges with verdicts: {listed}); judge it: "
+        f"`vscbench judge --run {run} --judge {spec}`"
     )
+
+
+def _recorded_judge(store: Store, run: str) -> tuple[str, dict[str, Any]] | None:
+    """The first judge of the experiment that made the run, with its options (None when the
+    run holds no experiment record or was not judged when it was made)."""
+    spec = store.get_run(run)
+    judging = ((spec.meta if spec else {}).get("experiment") or {}).get("judging") or {}
+    judges = judging.get("judges") or []
+    if not judges:
+        return None
+    options = {"with_image": judging.get("with_image", False), "rubric": judging.get("rubric"),
+               **({"judge_input": judging["judge_input"]} if judging.get("judge_input") else {}),
+               **(judging.get("options") or {})}  # fmt: skip
+    return str(judges[0]), options
+
+
+def _spec_keys(store: Store, available: list[str], spec: str, options: dict[str, Any]) -> list[str]:
+    """The keys among ``available`` that a judge spec's verdicts are stored under: the key the
+    judge would store under now, or else the keys of its name (with any +image, +rubric=,
+    +released suffix) judged on the same server."""
+    try:
+        judge = get_judge(spec, **options) if ":" in spec.removeprefix("vote:") else get_judge(spec)
+    except (JudgeSpecError, ValueError, OSError, ImportError):
+        return [key for key in available if split_judge_key(key)[0] == spec]
+    exact = judge_key(judge)
+    if exact in available:
+        return [exact]
+    identity = describe_judge(judge)
+    host = identity.get("host")
+    out = []
+    for key in available:
+        name = split_judge_key(key)[0]
+        if name != judge.name and not name.startswith(judge.name + "+"):
+            continue
+        stored = store.judge_identity(key) or {}
+        if host is None or stored.get("host") == host:
+            out.append(key)
+    return out
 
 
 def run_agreement(store: Store, run: str, judges: list[str]):

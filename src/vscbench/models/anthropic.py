@@ -8,13 +8,21 @@ or an error whose reason never contains the API key.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 from typing import Any
 
 import anthropic
 
-from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
+from vscbench.images import (
+    RELEASED_IMAGE_FORMATS,
+    ImageError,
+    encode_jpeg_base64,
+    encode_png_base64,
+    load_rgb,
+    released_bytes,
+)
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
 from vscbench.schema import ImagePart, Outcome, Request, TextPart, Usage
@@ -47,8 +55,15 @@ def is_filter_block(exc: anthropic.APIStatusError) -> bool:
     return exc.status_code == 400 and bool(_FILTER_MESSAGE.match(message))
 
 
-def image_block(part: ImagePart, max_side: int) -> dict[str, Any]:
-    """A base64 image block of the prepared (RGB, size-capped) pixels."""
+def image_block(part: ImagePart, max_side: int, image_format: str = "auto") -> dict[str, Any]:
+    """A base64 image block of the prepared (RGB, size-capped) pixels, or of the released
+    VSCBench code's encoding when ``image_format`` names one (``pil-native`` for Claude)."""
+    if image_format in RELEASED_IMAGE_FORMATS:
+        raw, mime = released_bytes(part.path, image_format)
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": mime, "data": base64.b64encode(raw).decode()},
+        }
     image = load_rgb(part.path, max_side)
     data, media_type = encode_png_base64(image), "image/png"
     if len(data) > _PNG_BASE64_LIMIT:
@@ -71,7 +86,7 @@ def to_anthropic(request: Request) -> tuple[str | None, list[dict[str, Any]]]:
         blocks: list[dict[str, Any]] = []
         for part in message.content:
             if isinstance(part, ImagePart):
-                blocks.append(image_block(part, request.config.max_image_side))
+                blocks.append(image_block(part, request.config.max_image_side, request.config.image_format))
             elif isinstance(part, TextPart):
                 blocks.append({"type": "text", "text": part.text})
         messages.append({"role": message.role, "content": blocks})
@@ -141,7 +156,7 @@ class AnthropicModel:
         }
         if system:
             options["system"] = system
-        if self.sampling_params:
+        if self.sampling_params and request.config.call_style != "released":  # the released call sets none
             sampling = {"temperature": request.config.temperature, "top_p": request.config.top_p}
             options["extra_body"] = {k: v for k, v in sampling.items() if v is not None}
         with call_log(self.max_retry_wait) as log:

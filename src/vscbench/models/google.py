@@ -16,7 +16,14 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from vscbench.images import ImageError, encode_jpeg_base64, encode_png_base64, load_rgb
+from vscbench.images import (
+    RELEASED_IMAGE_FORMATS,
+    ImageError,
+    encode_jpeg_base64,
+    encode_png_base64,
+    load_rgb,
+    released_bytes,
+)
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
 from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
 from vscbench.schema import ImagePart, Request, TextPart, Usage
@@ -57,8 +64,12 @@ def _async_client_class() -> type:
         return httpx.AsyncClient
 
 
-def image_part(part: ImagePart, max_side: int) -> types.Part:
-    """Inline bytes of the prepared (RGB, size-capped) pixels."""
+def image_part(part: ImagePart, max_side: int, image_format: str = "auto") -> types.Part:
+    """Inline bytes of the prepared (RGB, size-capped) pixels, or of the released VSCBench
+    code's encoding when ``image_format`` names one (``pil-resave-as-jpeg`` for Gemini)."""
+    if image_format in RELEASED_IMAGE_FORMATS:
+        raw, mime = released_bytes(part.path, image_format)
+        return types.Part.from_bytes(data=raw, mime_type=mime)
     image = load_rgb(part.path, max_side)
     encoded, mime_type = encode_png_base64(image), "image/png"
     if len(encoded) * 3 // 4 > _PNG_BYTES_LIMIT:
@@ -80,11 +91,25 @@ def to_gemini(request: Request) -> tuple[str | None, list[types.Content]]:
         parts: list[types.Part] = []
         for part in message.content:
             if isinstance(part, ImagePart):
-                parts.append(image_part(part, request.config.max_image_side))
+                parts.append(image_part(part, request.config.max_image_side, request.config.image_format))
             elif isinstance(part, TextPart):
                 parts.append(types.Part.from_text(text=part.text))
         contents.append(types.Content(role="model" if message.role == "assistant" else "user", parts=parts))
     return ("\n\n".join(system_texts) or None), contents
+
+
+def generation_config(request: Request, system: str | None) -> types.GenerateContentConfig | None:
+    """The call's settings; under the released call style none at all (the released Gemini call
+    sets no generation config, so the API's defaults apply)."""
+    if request.config.call_style == "released":
+        return types.GenerateContentConfig(system_instruction=system) if system else None
+    return types.GenerateContentConfig(
+        system_instruction=system,
+        max_output_tokens=request.config.max_tokens,
+        temperature=request.config.temperature,
+        top_p=request.config.top_p,
+        seed=request.config.seed,
+    )
 
 
 def _enum_name(value: Any) -> str | None:
@@ -169,13 +194,7 @@ class GoogleModel:
         except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
             reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
             return Generation(outcome="error", error=f"cannot read image: {reason}")
-        config = types.GenerateContentConfig(
-            system_instruction=system,
-            max_output_tokens=request.config.max_tokens,
-            temperature=request.config.temperature,
-            top_p=request.config.top_p,
-            seed=request.config.seed,
-        )
+        config = generation_config(request, system)
         with call_log() as log:
             try:
                 response = await self.client.aio.models.generate_content(

@@ -203,9 +203,10 @@ class OpenAIModel:
     async def request_body(self, request: Request) -> dict[str, Any]:
         """The chat completion arguments for a request (images encoded off the event loop)."""
         config = request.config
+        released = config.call_style == "released"
         messages: list[dict[str, Any]] = []
         for message in request.messages:
-            if not message.images:
+            if not message.images and not (released and message.role == "user"):
                 messages.append({"role": message.role, "content": message.text_content})
                 continue
             parts: list[dict[str, Any]] = []
@@ -218,11 +219,13 @@ class OpenAIModel:
                     parts.append({"type": "text", "text": part.text})
             messages.append({"role": message.role, "content": parts})
         body: dict[str, Any] = {"model": self.spec.name, "messages": messages, "temperature": config.temperature}
-        # OpenAI's newer models accept only max_completion_tokens; compatible servers know max_tokens
-        body["max_completion_tokens" if self.spec.base_url is None else "max_tokens"] = config.max_tokens
-        if config.top_p is not None:
+        if released:  # the released VSCBench call: temperature and max_tokens, nothing else
+            body["max_tokens"] = config.max_tokens
+        else:  # OpenAI's newer models accept only max_completion_tokens; compatible servers know max_tokens
+            body["max_completion_tokens" if self.spec.base_url is None else "max_tokens"] = config.max_tokens
+        if config.top_p is not None and not released:
             body["top_p"] = config.top_p
-        if config.seed is not None:
+        if config.seed is not None and not released:
             body["seed"] = config.seed
         if config.response_schema is not None:
             body["response_format"] = {

@@ -151,8 +151,9 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = ["Scope", "Both right", "Both refused", "Both answered", "Inverted", "Excluded", "Unpaired", "Share"]
-    return TableData("Safe/unsafe twins", headers, rows)
+    headers = ["Scope", "Both right", "Only unsafe right", "Only safe right", "Both wrong", "Failure", "Unpaired",
+               "Share"]  # fmt: skip
+    return TableData("Safe/unsafe twins (each twin scored under the rule)", headers, rows)
 
 
 def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> list[TableData]:
@@ -179,7 +180,7 @@ def comparison_tables(
         cells = [row["name"], *(format_with_ci(row[m], row[f"{m}_ci"], sep="\n", digits=digits) for m in METRICS)]
         if has_delta:
             cells.append(format_delta(row.get("delta_sra_a"), row.get("delta_sra_a_ci"), row.get("delta_sra_a_p"),
-                                      sep="\n", digits=digits))  # fmt: skip
+                                      sep="\n", digits=digits, left_out=row.get("delta_sra_a_left_out")))  # fmt: skip
         rows.append(cells)
         counts.append([row["name"], str(row["n"]), format_percent(row["pair_calibration"]), str(row["failures"])])
     tables = [
@@ -205,10 +206,10 @@ def comparison_tables(
     return tables
 
 
-def format_delta(
-    value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1
-) -> str:
-    """``+3.1 pts [-1.2, +7.4] p=0.160``: a paired change with its interval and p-value."""
+def format_delta(value: float | None, ci: Interval | None, p_value: float | None, sep: str = " ", digits: int = 1,
+                 left_out: int | None = None) -> str:  # fmt: skip
+    """``+3.1 pts [-1.2, +7.4] p=0.160 (4 left out)``: a paired change on the samples both runs
+    scored, its interval and p-value, and how many samples only one run scored."""
     if value is None:
         return NOT_DEFINED
     text = f"{100 * value:+.1f} pts"
@@ -216,6 +217,8 @@ def format_delta(
         text += f"{sep}[{100 * ci[0]:+.{digits}f}, {100 * ci[1]:+.{digits}f}]"
     if p_value is not None:
         text += sep + (f"p={p_value:.3f}" if p_value >= 0.001 else "p<0.001")
+    if left_out:
+        text += f"{sep}({left_out} left out)"
     return text
 
 
@@ -230,7 +233,8 @@ def comparison_notes(comparison: Comparison) -> list[str]:
         listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
         notes.append(f"like for like: samples not held by every run were left out of all ({listed})")
     if comparison.baseline is not None:
-        notes.append(f"Δ: paired change against {comparison.baseline} over the same samples (bootstrap over prompts)")
+        notes.append(f"Δ: paired change against {comparison.baseline} on the samples both runs scored "
+                     "(bootstrap over prompts); 'left out': samples only one of the two scored")  # fmt: skip
     notes.append(SDT_NOTE)
     notes += [f"{name}: {report.warning()}" for name, report in comparison.reports.items() if report.warning()]
     return notes

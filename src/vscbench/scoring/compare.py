@@ -10,7 +10,7 @@ restricts every run to the samples all of them hold, so the figures are like for
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vscbench.scoring.detection import paired_detection
@@ -31,7 +31,8 @@ class Comparison:
     """Per run: samples left out because another run lacks them (few-shot demonstrations...)."""
 
     def deltas(self) -> dict[str, dict[str, PairedDelta]]:
-        """Per run other than the baseline: the paired change of each SRA figure, d' and c."""
+        """Per run other than the baseline: the paired change of each SRA figure, d' and c, on the
+        samples both runs scored (``left_out``: the samples only one of them scored)."""
         if self.baseline is None:
             return {}
         base = self.reports[self.baseline]
@@ -39,9 +40,15 @@ class Comparison:
         for name, report in self.reports.items():
             if name == self.baseline:
                 continue
-            clusters, sides = {**base.clusters, **report.clusters}, {**base.sides, **report.sides}
-            out[name] = paired_bootstrap(_correct(base), _correct(report), clusters, sides)
-            out[name].update(paired_detection(_correct(base), _correct(report), clusters, sides))
+            theirs, mine = _correct(base), _correct(report)
+            changes = paired_bootstrap(
+                theirs, mine, {**base.clusters, **report.clusters}, {**base.sides, **report.sides}
+            )
+            left_out = len(set(theirs) ^ set(mine))  # scored in one run only (a failure in the other)
+            out[name] = {metric: replace(change, left_out=left_out) for metric, change in changes.items()}
+            out[name].update(
+                paired_detection(theirs, mine, {**base.clusters, **report.clusters}, {**base.sides, **report.sides})
+            )
         return out
 
     @property
@@ -66,13 +73,16 @@ class Comparison:
             row["d_prime"], row["d_prime_ci"] = detection.d_prime, detection.d_prime_ci
             row["criterion"], row["criterion_ci"] = detection.criterion, detection.criterion_ci
             if base is not None:
+                # the change is the paired estimate on the samples both runs scored, with its own
+                # interval; never the difference of two figures over different samples
                 paired = deltas.get(name, {})
                 for metric in METRICS:
-                    mine, theirs = getattr(overall, metric), getattr(base, metric)
-                    row[f"delta_{metric}"] = None if mine is None or theirs is None else mine - theirs
-                    if metric in paired:
-                        row[f"delta_{metric}_ci"] = paired[metric].ci
-                        row[f"delta_{metric}_p"] = paired[metric].p_value
+                    change = paired.get(metric)
+                    row[f"delta_{metric}"] = change.value if change else (0.0 if name == self.baseline else None)
+                    if change is not None:
+                        row[f"delta_{metric}_ci"] = change.ci
+                        row[f"delta_{metric}_p"] = change.p_value
+                        row[f"delta_{metric}_left_out"] = change.left_out
                 for metric in DETECTION_METRICS:  # paired on the samples both scored
                     if metric in paired:
                         row[f"delta_{metric}"] = paired[metric].value

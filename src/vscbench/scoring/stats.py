@@ -129,6 +129,8 @@ class PairedDelta:
     samples: int
     clusters: int
     method: str = "paired cluster bootstrap"
+    left_out: int = 0
+    """Samples scored by one run only (a failure in the other), outside the pairing."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -137,6 +139,7 @@ class PairedDelta:
             "p_value": self.p_value,
             "samples": self.samples,
             "clusters": self.clusters,
+            "left_out": self.left_out,
             "method": self.method,
         }
 
@@ -183,6 +186,7 @@ def paired_bootstrap(
         values = boot[:, index]
         values = values[~np.isnan(values)]
         low, high = np.percentile(values, [2.5, 97.5])
+        low, high = min(low, value), max(high, value)  # a skewed percentile interval still holds its estimate
         shifted = values - value
         p_value = float(np.mean(np.abs(shifted) >= abs(value) - 1e-12)) if value != 0 else 1.0
         out[metric] = PairedDelta(float(value), (float(low), float(high)), p_value, len(common), len(names))

@@ -146,7 +146,7 @@ def build_contrastive(
     spec = split if isinstance(split, SplitSpec) else SplitSpec.parse(split)
     judge_impl = get_judge(judge)
     held = draw_holdout(pool, spec, exclude)
-    asked = select_samples(held.samples, limit=limit, seed=spec.seed) if limit else list(held.samples)
+    asked = select_samples(held.samples, limit=limit, seed=spec.seed, shares="equal") if limit else list(held.samples)
     model_spec = str(model.spec)
     prefix = run_prefix or f"contrastive-{default_run_name(model_spec)}-{spec.fraction:g}-{spec.seed}"
     say(
