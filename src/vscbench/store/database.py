@@ -22,8 +22,10 @@ from vscbench.store.file import (
     SCHEMA_VERSION,
     ReadOnlyStoreError,
     StoreError,
+    add_missing_columns,
     check_store_file,
     connect_read_only,
+    has_column,
     is_read_only_failure,
     store_error,
 )
@@ -61,6 +63,7 @@ class Database:
                 for statement in SCHEMA_SQL.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                add_missing_columns(db)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, StoreError, OSError) as exc:
@@ -125,6 +128,14 @@ class Database:
             part = list(keys[start : start + chunk])
             rows += self.query(sql.format(marks=",".join("?" * len(part))), part)
         return rows
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store holds table ``name`` (a store opened read-only may predate it)."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def has_column(self, table: str, column: str) -> bool:
+        with self.lock:
+            return has_column(self.connection, table, column)
 
     def close(self) -> None:
         with self.lock:
