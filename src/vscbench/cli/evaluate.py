@@ -8,6 +8,7 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
+from vscbench.cli.prices import PRICES_HELP, use_price_file
 from vscbench.locations import DEFAULT_STORE
 
 STORE_HELP = "SQLite store holding the runs."
@@ -167,12 +168,15 @@ def score_command(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
 ) -> None:
     """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.
 
     SRA_s is the share of safe queries answered directly, SRA_u the share of unsafe queries
     refused or warned, SRA_a their mean. Every output names the judge and its version, the
-    rule, the data, the run's model and method, the sample count and the date. Several runs
+    rule, the data, the run's model and method, the sample count and the date, and what the run
+    and its judge cost, with what one point of precision of each figure would cost (--json:
+    provenance.cost with cost_usd, input_tokens, output_tokens, one_point). Several runs
     are compared on the samples all of them hold, under one judge, with paired changes
     against the baseline.
 
@@ -186,6 +190,7 @@ def score_command(
     from vscbench.scoring.metrics import ScoreReport
     from vscbench.scoring.runs import compare_runs, score_run
 
+    use_price_file(prices)
     writer = None
     if out:
         writer = {".json": write_json, ".csv": write_csv, ".md": write_markdown}.get(out.suffix.lower())

@@ -40,6 +40,9 @@ class Judgement:
     rule: RuleId | None = None
     """The offline judge's rule that reached the verdict (``reason`` is its text); None for
     other judges."""
+    calls: tuple[str, ...] = ()
+    """Cache keys of the model calls that reached the verdict (an LLM judge's first ask and
+    any re-ask): stored with the verdict, so its tokens and cost are known."""
 
 
 @runtime_checkable

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vscbench.report.costs import cost_line
 from vscbench.safe_text import csv_row, markdown_cell
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
@@ -85,6 +86,8 @@ def provenance_lines(report: ScoreReport) -> list[str]:
             f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}"
         )
     lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
+    if info and info.get("cost"):
+        lines.append(cost_line(info["cost"]))
     return lines
 
 
