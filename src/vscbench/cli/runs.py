@@ -75,12 +75,10 @@ def runs_list(
     else:
         for row in rows:
             row["cost"], row["judge cost"] = _usd(row["model_cost_usd"]), _usd(row["judge_cost_usd"])
-            row["tokens in/out"] = f"{row['input_tokens']}/{row['output_tokens']}"
         print_table(
             f"Runs in {store_path} ({table.describe()})",
             rows,
-            ("run", "model", "method", "status", "items", "ok", "blocked", "error", "empty", "missing", "cost",
-             "judge cost", "tokens in/out"),
+            ("run", "model", "status", "items", "ok", "blocked", "error", "empty", "missing", "cost", "judge cost"),
         )  # fmt: skip
 
 

@@ -104,7 +104,7 @@ class BatchExecutor:
             resumed = collector.track_open(list(todo))
             self.stats["batches_resumed"] = len(resumed)
             fresh = [(key, request) for key, request in todo.items() if key not in collector.covered]
-            await self._submit(api, fresh, store, leases, collector, state)
+            left = await self._submit(api, fresh, store, leases, collector, state)
             if not self.settings.wait:
                 await collector.poll_once()
                 waiting = collector.waiting()
@@ -115,6 +115,9 @@ class BatchExecutor:
                     )
                 return state
             await collector.wait(self.settings.poll_s)
+            while left and self.gate is not None and not self.gate.stopped:  # answered below their reservation
+                left = await self._submit(api, left, store, leases, collector, state)
+                await collector.wait(self.settings.poll_s)
             again = collector.retryable()
             if again and self.settings.retry != "none":
                 self.stats["items_retried"] = len(again)
@@ -145,11 +148,13 @@ class BatchExecutor:
             progress(state)
 
     async def _submit(self, api: BatchAPI, items: Sequence[tuple[str, Request]], store: Store, leases: Leases,
-                      collector: Collector, state: RunProgress) -> None:  # fmt: skip
-        """Encode, chunk and submit ``items`` (those this process may send), each batch stored first."""
+                      collector: Collector, state: RunProgress) -> list[tuple[str, Request]]:  # fmt: skip
+        """Encode, chunk and submit ``items`` (those this process may send), each batch stored
+        first; the items left unsent because the budget had no room for them now."""
         limit_requests = min(self.settings.max_requests or api.max_requests, api.max_requests)
         limit_bytes = int(min(self.settings.max_mb * 1024 * 1024 if self.settings.max_mb else api.max_bytes,
                               api.max_bytes) * FILL)  # fmt: skip
+        left: list[tuple[str, Request]] = []
         with tempfile.TemporaryDirectory(prefix="vscbench-batch-") as folder:
             chunk = _Chunk(Path(folder) / "batch.jsonl")
             try:
@@ -161,24 +166,26 @@ class BatchExecutor:
                     window = [(key, request) for key, request in window if key in mine and key not in busy]
                     collector.deferred.update(key for key, _ in items[start : start + ENCODE_WINDOW] if key not in mine)
                     held = self._hold(window)
-                    over_budget = len(held) < len(window)
-                    window = window[: len(held)]  # past the budget: what is left is not sent
+                    if len(held) < len(window):  # no room in the budget now: the rest waits
+                        left = window[len(held) :] + list(items[start + ENCODE_WINDOW :])
+                    window = window[: len(held)]
                     lines = await asyncio.gather(*(self._encode(api, key, request) for key, request in window))
                     for (key, request), reservation, line in zip(window, held, lines):
                         if isinstance(line, Generation):  # unreadable image: failed alone, never sent
                             collector.store_now([(key, request, line)])
                             if self.gate is not None:
-                                self.gate.budget.settle(reservation, 0.0, 0)
+                                self.gate.budget.settle(reservation, 0.0, 0, holds=1)
                             continue
                         full = chunk.count >= limit_requests or chunk.size + len(line) + 1 > limit_bytes
                         if chunk.count and full and not await self._flush(api, chunk, store, collector, state):
-                            return
+                            return []
                         chunk.add(key, request.sample_id, line, reservation)
-                    if over_budget:
+                    if left:
                         break
                 await self._flush(api, chunk, store, collector, state)
             finally:
                 chunk.close()
+        return left
 
     def _hold(self, window: list[tuple[str, Request]]) -> list[float]:
         """The reservations of the longest start of ``window`` that fits the budget."""
@@ -188,6 +195,8 @@ class BatchExecutor:
         for _, request in window:
             amount = self.gate.pricer.reservation(request, batch=True)
             if not self.gate.budget.try_reserve(amount):
+                if not held and not self.gate.budget.holds:  # nothing in flight could free room
+                    self.gate.budget.stop(amount)
                 break
             held.append(amount)
         return held
@@ -210,13 +219,13 @@ class BatchExecutor:
             submitted = await api.submit(chunk.path, chunk.count, local_id)
         except BatchRefused as exc:
             store.batches.close(local_id, [(key, "failed") for key, _ in chunk.items], "not accepted", "failed")
-            collector.refused(chunk.items, str(exc), chunk.held)
+            collector.refused(chunk.items, str(exc), chunk.held, chunk.holds)
             chunk.reset()
             if exc.fatal:
                 state.stopped = str(exc)
             return not exc.fatal
         store.batches.submitted(local_id, submitted.batch_id, submitted.input_file_id, submitted.status)
-        collector.submitted(local_id, chunk.held)
+        collector.submitted(local_id, chunk.held, chunk.holds)
         self.stats["batches_submitted"] += 1
         self.stats["items_submitted"] += chunk.count
         chunk.reset()
@@ -233,6 +242,8 @@ class _Chunk:
         self.items: list[tuple[str, str]] = []
         self.size = 0
         self.held = 0.0
+        self.holds = 0
+        """Budget reservations in ``held`` (one per request, with a budget)."""
 
     @property
     def count(self) -> int:
@@ -243,11 +254,12 @@ class _Chunk:
         self.items.append((key, sample_id))
         self.size += len(line) + 1
         self.held += reservation
+        self.holds += 1
 
     def reset(self) -> None:
         self.handle.close()
         self.handle = self.path.open("wb")
-        self.items, self.size, self.held = [], 0, 0.0
+        self.items, self.size, self.held, self.holds = [], 0, 0.0, 0
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

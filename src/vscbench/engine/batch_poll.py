@@ -50,8 +50,9 @@ class Collector:
         self.covered: set[str] = set()
         self.deferred: set[str] = set()
         """Keys another live process is asking: left to it."""
-        self.tracked: dict[str, float] = {}
-        """Local id -> reservation held for it (0 for a batch an earlier command submitted)."""
+        self.tracked: dict[str, tuple[float, int]] = {}
+        """Local id -> (reservation held for it, reservations in it); (0, 0) for a batch an
+        earlier command submitted."""
         self.ended: set[str] = set()
         self.done_at_provider: dict[str, tuple[int, int]] = {}
         self.candidates: set[str] = set()
@@ -85,10 +86,10 @@ class Collector:
     def adopt(self, holding: dict[str, str]) -> None:
         self.covered.update(holding)
         for local_id in holding.values():
-            self.tracked.setdefault(local_id, 0.0)
+            self.tracked.setdefault(local_id, (0.0, 0))
 
-    def submitted(self, local_id: str, held: float) -> None:
-        self.tracked[local_id] = held
+    def submitted(self, local_id: str, held: float, holds: int) -> None:
+        self.tracked[local_id] = (held, holds)
 
     def waiting(self) -> int:
         return len(set(self.tracked) - self.ended)
@@ -101,13 +102,13 @@ class Collector:
         self.store.put_responses(responses, release=self.owner)
         self._count(responses)
 
-    def refused(self, items: Sequence[tuple[str, str]], reason: str, held: float) -> None:
+    def refused(self, items: Sequence[tuple[str, str]], reason: str, held: float, holds: int) -> None:
         """A batch the provider did not take: its items are failures (asked again next run)."""
         responses = [to_response(key, sample_id, self.model, Generation("error", error=reason, attempts=0), 0.0)
                      for key, sample_id in items]  # fmt: skip
         self.store.put_responses(responses, release=self.owner)
-        if self.gate is not None:
-            self.gate.budget.settle(held, 0.0, 0)
+        if self.gate is not None and holds:
+            self.gate.budget.settle(held, 0.0, 0, holds)
         self._count(responses)
 
     # -- polling -------------------------------------------------------------------------------
@@ -171,8 +172,9 @@ class Collector:
         spent += self._store(buffer)
         answered += len(buffer)
         self.store.batches.close(record.id, states.items(), state.status)
-        if self.gate is not None and self.tracked.get(record.id):
-            self.gate.budget.settle(self.tracked[record.id], spent, answered)
+        held, holds = self.tracked.get(record.id, (0.0, 0))
+        if self.gate is not None and holds:
+            self.gate.budget.settle(held, spent, answered, holds)
         unanswered = [key for key, item_state in states.items() if item_state != "answered" and key in self.todo]
         if state.cancelled:
             self.cancelled_unanswered += len(unanswered)

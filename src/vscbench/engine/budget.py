@@ -4,10 +4,11 @@ One :class:`Budget` is shared by every run and judge of a command. Before a call
 provider batch) is sent, an executor reserves its upper-bound cost (:meth:`Pricer.reservation`:
 the input estimate plus a margin, an answer of ``max_tokens``); it is sent only if what is
 already spent plus everything reserved in flight plus this reservation stays within the
-budget. When the answer arrives, the reservation is replaced by the cost its reported usage
-says (:meth:`Pricer.actual`). So the known spend never passes the budget (unless the provider
-counts more than the estimate's margin), and sending stops at most one call (or one batch)
-short of it. Nothing is lost when it stops: what was answered is stored, and running the same
+budget; when it does not fit, the executor waits for the calls in flight to be answered (the
+reservation of each is then replaced by the cost its reported usage says, :meth:`Pricer.actual`,
+usually less) and tries again, and stops only when nothing is in flight and it still does not
+fit. So the known spend never passes the budget (unless the provider counts more than the
+estimate's margin), and sending stops less than one call's reservation short of it. Nothing is lost when it stops: what was answered is stored, and running the same
 command again (with a larger budget) sends only what is missing.
 
 The budget counts this command's spend only; answers already in the store cost nothing again.
@@ -15,8 +16,9 @@ The budget counts this command's spend only; answers already in the store cost n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vscbench.engine.estimate import Pricer
 from vscbench.schema import Request, Response
@@ -32,20 +34,27 @@ class Budget:
     refused_usd: float | None = None
     """The reservation that did not fit (set once sending stopped at the budget)."""
     calls: int = 0
-    notes: list[str] = field(default_factory=list)
+    holds: int = 0
+    """Reservations in flight (a count, so that none left is exactly none)."""
 
     def try_reserve(self, amount: float) -> bool:
-        """Reserve ``amount`` if it fits beside the spend and the reservations in flight."""
+        """Reserve ``amount`` if it fits beside the spend and the reservations in flight (once
+        the budget has stopped, nothing fits)."""
         if self.refused_usd is not None or self.spent_usd + self.reserved_usd + amount > self.limit_usd + 1e-12:
-            if self.refused_usd is None:
-                self.refused_usd = amount
             return False
         self.reserved_usd += amount
+        self.holds += 1
         return True
 
-    def settle(self, reserved: float, actual: float, calls: int = 1) -> None:
-        """A reservation's calls were answered: they cost ``actual``."""
-        self.reserved_usd = max(0.0, self.reserved_usd - reserved)
+    def stop(self, amount: float) -> None:
+        """Nothing is in flight and ``amount`` still does not fit: sending ends here."""
+        if self.refused_usd is None:
+            self.refused_usd = amount
+
+    def settle(self, reserved: float, actual: float, calls: int = 1, holds: int = 1) -> None:
+        """``holds`` reservations (``reserved`` in all) were answered by ``calls`` calls that cost ``actual``."""
+        self.holds = max(0, self.holds - holds)
+        self.reserved_usd = max(0.0, self.reserved_usd - reserved) if self.holds else 0.0  # no float residue
         self.spent_usd += actual
         self.calls += calls
 
@@ -72,10 +81,18 @@ class BudgetGate:
     batch: bool = False
     """Calls go through a provider batch API (priced at its discount)."""
 
-    def hold(self, requests: Sequence[Request]) -> float | None:
-        """Reserve the upper-bound cost of ``requests``; None when it would pass the budget."""
+    async def hold(self, requests: Sequence[Request], poll_s: float = 0.02) -> float | None:
+        """Reserve the upper-bound cost of ``requests``, waiting while calls in flight may still
+        free room (their answers usually cost less than reserved); None once it cannot fit."""
         amount = sum(self.pricer.reservation(request, self.batch) for request in requests)
-        return amount if self.budget.try_reserve(amount) else None
+        while not self.budget.try_reserve(amount):
+            if self.budget.stopped:
+                return None
+            if not self.budget.holds:
+                self.budget.stop(amount)
+                return None
+            await asyncio.sleep(poll_s)
+        return amount
 
     def settle(self, held: float, answered: Sequence[tuple[Request, Response]]) -> None:
         """Replace a reservation by what its answers cost."""

@@ -334,7 +334,7 @@ async def execute_requests(
             batch = batches.next_batch()
             if batch is None:
                 return
-            held = gate.hold([request for _, request in batch]) if gate is not None else 0.0
+            held = await gate.hold([request for _, request in batch]) if gate is not None else 0.0
             if held is None:  # past the budget: left unsent (its lease ends with this run)
                 return
             await send(batch, held)

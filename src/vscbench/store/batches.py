@@ -151,7 +151,7 @@ class Batches:
             where.append("id = ?")
             params.append(local_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM batches{clause} ORDER BY created, id", params)
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM batches{clause} ORDER BY created, rowid", params)
         counts: dict[str, dict[str, int]] = {}
         ids = [row[0] for row in rows]
         for batch, state, n in self.db.query_chunked(
