@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_batch import FakeBatch
 from PIL import Image
 
+from fake_batch import FakeBatch
 from vscbench.engine.batch import BatchExecutor, BatchSettings
 from vscbench.engine.budget import Budget, BudgetGate
 from vscbench.engine.estimate import Pricer
@@ -47,7 +47,11 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
 
 
 def spec_of(provider: str, fake: FakeBatch) -> str:
-    return f"openai:gpt-4o-mini@{fake.base_url}" if provider == "openai" else f"anthropic:claude-haiku-4-5@{fake.anthropic_url}"
+    return (
+        f"openai:gpt-4o-mini@{fake.base_url}"
+        if provider == "openai"
+        else f"anthropic:claude-haiku-4-5@{fake.anthropic_url}"
+    )
 
 
 def model_of(provider: str, fake: FakeBatch, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -84,7 +88,8 @@ def test_batch_answers_equal_sync_answers_in_chunks_by_count_and_bytes(
         assert [len(b.items) for b in fake.created(provider)] == [4, 4, 2]
         assert store.database.query("SELECT tier, COUNT(*) FROM responses GROUP BY tier") == [("batch", 10)]
         assert {(b.status, tuple(b.items.items())) for b in store.batches.list()} == {
-            ("collected", (("answered", 4),)), ("collected", (("answered", 2),))
+            ("collected", (("answered", 4),)),
+            ("collected", (("answered", 2),)),
         }
         sync_calls = fake.sync_calls
         byte_limited = BatchExecutor(model_of(provider, fake, monkeypatch), BatchSettings(max_mb=0.002, poll_s=0.01))
@@ -94,7 +99,11 @@ def test_batch_answers_equal_sync_answers_in_chunks_by_count_and_bytes(
         byte_limited = BatchExecutor(model_of(provider, fake, monkeypatch), BatchSettings(max_mb=0.002, poll_s=0.01))
         run(byte_limited, samples, store)
         sizes = [b.bytes for b in store.batches.list()]
-        assert len(sizes) > 3 and max(sizes) <= 0.002 * 1024 * 1024 * 0.95 or min(b.requests for b in store.batches.list()) == 1
+        assert (
+            len(sizes) > 3
+            and max(sizes) <= 0.002 * 1024 * 1024 * 0.95
+            or min(b.requests for b in store.batches.list()) == 1
+        )
         assert answers(store) == expected
 
 
@@ -176,7 +185,9 @@ def test_open_batches_are_resumed_and_a_batch_whose_id_was_lost_is_recovered(
 def test_max_cost_stops_within_one_chunk_of_the_budget(
     mode: str, fake: FakeBatch, samples: list[Sample], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    many = [s.model_copy(update={"id": f"{s.id}-{n}", "prompt": f"{s.prompt} ({n})"}) for n in range(3) for s in samples]
+    many = [
+        s.model_copy(update={"id": f"{s.id}-{n}", "prompt": f"{s.prompt} ({n})"}) for n in range(3) for s in samples
+    ]
     config = GenerationConfig(max_tokens=64)
     with Store(tmp_path / "s.sqlite") as store:
         pricer = Pricer(spec_of("openai", fake))

@@ -74,7 +74,8 @@ def runs_list(
         console.print(f"{store_path} holds no run yet.")
     else:
         for row in rows:
-            row["cost"], row["judge cost"] = _usd(row["model_cost_usd"]), _usd(row["judge_cost_usd"])
+            row["cost"] = _usd(row["model_cost_usd"])
+            row["judge cost"] = _usd(row["judge_cost_usd"]) if row["judges"] else "-"
         print_table(
             f"Runs in {store_path} ({table.describe()})",
             rows,

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from vscbench.models.pricing import PriceTable, default_prices
-from vscbench.models.tokens import request_tokens
+from vscbench.models.tokens import SCHEMA_PROVIDERS, request_tokens
 from vscbench.schema import Request, Usage
 from vscbench.store import Store
 
@@ -84,6 +84,7 @@ class Pricer:
         self.prices = prices or default_prices()
         self.price = self.prices.price(model_spec)
         self.rule = self.prices.image_rule(model_spec)
+        self.schema_sent = model_spec.partition(":")[0] in SCHEMA_PROVIDERS
         history = store.usage.mean_completion(model_spec, role) if store is not None else None
         self.mean_output = history[0] if history else None
         self.default_output = DEFAULT_OUTPUT_TOKENS[role]
@@ -105,7 +106,7 @@ class Pricer:
         e.g. an answer not written yet that a judge will read)."""
         total = CostEstimate(self.model_spec, output_basis=self.output_basis)
         for request in requests:
-            tokens, uncounted = request_tokens(request, self.rule)
+            tokens, uncounted = request_tokens(request, self.rule, self.schema_sent)
             total.calls += 1
             total.input_tokens += tokens + extra_input
             total.output_tokens += self.expected_output(request.config.max_tokens)
@@ -126,7 +127,7 @@ class Pricer:
         """The most a call may cost: input with :data:`INPUT_MARGIN`, output ``max_tokens``."""
         if self.price is None:
             return 0.0
-        tokens, _ = request_tokens(request, self.rule)
+        tokens, _ = request_tokens(request, self.rule, self.schema_sent)
         return self.price.cost(math.ceil(tokens * INPUT_MARGIN), request.config.max_tokens, batch=batch)
 
     def actual(self, usage: Usage, batch: bool, request: Request | None = None, answered: bool = True) -> float:
@@ -137,7 +138,7 @@ class Pricer:
         if usage.prompt_tokens is None and usage.completion_tokens is None:
             if not answered:
                 return 0.0
-            tokens = request_tokens(request, self.rule)[0] if request is not None else 0
+            tokens = request_tokens(request, self.rule, self.schema_sent)[0] if request is not None else 0
             max_tokens = request.config.max_tokens if request is not None else 10**9
             return self.price.cost(tokens, self.expected_output(max_tokens), batch=batch)
         return self.price.cost(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.cached_tokens or 0, batch)

@@ -6,7 +6,8 @@ approximation: ``ceil(UTF-8 bytes / 4)``. Against OpenAI's o200k tokenizer it wa
 -7 % to +13 % on English prompts, answers, docs, code and JSON, and +24 % on Chinese; single
 short texts can be off by about 30 %, sums over many calls far less. Each message adds
 :data:`MESSAGE_TOKENS` (role and separators) and every request :data:`REPLY_TOKENS` (the
-reply's priming), as OpenAI's chat format does; a structured-output schema is counted as text.
+reply's priming), as OpenAI's chat format does; a structured-output schema is counted as text
+where the backend sends it (:data:`SCHEMA_PROVIDERS`).
 
 Images: by the provider's published rule (:class:`~vscbench.models.pricing.ImageRule`), for the
 size actually sent: the file's size read from its header, downscaled as the backends downscale
@@ -26,6 +27,8 @@ from vscbench.models.pricing import ImageRule
 from vscbench.schema import ImagePart, Request
 
 BYTES_PER_TOKEN = 4
+#: Backends that send a request's ``response_schema`` to the provider (Anthropic's has none).
+SCHEMA_PROVIDERS = frozenset({"openai", "google"})
 MESSAGE_TOKENS = 4
 REPLY_TOKENS = 3
 
@@ -79,7 +82,8 @@ def image_tokens(rule: ImageRule, width: int, height: int) -> int:
         if rule.max_tokens and w * h / per_token > rule.max_tokens:
             shrink = math.sqrt(rule.max_tokens * per_token / (w * h))
             w, h = w * shrink, h * shrink
-        return math.ceil(w * h / per_token)
+        tokens = math.ceil(w * h / per_token - 1e-9)
+        return min(tokens, rule.max_tokens) if rule.max_tokens else tokens
     # gemini_tiles: one unit for a small image, else one per tile
     unit, small, side = int(rule.tokens or 258), int(rule.small_side or 384), int(rule.tile_side or 768)
     if w <= small and h <= small:
@@ -87,9 +91,10 @@ def image_tokens(rule: ImageRule, width: int, height: int) -> int:
     return unit * math.ceil(w / side) * math.ceil(h / side)
 
 
-def request_tokens(request: Request, rule: ImageRule | None) -> tuple[int, int]:
+def request_tokens(request: Request, rule: ImageRule | None, schema_sent: bool = True) -> tuple[int, int]:
     """(estimated input tokens, images left uncounted) of one request. Images are counted by
-    ``rule``; with no rule (a local model) they are left out and counted as uncounted."""
+    ``rule``; with no rule (a local model) they are left out and counted as uncounted. A
+    structured-output schema counts where the backend sends one (``schema_sent``)."""
     total, uncounted = REPLY_TOKENS, 0
     side = request.config.max_image_side
     for message in request.messages:
@@ -102,6 +107,6 @@ def request_tokens(request: Request, rule: ImageRule | None) -> tuple[int, int]:
                     total += image_tokens(rule, *sent_size(part.path, side))
             else:
                 total += text_tokens(part.text)
-    if request.config.response_schema is not None:
+    if schema_sent and request.config.response_schema is not None:
         total += text_tokens(json.dumps(request.config.response_schema, separators=(",", ":")))
     return total, uncounted

@@ -57,15 +57,15 @@ class UsageTotals:
         return out
 
     def of_judges(self, runs: Iterable[str] | None = None) -> dict[str, dict[str, list[UsageSum]]]:
-        """run -> judge key -> usage of the judge calls behind its verdicts on the run's answers."""
+        """run -> judge key -> usage of the judge calls behind its verdicts on the run's answers
+        (a call that judged two answers alike is paid, and counted, once)."""
         if not self.db.has_table("verdict_calls"):
             return {}
         wanted = list(runs) if runs is not None else None
         rows = self.db.query(
-            f"SELECT i.run, v.judge, r.model, {self._tier()}, {_TOKENS} "
-            "FROM (SELECT DISTINCT run, response_key FROM run_items) i "
-            "JOIN (SELECT DISTINCT response_key, judge, call_key FROM verdict_calls) v ON v.response_key = i.response_key "
-            "JOIN responses r ON r.key = v.call_key GROUP BY 1, 2, 3, 4"
+            f"SELECT x.run, x.judge, r.model, {self._tier()}, {_TOKENS} FROM (SELECT DISTINCT i.run, v.judge, v.call_key "
+            "FROM (SELECT DISTINCT run, response_key FROM run_items) i JOIN verdict_calls v "
+            "ON v.response_key = i.response_key) x JOIN responses r ON r.key = x.call_key GROUP BY 1, 2, 3, 4"
         )
         out: dict[str, dict[str, list[UsageSum]]] = {}
         for run, judge, *rest in rows:
