@@ -139,7 +139,9 @@ def precision_cost(width: float | None, n: int, cost_per_sample: float | None) -
             "cost_usd": round(extra * cost_per_sample, 6)}  # fmt: skip
 
 
-def report_cost(store: Store, run: str, judge: str | None, overall: Any, prices: PriceTable | None = None) -> dict[str, Any]:
+def report_cost(
+    store: Store, run: str, judge: str | None, overall: Any, prices: PriceTable | None = None
+) -> dict[str, Any]:
     """The ``cost`` block of a score's provenance: the run's cost with this judge, and per
     figure (SRA_s, SRA_u, SRA_a) what one point of precision costs."""
     cost = run_costs(store, [run], prices).get(run)
