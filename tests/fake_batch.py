@@ -14,6 +14,11 @@ it running (a test kills the client meanwhile). Scripted faults: the next batch 
 its first items done (:meth:`expire_next`), items whose prompt matches fail in the results file
 (:meth:`fail_items`), the next batch is refused (:meth:`refuse_next`).
 
+Run it as a separate process (for benches, so the server does not compete with the client for
+the GIL): ``python tests/fake_batch.py`` prints ``PORT <n>`` and serves until killed;
+``GET /fake/stats`` returns its counters and ``POST /fake/hold`` (``{"on": false}``) holds or
+releases the batches.
+
 Replies are deterministic functions of the request, the same for a synchronous call and a batch
 item, so a batch run's answers can be compared with a synchronous run's. Usage is counted here,
 independently of vscbench's estimator (:mod:`vscbench.models.tokens`: UTF-8 bytes / 4, and image
@@ -165,6 +170,11 @@ class FakeBatch:
 
     def items_received(self) -> int:
         return sum(len(b.items) for b in self.created())
+
+    def stats(self) -> dict[str, Any]:
+        """Counters a test or bench reads (``GET /fake/stats`` from another process)."""
+        return {"uploads": self.uploads, "batches": len(self.created()), "items": self.items_received(),
+                "sync_calls": self.sync_calls, "held": self._hold.is_set(), **self.usage_reported}  # fmt: skip
 
     # -- answers -------------------------------------------------------------------------------
     def answer(self, provider: str, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -346,6 +356,9 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         parts = path.strip("/").split("/")
         fake = self.fake
+        if path == "/fake/stats":  # for a client in another process (the bench)
+            self._send(200, fake.stats())
+            return
         if path.startswith("/v1/messages/batches"):
             if len(parts) == 3:
                 batches = sorted(fake.created("anthropic"), key=lambda b: b.id, reverse=True)
@@ -390,6 +403,10 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         parts = path.strip("/").split("/")
         fake, body = self.fake, self._body()
+        if path == "/fake/hold":
+            fake.hold(bool(json.loads(body or b"{}").get("on", True)))
+            self._send(200, fake.stats())
+            return
         if path == "/v1/chat/completions" or path == "/v1/messages":
             provider = "openai" if path.endswith("completions") else "anthropic"
             with fake.lock:
