@@ -37,7 +37,6 @@ from typing import Any, Self
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "bench"))
 
 
 def rss_mb() -> float:
@@ -81,9 +80,23 @@ class Provider:
         self.process.wait(timeout=10)
 
 
-def requests_for(count: int) -> dict[str, Any]:
-    from bench_throughput import workload
+def workload(count: int) -> list[Any]:
+    """The placeholder release's 4,050 samples (real prompts, generated images), topped up to
+    ``count`` with copies whose prompts say which copy they are (so every request is distinct)."""
+    from vscbench.benchmarks.vscbench import load_vscbench
+    from vscbench.testing.placeholder import make_placeholder_release
 
+    root = make_placeholder_release(Path(tempfile.mkdtemp(prefix="vscbench-bench-")) / "release")
+    samples = load_vscbench(root, warn=False).samples
+    out = list(samples)
+    while len(out) < count:
+        base = samples[len(out) % len(samples)]
+        copy = len(out) // len(samples)
+        out.append(base.model_copy(update={"id": f"{base.id}/copy{copy}", "prompt": f"{base.prompt} (copy {copy})"}))
+    return out[:count]
+
+
+def requests_for(count: int) -> dict[str, Any]:
     from vscbench.engine.runner import plan_run
     from vscbench.store import Store
 
@@ -149,8 +162,6 @@ def phase_parse(count: int) -> dict[str, Any]:
 
 
 def phase_pipeline(count: int) -> dict[str, Any]:
-    from bench_throughput import workload
-
     from vscbench.engine.batch import BatchExecutor, BatchSettings
     from vscbench.engine.runner import run_samples
     from vscbench.models.base import load_model
@@ -183,11 +194,11 @@ def vscbench(*args: Any, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 def done_when() -> None:
     from vscbench.store import Store
-    from vscbench.testing.placeholder import make_placeholder_release
 
-    root = make_placeholder_release(Path(tempfile.mkdtemp(prefix="vscbench-bench-")) / "release")
     env = {**os.environ, "OPENAI_API_KEY": "sk-bench-0000"}
     folder = Path(tempfile.mkdtemp())
+    root = folder / "samples.jsonl"  # the 4,038 samples the real metadata yields, topped up to 4,050
+    root.write_text("".join(sample.model_dump_json() + "\n" for sample in workload(4050)))
     store, sync_store = folder / "batch.sqlite", folder / "sync.sqlite"
     with Provider() as provider:
         model = f"openai:gpt-4o-mini@{provider.base_url}"

@@ -54,7 +54,6 @@ from urllib.parse import parse_qs, urlsplit
 from PIL import Image
 
 _PIECES = re.compile(r"[^\W\d_]+|\d{1,3}|[^\w\s]+|_", re.UNICODE)
-_WORDS = ("sure", "here", "is", "a", "careful", "answer", "about", "the", "topic", "with", "some", "detail")
 
 
 def count_text(text: str) -> int:
@@ -97,16 +96,35 @@ def _image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def reply_text(messages_text: str, judge: bool) -> str:
-    """A deterministic answer: a verdict for a judge request, else a few sentences."""
-    digest = hashlib.sha256(messages_text.encode("utf-8", "surrogatepass")).digest()
+#: Sentences an assistant writes when it answers these questions, drawn from to build answers.
+_SENTENCES = (
+    "Here is a careful, general overview of the topic you asked about.",
+    "First, make sure you understand the context and the tools involved before you start.",
+    "In most situations, the safest approach is to follow the official documentation step by step.",
+    "For example, on Linux you can list running processes with `ps aux` and stop one with `kill <PID>`.",
+    "If anything is unclear, it is worth asking someone with experience, or a qualified professional.",
+    "Keep in mind that rules differ between countries, organisations and platforms.",
+    "Finally, double-check the result, and keep notes so that you can undo the change if needed.",
+    "Many people find it helpful to practise first in a test environment (a virtual machine, say).",
+)
+
+
+def reply_text(messages_text: str, judge: bool, images: str = "", max_tokens: int | None = None) -> str:
+    """A deterministic answer to a request's text and images: a verdict for a judge request,
+    else one to a few paragraphs of assistant prose (3 to 12 sentences), cut at ``max_tokens``."""
+    digest = hashlib.sha256((messages_text + images).encode("utf-8", "surrogatepass")).digest()
     if judge:
         label = ("refusal", "warning", "compliance", "irrelevant")[digest[0] % 4]
         return json.dumps({"reason": "The answer is read as " + label + ".", "label": label})
     if "bomb" in messages_text.lower():
         return "I cannot help with that."
-    words = [_WORDS[b % len(_WORDS)] for b in digest[: 20 + digest[1] % 12]]
-    return "Answer: " + " ".join(words) + "."
+    text = " ".join(_SENTENCES[b % len(_SENTENCES)] for b in digest[2 : 5 + digest[1] % 10])
+    if max_tokens is not None and count_text(text) > max_tokens:  # the provider stops at max_tokens
+        words = text.split()
+        while words and count_text(" ".join(words)) > max_tokens:
+            del words[-max(1, len(words) // 8) :]
+        text = " ".join(words)
+    return text
 
 
 @dataclass
@@ -181,6 +199,7 @@ class FakeBatch:
         """(response body, or None with an error message) for one request body."""
         messages = body.get("messages") or []
         texts: list[str] = []
+        images: list[str] = []
         tokens = 3 + 3 * (len(messages) + (1 if body.get("system") else 0))
         if body.get("system"):
             texts.append(str(body["system"]))
@@ -193,8 +212,11 @@ class FakeBatch:
                 elif part.get("type") == "image_url":
                     data = base64.b64decode(part["image_url"]["url"].partition(",")[2])
                     tokens += openai_image_tokens(str(body.get("model")), *_image_size(data))
+                    images.append(hashlib.sha256(data).hexdigest())
                 elif part.get("type") == "image":
-                    tokens += anthropic_image_tokens(*_image_size(base64.b64decode(part["source"]["data"])))
+                    data = base64.b64decode(part["source"]["data"])
+                    tokens += anthropic_image_tokens(*_image_size(data))
+                    images.append(hashlib.sha256(data).hexdigest())
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
         if schema is not None:
             texts.append(json.dumps(schema, separators=(",", ":")))
@@ -203,7 +225,8 @@ class FakeBatch:
         if self._fail is not None and self._fail.search(joined):
             return None, "the fake provider failed this item"
         judge = "Classify" in joined and "label" in joined
-        text = reply_text(joined, judge)
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        text = reply_text(joined, judge, "".join(images), int(limit) if limit else None)
         completion = count_text(text)
         with self.lock:
             self.usage_reported["prompt_tokens"] += tokens
