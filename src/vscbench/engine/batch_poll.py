@@ -65,17 +65,22 @@ class Collector:
         """Batches of this model left ``submitting`` by a process that died: adopted when the
         provider has them, else abandoned (their items are sent again)."""
         for record in self.store.batches.list(open_only=True, model=self.model):
-            if record.status != "submitting":
-                continue
-            keys = [key for key, _, _ in self.store.batches.items(record.id)]
-            if self.store.claimed_by_others(keys, leases.owner):
-                continue  # its process is alive and still submitting it
-            since = datetime.fromisoformat(record.created).timestamp()
-            batch_id = await self.api.find(record.id, since, record.requests)
-            if batch_id is None:
-                self.store.batches.set_status(record.id, "abandoned", "not found at the provider")
-            else:
-                self.store.batches.submitted(record.id, batch_id, None, "recovered")
+            if record.status == "submitting":
+                await self._recover_one(record)
+
+    async def _recover_one(self, record: BatchRecord) -> str:
+        """``alive`` (its process is still submitting it), ``adopted`` or ``abandoned``."""
+        keys = [key for key, _, _ in self.store.batches.items(record.id)]
+        if self.store.claimed_by_others(keys, self.owner):
+            return "alive"
+        since = datetime.fromisoformat(record.created).timestamp()
+        batch_id = await self.api.find(record.id, since, record.requests)
+        if batch_id is None:
+            self.store.batches.set_status(record.id, "abandoned", "not found at the provider")
+            self.candidates.update(key for key in keys if key in self.todo)  # asked again by the retry
+            return "abandoned"
+        self.store.batches.submitted(record.id, batch_id, None, "recovered")
+        return "adopted"
 
     def track_open(self, keys: Sequence[str]) -> list[str]:
         """Wait also for the open batches that hold any of ``keys``; their local ids."""
@@ -124,8 +129,10 @@ class Collector:
             if record is None or not record.is_open:  # collected by another process meanwhile
                 self.ended.add(local_id)
                 continue
-            if record.batch_id is None:
-                continue  # another process is still submitting it
+            if record.batch_id is None:  # another process was submitting it: wait, or take it over if it died
+                if await self._recover_one(record) == "abandoned":
+                    self.ended.add(local_id)
+                continue
             try:
                 state = await self.api.poll(record.batch_id)
                 if state.ended:
