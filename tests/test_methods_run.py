@@ -159,7 +159,7 @@ def test_method_is_part_of_the_cache_key(fake_openai: FakeOpenAI, release_templa
 def test_dry_run_counts_calls_per_method(fake_openai: FakeOpenAI, release_template: Path, tmp_path: Path) -> None:
     result = run_openai(fake_openai, release_template, tmp_path / "s.sqlite", "--dry-run", "--method", "none",
                         "--method", "few-shot:2", "--limit", "10")  # fmt: skip
-    plain, few_shot = json.loads(result.stdout)
+    plain, few_shot = json.loads(result.stdout)["runs"]
     assert fake_openai.completions() == []
     assert plain["method"] == "none" and plain["would_send"] == 10 and plain["demo_ids"] == []
     assert few_shot["would_send"] == few_shot["samples"] <= 10 and len(few_shot["demo_ids"]) == 4

@@ -112,9 +112,11 @@ def test_dry_run_counts_and_runs_commands(tmp_path: Path, release_template: Path
     done = json.loads(finish(vscbench(*base, "--limit", 20)))[0]
     assert (done["sent"], done["ok"], done["run"]) == (done["unique"], 20 - done["blocked"] - done["error"], "keyword")
 
-    again = json.loads(finish(vscbench(*base, "--limit", 20, "--dry-run")))[0]
+    again = json.loads(finish(vscbench(*base, "--limit", 20, "--dry-run")))["runs"][0]
     assert (again["cached"], again["would_send"]) == (done["unique"], 0)
-    wider = json.loads(finish(vscbench(*base, "--dry-run")))[0]
+    estimate = json.loads(finish(vscbench(*base, "--dry-run")))
+    wider = estimate["runs"][0]
+    assert estimate["calls"] == wider["would_send"] and estimate["cost_usd"] == 0.0  # a local model costs nothing
     samples = select_samples(load_vscbench(release_template, warn=False).samples, "image_centric", ["slot_0"])
     assert wider["samples"] == len(samples) and wider["cached"] == done["unique"]
     assert wider["would_send"] == wider["unique"] - done["unique"]

@@ -220,8 +220,12 @@ class Request(Record):
 
 
 class Usage(Record):
+    """Tokens of one call as the provider reported them. ``prompt_tokens`` includes
+    ``cached_tokens`` (input read from the provider's prompt cache, billed at a lower rate)."""
+
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int | None = None
 
 
 class Response(Record):

@@ -8,6 +8,7 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
+from vscbench.cli.prices import PRICES_HELP, use_price_file
 from vscbench.locations import DEFAULT_STORE
 
 STORE_HELP = "SQLite store holding the runs."
@@ -223,14 +224,18 @@ def score_command(
         "--harm-judge",
         help="Whose harmful-content verdicts to read (default: offline, or the one judge that read the run).",
     ),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
 ) -> None:
     """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.
 
     SRA_s is the share of safe queries answered directly, SRA_u the share of unsafe queries
     refused or warned, SRA_a their mean. Beside them: discrimination d' and bias c (signal
     detection), text-only against each image attack per prompt (McNemar), the spread between
-    categories, and harmful content inside warnings when `judge-harm` has read the run. Every output names the judge and its version, the
-    rule, the data, the run's model and method, the sample count and the date. Several runs
+    categories, and harmful content inside warnings when `judge-harm` has read the run. Every
+    output names the judge and its version, the rule, the data, the run's model and method, the
+    sample count and the date, and what the run and its judge cost, with what one point of
+    precision of each figure would cost (--json: provenance.cost with cost_usd, input_tokens,
+    output_tokens, one_point). Several runs
     are compared on the samples all of them hold, under one judge, with paired changes
     against the baseline. When two or more judges judged a run, SRA_s / SRA_u / SRA_a under
     each judge follow, with their spread (max - min) and the number of answers the judges
@@ -250,6 +255,7 @@ def score_command(
     from vscbench.scoring.runs import compare_runs, score_run
     from vscbench.scoring.sensitivity import judge_sensitivity
 
+    use_price_file(prices)
     writer = None
     if out:
         writer = {".json": write_json, ".csv": write_csv, ".md": write_markdown}.get(out.suffix.lower())

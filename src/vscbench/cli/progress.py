@@ -29,17 +29,19 @@ def experiment_progress(quiet: bool = False) -> Callable[[str], Callable[[Any], 
                     TextColumn("{task.fields[run]}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]:.1f}/s"), TimeRemainingColumn(),
                     TextColumn("{task.fields[ok]} ok, {task.fields[blocked]} blocked, {task.fields[error]} errors, "
-                               "{task.fields[empty]} empty"),
+                               "{task.fields[empty]} empty"), TextColumn("{task.fields[note]}"),
                     console=err_console,
                 )  # fmt: skip
                 progress.start()
                 bar.append(progress)
                 bar.append(
-                    progress.add_task("run", total=state.to_send, run=name, rate=0.0, ok=0, blocked=0, error=0, empty=0)
+                    progress.add_task(
+                        "run", total=state.to_send, run=name, rate=0.0, ok=0, blocked=0, error=0, empty=0, note=""
+                    )
                 )
             progress, task = bar
             progress.update(task, completed=state.done, rate=state.rate, ok=state.ok, blocked=state.blocked,
-                            error=state.error, empty=state.empty)  # fmt: skip
+                            error=state.error, empty=state.empty, note=printable(getattr(state, "note", None) or ""))  # fmt: skip
             if state.done >= state.to_send:
                 progress.stop()
 
@@ -51,18 +53,17 @@ def experiment_progress(quiet: bool = False) -> Callable[[str], Callable[[Any], 
 def print_experiment(result: Any, console: Console, errors: Console) -> None:
     """The run summary table, the errors' reasons, and each run's headline scores."""
     if result.dry_run:
-        columns = ("run", "method", "samples", "unique", "cached", "would_send")
-        rows = [{"run": r.run, "method": r.method, **r.summary} for r in result.runs]
-        _table(console, "Dry run: nothing was sent", rows, columns)
+        print_dry_run(result, console)
         return
     rows = []
     for r in result.runs:
         s = r.summary
         rows.append({"run": r.run, "method": r.method, "samples": s.samples, "sent": s.sent, "cached": s.cached,
                      "ok": s.ok, "blocked": s.blocked, "error": s.error, "empty": s.empty,
-                     "seconds": f"{s.elapsed_s:.1f}", "tokens in/out": f"{s.prompt_tokens}/{s.completion_tokens}"})  # fmt: skip
+                     "seconds": f"{s.elapsed_s:.1f}", "tokens in/out": f"{s.prompt_tokens}/{s.completion_tokens}",
+                     "run cost": _usd((r.cost or {}).get("cost_usd"), r.cost is not None)})  # fmt: skip
     _table(console, "Run summary", rows, ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "empty",
-                                          "seconds", "tokens in/out"))  # fmt: skip
+                                          "seconds", "tokens in/out", "run cost"))  # fmt: skip
     for note in result.notes:
         errors.print(Text(printable(note)))
     for r in result.runs:
@@ -75,6 +76,40 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
             console.print(Text(headline(r.run, r.score)))
             if r.score.warning():
                 errors.print(Text(f"{r.run}: WARNING: {r.score.warning()}", style="yellow"))
+
+
+def _usd(value: float | None, known: bool = True) -> str:
+    if not known:
+        return "-"
+    return "price unknown" if value is None else f"${value:.4f}"
+
+
+def print_dry_run(result: Any, console: Console) -> None:
+    """Per run the calls to send after the cache and their estimate; the judge's; the total."""
+    columns = ("run", "method", "samples", "cached", "calls", "tokens in", "tokens out", "cost sync", "cost batch")
+    rows = [{"run": r.run, "method": r.method, "samples": r.summary["samples"], "cached": r.summary["cached"],
+             "calls": r.summary["would_send"], "tokens in": r.summary["input_tokens"],
+             "tokens out": r.summary["output_tokens"], "cost sync": _usd(r.summary["cost_usd"]),
+             "cost batch": _usd(r.summary["cost_usd_batch"])} for r in result.runs]  # fmt: skip
+    cost = result.cost or {}
+    judge = cost.get("judge") or {}
+    if judge.get("calls"):
+        rows.append({"run": "judge", "method": "", "calls": judge["calls"], "tokens in": judge["input_tokens"],
+                     "tokens out": judge["output_tokens"], "cost sync": _usd(judge["cost_usd"]),
+                     "cost batch": _usd(judge["cost_usd_batch"])})  # fmt: skip
+    if cost:
+        rows.append({"run": "total", "calls": cost["calls"], "tokens in": cost["input_tokens"],
+                     "tokens out": cost["output_tokens"], "cost sync": _usd(cost["cost_usd"]),
+                     "cost batch": _usd(cost["cost_usd_batch"])})  # fmt: skip
+    _table(console, "Dry run: nothing was sent", rows, columns)
+    if cost:
+        console.print(Text(
+            f"upper bound (every answer max_tokens long): {cost['output_tokens_max']} tokens out, "
+            f"{_usd(cost['cost_usd_max'])} sync, {_usd(cost['cost_usd_batch_max'])} batch"
+        ))  # fmt: skip
+        if cost.get("unpriced"):
+            console.print(Text(f"price unknown for {', '.join(cost['unpriced'])}: add it with --prices FILE"))
+        console.print(Text(printable("assumed: " + cost["assumptions"])), style="dim")
 
 
 def headline(run: str, report: Any) -> str:

@@ -11,6 +11,7 @@ import typer
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, plain, writable_output
 from vscbench.cli.evaluate import INTERVALS_HELP, RULE_HELP, STORE_HELP
+from vscbench.cli.prices import PRICES_HELP, use_price_file
 from vscbench.locations import DEFAULT_STORE
 
 JUDGE_HELP = (
@@ -54,6 +55,7 @@ def report_command(
     thumbnail_size: int = typer.Option(80, min=16, max=512, help="Longest side of a thumbnail, in pixels."),
     link_images: bool = typer.Option(True, help="Clicking a thumbnail opens the original image file from disk."),
     title: str | None = typer.Option(None, help="Page title (default: the run names)."),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
 ) -> None:
     """Write one self-contained HTML file with every answer of every run named.
 
@@ -71,6 +73,7 @@ def report_command(
     if all_runs == bool(run):
         fail("name the runs with --run NAME (repeat it), or pass --all for every run in the store; not both")
     writable_output(out)  # before any work, and no folder made up on the way
+    use_price_file(prices)
     store = open_store(store_path)
     with _stage_bars() as progress:
         try:

@@ -14,6 +14,7 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.prices import PRICES_HELP
 from vscbench.cli.progress import experiment_progress, print_experiment
 
 
@@ -115,8 +116,46 @@ def run(
     max_retries: int | None = typer.Option(None, help="Retries per call by the provider SDK (default 4)."),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some calls ended in error."),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Only say how many calls would be sent and how many are cached."
+        False,
+        "--dry-run",
+        help="Send nothing: print the calls to send after the cache, their estimated tokens and cost (sync and "
+        "batch), for the models and the judge. With --json: {calls, input_tokens, output_tokens, cost_usd, "
+        "cost_usd_batch, ..., runs}.",
     ),
+    execution_mode: str | None = typer.Option(
+        None,
+        "--execution",
+        help="sync (default), or batch: send openai: and anthropic: calls (models and LLM judges) through the "
+        "provider's batch API, at half the price, answered within 24 h. Batches are stored before waiting: a killed "
+        "run resumes them when run again. `vscbench runs batches` lists them.",
+    ),
+    batch_requests: int | None = typer.Option(
+        None, "--batch-requests", help="With --execution batch: requests per batch (default: the provider's limit)."
+    ),
+    batch_mb: float | None = typer.Option(
+        None, "--batch-mb", help="With --execution batch: input MB per batch (default: 95% of the provider's limit)."
+    ),
+    batch_poll: float | None = typer.Option(
+        None, "--batch-poll", help="With --execution batch: seconds between polls (default 30)."
+    ),
+    batch_retry: str | None = typer.Option(
+        None,
+        "--batch-retry",
+        help="With --execution batch: items that failed or expired are asked again: sync (default), batch (in a "
+        "new batch) or none (left for the next run).",
+    ),
+    batch_wait: bool | None = typer.Option(
+        None,
+        "--batch-wait/--no-batch-wait",
+        help="With --execution batch: wait for the batches (default), or submit them and end (run again to collect).",
+    ),
+    max_cost: float | None = typer.Option(
+        None,
+        "--max-cost",
+        help="Budget in USD for this command (models and judge): stop sending before the spend, known plus "
+        "reserved for calls in flight, would pass it; exit 1 with the spend so far; run again to go on.",
+    ),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     use_ray: bool = typer.Option(
         False, "--ray", help="Generate on Ray: --replicas actors each load the model (pip install vscbench\\[ray])."
@@ -149,6 +188,7 @@ def run(
     Example (Ray, 4 GPUs): [bold]vscbench run --data ./vscbench-data --model hf:./llava-1.5-7b-hf --ray --ray-address auto --replicas 4 --gpus-per-replica 1[/bold]
     """
     from vscbench.benchmarks.findings import DatasetError
+    from vscbench.engine.batch import BatchError
     from vscbench.experiment import (
         Experiment,
         ExperimentError,
@@ -160,6 +200,8 @@ def run(
 
     options = dict(locals())
     given = {key: value for key, value in options.items() if value is not None and value is not False}
+    if batch_wait is False:  # --no-batch-wait: a False that was given
+        given["batch_wait"] = False
     if config is None and (not models or data is None):
         fail("give --data and --model (or an experiment file with --config that names them)")
     try:
@@ -174,9 +216,18 @@ def run(
         result = run_experiment(experiment, progress=experiment_progress(quiet=json_output), dry_run=dry_run)
     except (ExperimentError, DatasetError) as exc:
         fail(str(exc))
+    except BatchError as exc:  # the batch ids are stored: running again resumes
+        fail(str(exc), code=1)
     except ValueError as exc:  # pydantic's validation errors of the options
         fail(validation_message(exc))
-    print_json([run.flat() for run in result.runs]) if json_output else print_experiment(result, console, err_console)
+    if json_output:
+        runs = [run.flat() for run in result.runs]
+        print_json({**result.cost, "runs": runs} if result.cost is not None else runs)
+    else:
+        print_experiment(result, console, err_console)
+    if result.budget_stop is not None:
+        err_console.print(f"error: {result.budget_stop}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
     if not result.ok:
         reasons = (
             [
@@ -193,7 +244,9 @@ def run(
 _GENERATION = ("max_tokens", "temperature", "top_p", "system_prompt", "max_image_side")
 _EXECUTION = {"concurrency": "concurrency", "concurrency_per_endpoint": "concurrency_per_endpoint", "timeout": "timeout",
               "max_retries": "max_retries", "use_ray": "ray", "ray_address": "ray_address", "replicas": "replicas",
-              "gpus_per_replica": "gpus_per_replica", "allow_errors": "allow_errors"}  # fmt: skip
+              "gpus_per_replica": "gpus_per_replica", "allow_errors": "allow_errors", "execution_mode": "mode",
+              "batch_requests": "batch_requests", "batch_mb": "batch_mb", "batch_poll": "batch_poll",
+              "batch_retry": "batch_retry", "batch_wait": "batch_wait", "max_cost": "max_cost", "prices": "prices"}  # fmt: skip
 _TOP = {"data": "data", "models": "models", "method_specs": "methods", "benchmark": "benchmark", "preset": "preset",
         "base_url": "base_urls", "subset": "subset", "variants": "variants", "categories": "categories", "limit": "limit",
         "seed": "seed", "figstep_instruction": "figstep_instruction", "judges": "judges", "judge_input": "judge_input", "rule": "rule",
@@ -204,7 +257,7 @@ def _settings(given: dict[str, Any], model_options: dict[str, Any]) -> dict[str,
     """Experiment settings from the options given on the command line."""
     settings: dict[str, Any] = {_TOP[k]: (str(v) if k == "store_path" else v) for k, v in given.items() if k in _TOP}
     generation = {k: given[k] for k in _GENERATION if k in given}
-    execution = {name: given[k] for k, name in _EXECUTION.items() if k in given}
+    execution = {name: (str(given[k]) if k == "prices" else given[k]) for k, name in _EXECUTION.items() if k in given}
     hf = {k: given[k] for k in ("device", "dtype", "batch_size", "trust_remote_code") if k in given}
     if generation:
         settings["generation"] = generation

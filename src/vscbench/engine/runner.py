@@ -28,10 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from vscbench.engine.budget import BudgetGate
+from vscbench.engine.calls import call_model, to_response
 from vscbench.engine.guards import ClaimedBatches, FatalStop, Leases, sigterm_as_interrupt
 from vscbench.engine.requests import ImageHashCache, RequestTransform, build_requests, unsent_key
-from vscbench.models.base import Generation, Model
-from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample, Usage
+from vscbench.models.base import Model
+from vscbench.schema import GenerationConfig, Request, Response, RunSpec, Sample
 from vscbench.store import Store, StoreError
 
 
@@ -51,6 +53,8 @@ class RunProgress:
     errors: Counter = field(default_factory=Counter)
     stopped: str | None = None
     """Why the run stopped sending before the end (a fatal provider error), or None."""
+    note: str | None = None
+    """What an executor is waiting for (provider batches: how many ended, items done)."""
 
     def record(self, responses: Sequence[Response], started: float) -> None:
         """Count stored responses by outcome, with their tokens and error reasons."""
@@ -208,6 +212,8 @@ class LocalExecutor:
     """How long a claim on a key outlives this process if it dies (renewed while it lives)."""
     poll_s: float = 1.0
     """How often keys another process is asking are looked at again."""
+    gate: BudgetGate | None = None
+    """A ``--max-cost`` budget the calls are reserved against (None: no budget)."""
 
     @property
     def cache_spec(self) -> str:
@@ -217,7 +223,7 @@ class LocalExecutor:
         self, todo: dict[str, Request], store: Store, progress: ProgressCallback | None, started: float
     ) -> RunProgress:
         return await execute_requests(self.model, todo, store, self.concurrency, self.request_timeout, progress,
-                                      started, lease_s=self.lease_s, poll_s=self.poll_s)  # fmt: skip
+                                      started, lease_s=self.lease_s, poll_s=self.poll_s, gate=self.gate)  # fmt: skip
 
 
 async def run_samples(
@@ -287,6 +293,7 @@ async def execute_requests(
     started: float | None = None,
     lease_s: float = 60.0,
     poll_s: float = 1.0,
+    gate: BudgetGate | None = None,
 ) -> RunProgress:
     """Send keyed requests with bounded concurrency and commit each answer as it arrives.
 
@@ -294,7 +301,8 @@ async def execute_requests(
     keys); samples runs and LLM-judge calls share this one scheduler. Each key is leased in the
     store before it is sent: keys another live process is asking are left to it, and asked
     here only if that process dies without answering (``lease_s`` after its last renewal).
-    Sending stops after a few fatal provider errors in a row (:class:`FatalStop`).
+    Sending stops after a few fatal provider errors in a row (:class:`FatalStop`), and before
+    a call whose reserved cost would pass the ``gate``'s budget (:mod:`vscbench.engine.budget`).
     """
     started = started if started is not None else time.perf_counter()
     model_spec = str(model.spec)
@@ -303,7 +311,10 @@ async def execute_requests(
     fatal = FatalStop()
     deferred: dict[str, Request] = {}
 
-    async def send(batch: list[tuple[str, Request]]) -> None:
+    def halted() -> bool:
+        return fatal.stopped or (gate is not None and gate.stopped)
+
+    async def send(batch: list[tuple[str, Request]], held: float) -> None:
         call_started = time.perf_counter()
         generations = await call_model(model, [request for _, request in batch], request_timeout)
         latency = round(time.perf_counter() - call_started, 4)
@@ -312,17 +323,22 @@ async def execute_requests(
             for (key, request), generation in zip(batch, generations)
         ]
         store.put_responses(responses, release=leases.owner)
+        if gate is not None:
+            gate.settle(held, [(request, response) for (_, request), response in zip(batch, responses)])
         state.record(responses, started)
         fatal.see(responses)
         if progress is not None:
             progress(state)
 
     async def worker(batches: ClaimedBatches) -> None:
-        while not fatal.stopped:  # one shared source: each batch goes to exactly one worker
+        while not halted():  # one shared source: each batch goes to exactly one worker
             batch = batches.next_batch()
             if batch is None:
                 return
-            await send(batch)
+            held = await gate.hold([request for _, request in batch]) if gate is not None else 0.0
+            if held is None:  # past the budget: left unsent (its lease ends with this run)
+                return
+            await send(batch, held)
 
     async def pass_over(items: list[tuple[str, Request]]) -> None:
         batches = ClaimedBatches(items, batch_size, leases, deferred, ahead=2 * max(concurrency, batch_size))
@@ -337,7 +353,7 @@ async def execute_requests(
 
     async with Leases(store, lease_s) as leases:
         await pass_over(list(todo.items()))
-        while deferred and not fatal.stopped:  # keys another process was asking: wait for it
+        while deferred and not halted():  # keys another process was asking: wait for it
             for key in store.answered_keys(list(deferred)):
                 deferred.pop(key)
             waiting = list(deferred.items())
@@ -346,7 +362,7 @@ async def execute_requests(
                 break
             await asyncio.sleep(poll_s)
             await pass_over(waiting)  # sends what is free now (its owner died, or gave up)
-    state.stopped = fatal.reason
+    state.stopped = fatal.reason or (gate.budget.reason if gate is not None and gate.stopped else None)
     return state
 
 
@@ -360,40 +376,3 @@ def run_samples_sync(model: Model, samples: Sequence[Sample], store: Store, **op
             await model.aclose()
 
     return asyncio.run(run_and_close())
-
-
-async def call_model(model: Model, requests: list[Request], timeout: float | None) -> list[Generation]:
-    """One backend call that always returns one Generation per request, never raises for a
-    failed call and never turns a failure into an answer."""
-    try:
-        generations = await asyncio.wait_for(model.generate(requests), timeout)
-    except TimeoutError:
-        return [Generation("error", error=f"no reply within {timeout:g} s") for _ in requests]
-    except Exception as exc:  # noqa: BLE001 -- a backend bug must not kill the run; it is recorded as a failure
-        reason = f"backend raised {type(exc).__name__}: {str(exc)[:200]}"
-        return [Generation("error", error=reason) for _ in requests]
-    if len(generations) != len(requests):
-        reason = f"backend returned {len(generations)} answers for {len(requests)} requests"
-        return [Generation("error", error=reason) for _ in requests]
-    return generations
-
-
-def to_response(key: str, sample_id: str, model_spec: str, generation: Generation, latency: float) -> Response:
-    outcome = generation.outcome if generation.outcome in ("ok", "blocked", "error", "empty") else "error"
-    if outcome == "ok" and not (generation.text or "").strip():
-        # no text is no answer: kept apart, never judged, never scored as a refusal
-        outcome = "empty"
-        generation.error = generation.error or (
-            "the reply has no text" if generation.text is None else "the reply is blank"
-        )
-    return Response(
-        key=key,
-        sample_id=sample_id,
-        model=model_spec,
-        outcome=outcome,
-        text=generation.text,
-        error=generation.error,
-        usage=generation.usage if isinstance(generation.usage, Usage) else Usage(),
-        latency_s=latency,
-        attempts=generation.attempts,
-    )

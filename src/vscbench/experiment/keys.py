@@ -24,7 +24,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "generation": ("max_tokens", "temperature", "top_p", "seed", "system_prompt", "max_image_side",
                    "response_schema", "image_format", "text_first", "call_style"),
     "execution": ("concurrency", "concurrency_per_endpoint", "timeout", "max_retries", "ray", "ray_address",
-                  "replicas", "gpus_per_replica", "allow_errors", "base_urls", "model_options"),
+                  "replicas", "gpus_per_replica", "allow_errors", "base_urls", "model_options", "mode",
+                  "batch_requests", "batch_mb", "batch_poll", "batch_retry", "batch_wait", "max_cost", "prices"),
     "judging": ("judges", "with_image", "rubric", "options", "judge_input"),
     "scoring": ("rule", "failures", "intervals"),
 }  # fmt: skip
@@ -33,6 +34,7 @@ ALIASES = {
     "model": "models", "method": "methods", "run": "run_name", "variant": "variants", "category": "categories",
     "benchmark_option": "benchmark_options", "base_url": "base_urls", "model_option": "model_options",
     "judge": "judges", "judge_with_image": "with_image", "judge_rubric": "rubric", "judge_options": "options",
+    "execution": "mode",
 }  # fmt: skip
 #: Options of local backends that the command line has as options of their own: they go to
 #: ``execution.model_options``.

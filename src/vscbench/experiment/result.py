@@ -25,6 +25,8 @@ class RunOutcome:
     score: Any = None
     """:class:`vscbench.scoring.metrics.ScoreReport` (safety benchmarks) or a utility report."""
     demo_ids: list[str] = field(default_factory=list)
+    cost: dict[str, Any] | None = None
+    """What the run's answers and its judges' calls cost (:meth:`vscbench.scoring.cost.RunCost.to_dict`)."""
 
     def flat(self) -> dict[str, Any]:
         """One flat record: the run's counts (or its dry-run plan) with its name, model, method,
@@ -34,6 +36,7 @@ class RunOutcome:
             **summary, "run": self.run, "model": self.model, "method": self.method, "samples": self.samples,
             "demo_ids": self.demo_ids, "judged": [j.to_dict() for j in self.judged],
             "score": self.score.to_dict() if self.score is not None else None,
+            **({"cost": self.cost} if self.cost is not None else {}),
         }  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,6 +45,7 @@ class RunOutcome:
             "run": self.run, "model": self.model, "method": self.method, "samples": self.samples,
             "summary": summary, "judged": [j.to_dict() for j in self.judged],
             "score": self.score.to_dict() if self.score is not None else None, "demo_ids": self.demo_ids,
+            "cost": self.cost,
         }  # fmt: skip
 
 
@@ -51,6 +55,13 @@ class ExperimentResult:
     runs: list[RunOutcome]
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    cost: dict[str, Any] | None = None
+    """A dry run's estimate: ``calls``, ``input_tokens``, ``output_tokens``, ``cost_usd`` (at
+    the synchronous rate) and ``cost_usd_batch``, for the runs and the judge together."""
+    budget_stop: str | None = None
+    """Why sending stopped at ``--max-cost`` (one line with the spend), or None."""
+    spent_usd: float | None = None
+    """What this command spent by the usage reported (with a budget; None without)."""
 
     @property
     def errors(self) -> int:
@@ -62,14 +73,17 @@ class ExperimentResult:
 
     @property
     def ok(self) -> bool:
-        """No judge call failed, and no model call ended in ``error`` (unless allowed)."""
-        return self.judge_failures == 0 and (self.errors == 0 or self.experiment.execution.allow_errors)
+        """No judge call failed, no model call ended in ``error`` (unless allowed), and the
+        budget did not stop the sending."""
+        allowed = self.errors == 0 or self.experiment.execution.allow_errors
+        return self.judge_failures == 0 and allowed and self.budget_stop is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment.model_dump(mode="json"), "dry_run": self.dry_run, "ok": self.ok,
             "errors": self.errors, "judge_failures": self.judge_failures, "notes": list(self.notes),
-            "runs": [run.to_dict() for run in self.runs],
+            "runs": [run.to_dict() for run in self.runs], "cost": self.cost, "budget_stop": self.budget_stop,
+            "spent_usd": self.spent_usd,
         }  # fmt: skip
 
 

@@ -16,9 +16,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vscbench.benchmarks.released import UNSENT
+from vscbench.experiment.costing import (
+    check_paid_calls,
+    dry_run_cost,
+    estimate_judging,
+    estimate_plan,
+    experiment_prices,
+)
 from vscbench.experiment.inputs import (
     ExperimentError,
     LoadedPool,
@@ -55,7 +63,11 @@ def run_experiment(
     model once for the safety and the utility experiment); ``pool`` gives the samples instead
     of loading ``experiment.selection.data`` (a caller that loaded them with options of its own).
 
-    With ``dry_run`` nothing is sent: each run says how many calls it would make. Raises
+    With ``dry_run`` nothing is sent: each run says how many calls it would make and what they
+    would cost, and the result holds the totals with the judge's calls
+    (:func:`vscbench.experiment.costing.dry_run_cost`). ``execution.max_cost`` is a budget
+    shared by every run and judge; when it stops the sending, judging is skipped and
+    :attr:`ExperimentResult.budget_stop` says so. Raises
     :class:`ExperimentError` for anything that can be known to fail before a call is made
     (bad data, a method that does not fit a backend, an unknown model option, a selection that
     leaves nothing to evaluate); answers already received are in the store whatever happens.
@@ -108,19 +120,53 @@ def run_experiment(
         evaluated = [[sample for sample in chosen if sample.id in common] for chosen in evaluated]
         if not common:
             raise ExperimentError("no sample is left that every method evaluates (same_samples)")
+    from vscbench.engine.budget import Budget
+
+    prices = experiment_prices(experiment)
     runs: list[RunOutcome] = []
+    plans: list[Any] = []
+    cost: dict[str, Any] | None = None
+    budget = Budget(experiment.execution.max_cost) if experiment.execution.max_cost is not None else None
+    paid = _Paid(budget, prices, plans)
     with Store(experiment.store) as store:
+        check_paid_calls(experiment, specs, prices, store)
         local: dict[str, Any] = dict(loaded or {})
         try:
             for spec in specs:
                 for method, samples in zip(methods, evaluated):
-                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run))
+                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run, paid))
         finally:
             for model in local.values():
                 asyncio.run(model.aclose())
+        if dry_run:
+            estimates = [estimate_plan(plan, prices, store) for plan in plans]
+            total = estimates[0] if estimates else None
+            for estimate in estimates[1:]:
+                total = total.add(estimate) if total is not None else estimate
+            if total is not None:
+                cost = dry_run_cost(total, estimate_judging(experiment, plans, prices, store))
+        elif budget is not None and budget.stopped:
+            say("not judging: the budget stopped the sending (run the same command again to go on)")
+        else:
+            _judge_and_score(experiment, store, runs, say, paid)
         if not dry_run:
-            _judge_and_score(experiment, store, runs, say)
-    return ExperimentResult(experiment, runs, notes, dry_run)
+            from vscbench.scoring.cost import run_costs
+
+            costs = run_costs(store, [run.run for run in runs], prices)
+            for run in runs:
+                run.cost = costs[run.run].to_dict() if run.run in costs else None
+    stop = budget.reason if budget is not None and budget.stopped else None
+    return ExperimentResult(experiment, runs, notes, dry_run, cost=cost, budget_stop=stop,
+                            spent_usd=budget.spent_usd if budget is not None else None)  # fmt: skip
+
+
+@dataclass
+class _Paid:
+    """What priced calls of one experiment share: its budget, price table and dry-run plans."""
+
+    budget: Any
+    prices: Any
+    plans: list[Any]
 
 
 def run_name_for(experiment: Experiment, store: Any, spec: Any, method: Any, config: GenerationConfig,
@@ -148,7 +194,8 @@ def run_name_for(experiment: Experiment, store: Any, spec: Any, method: Any, con
 
 
 def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples: list[Sample], local: dict[str, Any],
-             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool) -> RunOutcome:  # fmt: skip
+             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool, paid: _Paid) -> RunOutcome:  # fmt: skip
+    from vscbench.engine.batch import BatchExecutor
     from vscbench.engine.runner import LocalExecutor, plan_run, run_samples
     from vscbench.methods.plan import MethodSpecError
     from vscbench.models.base import ModelSpecError
@@ -161,7 +208,7 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
                 method.resolve_layer(text_layers_from_config(spec.name))
             executor = None
         else:  # loading and wrapping resolves an iar layer given as a depth fraction
-            executor = _executor(experiment, spec, method, local, store)
+            executor = _executor(experiment, spec, method, local, store, paid)
         run_spec = RunSpec(
             name="-", model=spec.cache_spec, data=str(experiment.selection.data), subset=experiment.selection.subset,
             variants=experiment.selection.variants, categories=experiment.selection.categories, limit=experiment.selection.limit,
@@ -179,9 +226,15 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
         asked = [sample for sample in samples if UNSENT not in sample.meta]
         if executor is None:
             plan = plan_run(spec.cache_spec, asked, store, config, transform=transform)
+            estimate = estimate_plan(plan, paid.prices, store)
+            paid.plans.append(plan)
             outcome.summary = {"samples": len(samples), "unique": plan.unique, "cached": plan.cached,
-                               "would_send": len(plan.todo)}  # fmt: skip
+                               "would_send": len(plan.todo), "input_tokens": estimate.input_tokens,
+                               "output_tokens": estimate.output_tokens, "cost_usd": estimate.to_dict()["cost_usd"],
+                               "cost_usd_batch": estimate.to_dict()["cost_usd_batch"]}  # fmt: skip
             return outcome
+        if isinstance(executor, BatchExecutor):
+            executor.settings = replace(executor.settings, purpose=f"run {name}")
         shown = f", method {method.canonical}" if method.canonical != "none" else ""
         say(f"running {name}: {spec} on {len(samples)} samples{shown}")
         callback = progress(name) if progress else None
@@ -191,7 +244,7 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
                 return await run_samples(executor, asked, store, run_name=name, config=config, transform=transform,
                                          progress=callback, spec=run_spec, unsent=unsent)  # fmt: skip
             finally:  # an API client is closed in the loop that used it; a local model stays for its next method
-                if isinstance(executor, LocalExecutor) and str(spec) not in local:
+                if isinstance(executor, (LocalExecutor, BatchExecutor)) and str(spec) not in local:
                     await executor.model.aclose()
 
         outcome.summary = asyncio.run(run_then_close())
@@ -200,8 +253,12 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
     return outcome
 
 
-def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any], store: Any = None) -> Any:
-    """Where one run's calls are made: Ray replicas, or this process (a pool is a model too)."""
+def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any], store: Any, paid: _Paid) -> Any:
+    """Where one run's calls are made: Ray replicas, a provider's batch API, or this process
+    (a pool is a model too); with the experiment's budget, if any."""
+    from vscbench.engine.batch import BatchExecutor, BatchSettings
+    from vscbench.engine.budget import BudgetGate
+    from vscbench.engine.estimate import Pricer
     from vscbench.engine.runner import LocalExecutor
     from vscbench.methods.plan import fit_model_options
     from vscbench.models.base import load_model
@@ -220,18 +277,30 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
             spec, execution.replicas, resources, address=execution.ray_address, model_options=options,
             concurrency_per_replica=execution.concurrency if spec.provider == "openai" else 1, request_timeout=deadline,
         )  # fmt: skip
+    gate = None
+    if paid.budget is not None:
+        pricer = Pricer(spec.cache_spec, paid.prices, store, role="answer")
+        gate = BudgetGate(paid.budget, pricer, batch=execution.mode == "batch")
     model = local.get(str(spec)) or load_model(spec, **options)
+    if execution.mode == "batch":
+        settings = BatchSettings(execution.batch_requests, execution.batch_mb, execution.batch_poll,
+                                 execution.batch_retry, execution.batch_wait)  # fmt: skip
+        return BatchExecutor(method.wrap(model, cache=store), settings, gate, execution.concurrency, deadline)
     if spec.provider in ("hf", "vllm"):
         local[str(spec)] = model  # loaded once for all its methods
     concurrency = execution.concurrency
     if spec.is_pool:  # each failover try may take one SDK retry of its own
         concurrency = (execution.concurrency_per_endpoint or execution.concurrency) * len(spec.base_urls)
         deadline = 2 * execution.timeout * (execution.max_retries + 1) + 60
-    return LocalExecutor(method.wrap(model, cache=store), concurrency, deadline)  # ecso keeps its steps in the store
+    return LocalExecutor(
+        method.wrap(model, cache=store), concurrency, deadline, gate=gate
+    )  # ecso keeps its steps in the store
 
 
-def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None]) -> None:
+def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None],
+                     paid: _Paid) -> None:  # fmt: skip
     from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
+    from vscbench.engine.batch import BatchSettings
     from vscbench.judges.base import judge_key
     from vscbench.judges.harm import OfflineHarmEstimator
     from vscbench.judges.harm_runs import judge_harm_run
@@ -248,8 +317,14 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
         return
     if not experiment.judging.judges:
         return
+    execution = experiment.execution
+    batch = None
+    if execution.mode == "batch":
+        batch = BatchSettings(execution.batch_requests, execution.batch_mb, execution.batch_poll, execution.batch_retry,
+                              execution.batch_wait)  # fmt: skip
     options = {"store": store, "with_image": experiment.judging.with_image, "rubric": experiment.judging.rubric,
-               "concurrency": experiment.execution.concurrency, **experiment.judging.options,
+               "concurrency": experiment.execution.concurrency, "batch": batch, "budget": paid.budget,
+               "prices": paid.prices, **experiment.judging.options,
                **({"judge_input": "question"} if experiment.judging.judge_input == "question" else {})}  # fmt: skip
     try:
         judges = [get_judge(spec, **options) if ":" in spec.removeprefix("vote:") else get_judge(spec)

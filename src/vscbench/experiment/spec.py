@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
@@ -83,6 +83,24 @@ class Execution(Record):
     """OpenAI-compatible servers; several are a pool of replicas of one model."""
     model_options: dict[str, Any] = Field(default_factory=dict)
     """Passed to every backend (hf: device, dtype, batch_size, trust_remote_code; openai: ...)."""
+    mode: Literal["sync", "batch"] = "sync"
+    """``batch``: send openai:/anthropic: calls (models and LLM judges) through the provider's
+    batch API, at its discount, answered within 24 h (``--execution batch``)."""
+    batch_requests: int | None = None
+    """Requests per provider batch (None: the provider's limit)."""
+    batch_mb: float | None = None
+    """Input megabytes per provider batch (None: 95 % of the provider's limit)."""
+    batch_poll: float = 30.0
+    """Seconds between polls of running batches."""
+    batch_retry: Literal["sync", "batch", "none"] = "sync"
+    """Items that failed or expired in a batch: asked again synchronously, in a new batch, or
+    left for the next run."""
+    batch_wait: bool = True
+    """Wait for the batches; False submits them and ends (run again to collect)."""
+    max_cost: float | None = None
+    """The most this command may spend, in USD (``--max-cost``); None: no budget."""
+    prices: str | None = None
+    """A price file over the shipped table (``--prices``)."""
 
     @model_validator(mode="after")
     def _check(self) -> Execution:
@@ -98,6 +116,16 @@ class Execution(Record):
             raise ValueError(f"replicas must be at least 1, got {self.replicas}")
         if self.gpus_per_replica < 0:
             raise ValueError(f"gpus_per_replica must be 0 or more, got {self.gpus_per_replica}")
+        if self.batch_requests is not None and self.batch_requests < 1:
+            raise ValueError(f"batch_requests must be at least 1, got {self.batch_requests}")
+        if self.batch_mb is not None and not self.batch_mb > 0:
+            raise ValueError(f"batch_mb must be a positive number of megabytes, got {self.batch_mb}")
+        if not self.batch_poll > 0 or math.isinf(self.batch_poll):
+            raise ValueError(f"batch_poll must be a positive number of seconds, got {self.batch_poll}")
+        if self.max_cost is not None and (not self.max_cost >= 0 or math.isinf(self.max_cost)):
+            raise ValueError(f"max_cost must be 0 or more US dollars, got {self.max_cost}")
+        if self.mode == "batch" and self.ray:
+            raise ValueError("execution batch sends calls through a provider's batch API; it does not run on Ray")
         return self
 
 

@@ -57,6 +57,9 @@ class Judgement:
     stages: tuple[tuple[str, Judgement], ...] = ()
     """Verdicts of member judges reached on the way (a cascade's first judge), by their key:
     stored under those keys too, so each member's own verdicts can be scored apart."""
+    calls: tuple[str, ...] = ()
+    """Cache keys of the model calls that reached the verdict (an LLM judge's first ask and
+    any re-ask): stored with the verdict, so its tokens and cost are known."""
 
 
 @runtime_checkable

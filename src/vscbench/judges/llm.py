@@ -12,23 +12,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vscbench.engine.batch import BatchExecutor, BatchSettings
+from vscbench.engine.budget import Budget, BudgetGate
+from vscbench.engine.estimate import Pricer
 from vscbench.engine.requests import ImageHashCache
-from vscbench.engine.runner import execute_requests
+from vscbench.engine.runner import Executor, LocalExecutor, execute_requests
 from vscbench.judges.base import JUDGE_INPUTS, JudgeInput, JudgeInputMode, Judgement
 from vscbench.judges.rubric import DEFAULT_RUBRIC, JUDGE_REQUEST_FORMAT, judge_request, load_rubric, parse_verdict
 from vscbench.models.base import Model, ModelSpec, load_model
+from vscbench.models.pricing import PriceTable
 from vscbench.schema import GenerationConfig, Request
 from vscbench.store import Store
+
+Asked = tuple[str, str | None, str | None, str]
+"""(outcome, text, error, call key) of one judge call."""
 
 
 class LLMJudge:
     """Classify responses with a chat model. ``store`` caches every judge call (a temporary
-    in-memory store is used when none is given)."""
+    in-memory store is used when none is given). ``batch`` sends the calls through the
+    provider's batch API (:mod:`vscbench.engine.batch`); ``budget`` is a ``--max-cost`` budget
+    shared with the runs, priced by ``prices``."""
 
     def __init__(
         self,
@@ -43,6 +53,9 @@ class LLMJudge:
         temperature: float = 0.0,
         max_tokens: int = 300,
         judge_input: JudgeInputMode = "question+prompt",
+        batch: BatchSettings | None = None,
+        budget: Budget | None = None,
+        prices: PriceTable | None = None,
         **model_options: Any,
     ) -> None:
         if judge_input not in JUDGE_INPUTS:
@@ -59,6 +72,9 @@ class LLMJudge:
         self._model = model
         self._model_options = model_options
         self._hashes = ImageHashCache()
+        self.batch, self.budget, self.prices = batch, budget, prices
+        self.chunk_size = 1_000_000 if batch is not None else 256
+        """Answers per judge_many call: a batch judge takes a run's answers in one go."""
         suffix = "+image" if with_image else ""
         if self.rubric != DEFAULT_RUBRIC:
             suffix += "+rubric=" + hashlib.sha256(self.rubric.encode()).hexdigest()[:10]
@@ -94,7 +110,8 @@ class LLMJudge:
             response_schema=VERDICT_SCHEMA if self.structured else None,
         )  # fmt: skip
 
-    def _request(self, item: JudgeInput, retry_of: str | None = None) -> Request:
+    def request_for(self, item: JudgeInput, retry_of: str | None = None) -> Request:
+        """The request this judge sends for one answer (what a dry run prices)."""
         if self.judge_input == "question":
             item = replace(item, prompt_sent=None)
         digest = None
@@ -104,44 +121,70 @@ class LLMJudge:
             item, self.rubric, self._config(), with_image=self.with_image, image_sha256=digest, retry_of=retry_of
         )
 
-    async def _ask(
-        self, model: Model, store: Store, requests: list[Request]
-    ) -> list[tuple[str, str | None, str | None]]:
-        return await ask_model(model, store, requests, self.concurrency, self.request_timeout)
+    def _executor(self, model: Model, store: Store) -> Executor:
+        """Where the judge calls go: this process, or the provider's batch API; with a budget."""
+        gate = None
+        if self.budget is not None:
+            pricer = Pricer(str(model.spec), self.prices, store, role="judge")
+            gate = BudgetGate(self.budget, pricer, batch=self.batch is not None)
+        if self.batch is not None:
+            settings = replace(self.batch, purpose=f"judge {self.name}")
+            return BatchExecutor(model, settings, gate, self.concurrency, self.request_timeout)
+        return LocalExecutor(model, self.concurrency, self.request_timeout, gate=gate)
+
+    async def _ask(self, model: Model, store: Store, requests: list[Request]) -> list[Asked]:
+        """(outcome, text, error, call key) for each request, answered from the store where possible."""
+        keys = [request.cache_key(str(model.spec)) for request in requests]
+        answered = store.answered_keys(keys)
+        todo = {key: request for key, request in zip(keys, requests) if key not in answered}
+        stopped = None
+        if todo:
+            state = await self._executor(model, store).execute(todo, store, None, time.perf_counter())
+            stopped = state.stopped
+        out: list[Asked] = []
+        for key in keys:
+            response = store.get_response(key)
+            missing = f"not asked: {stopped}" if stopped else "no reply"
+            out.append(
+                (response.outcome, response.text, response.error, key) if response else ("error", None, missing, key)
+            )
+        return out
 
     async def ajudge_many(self, items: list[JudgeInput]) -> list[Judgement]:
         store = self._store or Store(":memory:")
         model = self._model or load_model(self.spec, **self._model_options)
         try:
-            first = await self._ask(model, store, [self._request(item) for item in items])
-            if self.structured and first and all(o == "error" and e and "HTTP 400" in e for o, _, e in first):
+            first = await self._ask(model, store, [self.request_for(item) for item in items])
+            if self.structured and first and all(o == "error" and e and "HTTP 400" in e for o, _, e, _ in first):
                 # the server does not know structured output: ask in plain text instead
                 self.structured = False
-                first = await self._ask(model, store, [self._request(item) for item in items])
+                first = await self._ask(model, store, [self.request_for(item) for item in items])
             results: list[Judgement | None] = [None] * len(items)
             retry: list[int] = []
             self.failures = {}
-            for index, (outcome, text, error) in enumerate(first):
+            for index, (outcome, text, error, call) in enumerate(first):
                 parsed = parse_verdict(text) if outcome == "ok" else None
                 if parsed:
-                    results[index] = Judgement(parsed[0], parsed[1], raw=text)
+                    results[index] = Judgement(parsed[0], parsed[1], raw=text, calls=(call,))
                 elif outcome == "ok":
                     retry.append(index)
                 else:
                     results[index] = self._failed(items[index], outcome, error)
             if retry:
                 again = await self._ask(
-                    model, store, [self._request(items[i], retry_of=first[i][1] or "") for i in retry]
+                    model, store, [self.request_for(items[i], retry_of=first[i][1] or "") for i in retry]
                 )
-                for index, (outcome, text, error) in zip(retry, again):
+                for index, (outcome, text, error, call) in zip(retry, again):
+                    calls = (first[index][3], call)
                     parsed = parse_verdict(text) if outcome == "ok" else None
                     if parsed:
-                        results[index] = Judgement(parsed[0], parsed[1], raw=text)
+                        results[index] = Judgement(parsed[0], parsed[1], raw=text, calls=calls)
                     elif outcome == "ok":
                         results[index] = Judgement(
                             "invalid",
                             "the judge's reply could not be read, twice",
                             raw=f"{first[index][1]}\n---\n{text}",
+                            calls=calls,
                         )
                     else:
                         results[index] = self._failed(items[index], outcome, error)

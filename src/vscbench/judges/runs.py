@@ -105,7 +105,7 @@ def judge_run(
     else:
         todo = _answers_todo(store, run, existing, summary)
     items = list(todo.values())
-    batch = 256
+    batch = int(getattr(judge, "chunk_size", 256))  # a provider batch judge takes them all at once
     verdicts: list[Verdict] = []
     deferred = 0
     for start in range(0, len(items), batch):
@@ -124,6 +124,12 @@ def judge_run(
             ):
                 summary.failure_reasons.append(judgement.reason)
         store.put_verdicts(stored)  # committed chunk by chunk: an interrupted judge resumes
+        store.usage.put_verdict_calls(
+            (item.response_key or "", key, call)
+            for item, judgement in zip(chunk, judgements)
+            if not judgement.retryable
+            for call in judgement.calls
+        )
         verdicts.extend(chunk_verdicts)
         if progress:
             progress(start + len(chunk), len(items))

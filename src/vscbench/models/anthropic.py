@@ -24,7 +24,14 @@ from vscbench.images import (
     released_bytes,
 )
 from vscbench.models.base import Generation, ModelSpec, ModelSpecError
-from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
+from vscbench.models.http import (
+    CallLog,
+    call_log,
+    connection_reason,
+    event_hooks,
+    repairing_client,
+    strip_credentials,
+)
 from vscbench.schema import ImagePart, Outcome, Request, TextPart, Usage
 
 #: Anthropic refuses images above 5 MB; past this many base64 characters we send JPEG instead.
@@ -143,22 +150,33 @@ class AnthropicModel:
         await self.client.close()
         await self._http.aclose()
 
-    async def _generate_one(self, request: Request) -> Generation:
-        try:
-            system, messages = to_anthropic(request)
-        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
-            reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
-            return Generation(outcome="error", error=f"cannot read image: {reason}")
-        options: dict[str, Any] = {
+    def request_params(self, request: Request) -> dict[str, Any]:
+        """The Messages API parameters of a request, as a synchronous call and a batch item send
+        them (the sampling settings included only with ``sampling_params``). Raises
+        ``OSError``/``ValueError`` when an image cannot be read."""
+        system, messages = to_anthropic(request)
+        params: dict[str, Any] = {
             "model": self.spec.name,
             "max_tokens": request.config.max_tokens,
             "messages": messages,
         }
         if system:
-            options["system"] = system
+            params["system"] = system
         if self.sampling_params and request.config.call_style != "released":  # the released call sets none
             sampling = {"temperature": request.config.temperature, "top_p": request.config.top_p}
-            options["extra_body"] = {k: v for k, v in sampling.items() if v is not None}
+            params.update({k: v for k, v in sampling.items() if v is not None})
+        return params
+
+    async def _generate_one(self, request: Request) -> Generation:
+        try:
+            params = self.request_params(request)
+        except Exception as exc:  # noqa: BLE001 -- recorded as this request's failure
+            reason = str(exc) if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+            return Generation(outcome="error", error=f"cannot read image: {reason}")
+        # the SDK's create() has no sampling arguments: they travel in the body
+        options = {k: v for k, v in params.items() if k not in ("temperature", "top_p")}
+        if len(options) < len(params):
+            options["extra_body"] = {k: params[k] for k in ("temperature", "top_p") if k in params}
         with call_log(self.max_retry_wait) as log:
             try:
                 reply = await self.client.messages.create(**options)
@@ -172,8 +190,14 @@ class AnthropicModel:
             except Exception as exc:  # noqa: BLE001 -- a bug or SDK surprise must not end the whole run
                 reason = redact(f"{type(exc).__name__}: {exc}", self._api_key)
                 return Generation(outcome="error", error=reason, attempts=max(log.attempts, 1))
-        text, repaired = log.note("".join(block.text for block in reply.content if block.type == "text"))
-        usage = Usage(prompt_tokens=reply.usage.input_tokens, completion_tokens=reply.usage.output_tokens)
-        if reply.stop_reason == "refusal":
-            return Generation(outcome="blocked", text=text or None, error="stop_reason=refusal", usage=usage)
-        return Generation(outcome="ok", text=text, error=repaired, usage=usage, attempts=max(log.attempts, 1))
+        return message_generation(reply, max(log.attempts, 1), log)
+
+
+def message_generation(reply: Any, attempts: int = 1, log: CallLog | None = None) -> Generation:
+    """A Messages API reply as a Generation: the text of its text blocks, its usage, and
+    ``blocked`` for the model's own refusal stop (shared by synchronous and batch calls)."""
+    text, repaired = (log or CallLog()).note("".join(block.text for block in reply.content if block.type == "text"))
+    usage = Usage(prompt_tokens=reply.usage.input_tokens, completion_tokens=reply.usage.output_tokens)
+    if reply.stop_reason == "refusal":
+        return Generation(outcome="blocked", text=text or None, error="stop_reason=refusal", usage=usage)
+    return Generation(outcome="ok", text=text, error=repaired, usage=usage, attempts=attempts)

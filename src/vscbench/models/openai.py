@@ -172,8 +172,11 @@ class OpenAIModel:
     def _to_generation(self, completion: Any, attempts: int, log: CallLog | None = None) -> Generation:
         usage = Usage()
         if getattr(completion, "usage", None) is not None:
+            details = getattr(completion.usage, "prompt_tokens_details", None)
             usage = Usage(
-                prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens
+                prompt_tokens=completion.usage.prompt_tokens,
+                completion_tokens=completion.usage.completion_tokens,
+                cached_tokens=getattr(details, "cached_tokens", None) or None,
             )
         choices = getattr(completion, "choices", None)
         if not choices:

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vscbench.report.analysis import SDT_NOTE, analysis_rows, detection_comparison_rows
+from vscbench.report.costs import cost_line
 from vscbench.safe_text import csv_row, markdown_cell
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
@@ -86,6 +87,8 @@ def provenance_lines(report: ScoreReport) -> list[str]:
             f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}"
         )
     lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
+    if info and info.get("cost"):
+        lines.append(cost_line(info["cost"]))
     return lines
 
 

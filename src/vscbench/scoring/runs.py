@@ -18,6 +18,7 @@ from vscbench.judges.harm_runs import harm_flags, resolve_harm
 from vscbench.judges.runs import resolve_judge
 from vscbench.schema import Response, Sample, utc_now
 from vscbench.scoring.compare import Comparison, compare
+from vscbench.scoring.cost import report_cost
 from vscbench.scoring.metrics import INTERVAL_METHODS, IntervalMethod, ScoreReport, get_rule, score
 from vscbench.store import Store, require_run
 
@@ -45,7 +46,8 @@ def run_labels(store: Store, run: str, judge: str) -> tuple[list[Sample], dict[s
 
 def provenance(store: Store, run: str, judge: str, report: ScoreReport) -> dict[str, object]:
     """What made a score: the run's model, method, data and selection, the judge with its
-    version and identity, the rule, failure treatment and interval method, and when."""
+    version and identity, the rule, failure treatment and interval method, when, and what the
+    run and its judge cost (:func:`vscbench.scoring.cost.report_cost`)."""
     info = store.run_info(run)
     spec = info.spec if info else store.get_run(run)
     name, version = split_judge_key(judge)
@@ -66,6 +68,7 @@ def provenance(store: Store, run: str, judge: str, report: ScoreReport) -> dict[
         "failures": report.failure_treatment,
         "intervals": INTERVAL_METHODS[report.intervals],
         "samples": report.overall.samples,
+        "cost": report_cost(store, run, judge, report.overall),
         "scored_at": utc_now(),
         "vscbench": __version__,
     }

@@ -9,7 +9,8 @@ IMMEDIATE`` transactions, inserts that never duplicate a key). API keys are neve
 :class:`Store` is built by composition: one :class:`~.database.Database` (the connection,
 transactions and error translation) shared by one object per table, :mod:`.runs`,
 :mod:`.responses`, :mod:`.verdicts`, :mod:`.claims` (leases, so two processes never send one
-call) and :mod:`.images`, and :mod:`.export` over runs and verdicts. Each part is reachable as
+call), :mod:`.images`, :mod:`.batches` (provider batches, stored before they are waited for) and
+:mod:`.usage` (token sums per run and judge), and :mod:`.export` over runs and verdicts. Each part is reachable as
 an attribute (``store.runs``, ``store.claims``...); the methods below are the store's public
 API and each one hands its work to one part.
 
@@ -27,14 +28,16 @@ from typing import Any, Self
 
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import Response, RunSpec, Sample, Verdict
+from vscbench.store.batches import Batches
 from vscbench.store.claims import Claims
 from vscbench.store.database import Database
 from vscbench.store.export import Exports
 from vscbench.store.file import SCHEMA_VERSION, ForeignFileError, NewerStoreError, ReadOnlyStoreError, StoreError
 from vscbench.store.harm import HarmVerdict, HarmVerdicts
 from vscbench.store.images import ImageHashes, ImageHashRow
-from vscbench.store.responses import FINAL_OUTCOMES, Responses
+from vscbench.store.responses import FINAL_OUTCOMES, Responses, Tier
 from vscbench.store.runs import RunConflictError, RunInfo, RunNotFoundError, Runs
+from vscbench.store.usage import UsageTotals
 from vscbench.store.verdicts import Verdicts
 
 __all__ = [
@@ -73,6 +76,8 @@ class Store:
         """Harmful-content verdicts, a second judge axis (:mod:`.harm`)."""
         self.claims = Claims(self.database)
         self.images = ImageHashes(self.database)
+        self.batches = Batches(self.database)
+        self.usage = UsageTotals(self.database)
         self.exports = Exports(self.runs, self.verdicts)
 
     @property
@@ -118,8 +123,10 @@ class Store:
     def put_response(self, response: Response) -> None:
         self.responses.put([response])
 
-    def put_responses(self, responses: Iterable[Response], release: str | None = None) -> None:
-        self.responses.put(responses, release)
+    def put_responses(
+        self, responses: Iterable[Response], release: str | None = None, tier: Tier | None = None
+    ) -> None:
+        self.responses.put(responses, release, tier)
 
     def get_response(self, key: str) -> Response | None:
         return self.responses.get(key)

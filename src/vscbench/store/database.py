@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from vscbench.store.file import (
-    ADDED_COLUMNS,
     APPLICATION_ID,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     ReadOnlyStoreError,
     StoreError,
+    add_missing_columns,
     check_store_file,
     connect_read_only,
+    has_column,
     is_read_only_failure,
     store_error,
 )
@@ -62,11 +63,7 @@ class Database:
                 for statement in SCHEMA_SQL.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                for table, columns in ADDED_COLUMNS.items():
-                    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                    for column, kind in columns:
-                        if column not in present:
-                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                add_missing_columns(db)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, StoreError, OSError) as exc:
@@ -135,6 +132,14 @@ class Database:
             part = list(keys[start : start + chunk])
             rows += self.query(sql.format(marks=",".join("?" * len(part))), part)
         return rows
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store holds table ``name`` (a store opened read-only may predate it)."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def has_column(self, table: str, column: str) -> bool:
+        with self.lock:
+            return has_column(self.connection, table, column)
 
     def close(self) -> None:
         with self.lock:

@@ -23,7 +23,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 #: Version of the tables this code writes. 1: stores before versions were recorded; 2: the
-#: header carries the application id and version, and ``claims`` leases exist.
+#: header carries the application id and version, and ``claims`` leases exist. Tables and
+#: nullable columns added since (provider batches, the judge calls behind each verdict, a
+#: response's billing tier) are created when missing and do not change the version.
 SCHEMA_VERSION = 2
 #: "VSCB": marks a SQLite file as a vscbench store (``PRAGMA application_id``).
 APPLICATION_ID = 0x56534342
@@ -62,12 +64,27 @@ CREATE TABLE IF NOT EXISTS image_hashes (
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, batch_id TEXT, input_file_id TEXT,
+    status TEXT NOT NULL, provider_status TEXT, requests INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    purpose TEXT, created TEXT NOT NULL, updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_items (
+    batch TEXT NOT NULL, key TEXT NOT NULL, sample_id TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (batch, key)
+);
+CREATE INDEX IF NOT EXISTS batch_items_key ON batch_items (key);
+CREATE TABLE IF NOT EXISTS verdict_calls (
+    response_key TEXT NOT NULL, judge TEXT NOT NULL, call_key TEXT NOT NULL,
+    PRIMARY KEY (response_key, judge, call_key)
+);
 """
 
-#: Nullable columns added to a table after it was first released: a store that lacks them gets
-#: them when it is opened for writing (``ALTER TABLE ... ADD COLUMN``), and a read-only one is
-#: read as if they were NULL. Adding one is not a schema version change.
+#: Columns added to tables of schema :data:`SCHEMA_VERSION` after it was released: table ->
+#: (column, SQL type). Each is nullable and added when a store that lacks it is opened for
+#: writing; readers treat it as absent (NULL) in a store opened read-only.
 ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "responses": (("tier", "TEXT"),),
     "verdicts": (("confidence", "REAL"), ("decided_by", "TEXT")),
 }
 
@@ -222,3 +239,17 @@ def store_error(exc: sqlite3.Error, path: Path, doing: str = "write") -> StoreEr
     if code.startswith("SQLITE_CANTOPEN") or "unable to open" in lowered:
         return StoreError(f"the store {path} cannot be opened ({text}); check that its folder exists and is readable.")
     return StoreError(f"the store {path} failed to {doing} ({type(exc).__name__}: {text}).")
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Add the :data:`ADDED_COLUMNS` a store lacks (inside the caller's write transaction)."""
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (a store opened read-only may predate it)."""
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))

@@ -9,7 +9,7 @@ an answer never stops a run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from vscbench.safe_text import repair
 from vscbench.schema import Response, Usage
@@ -20,14 +20,18 @@ FINAL_OUTCOMES = ("ok", "blocked", "empty")
 
 #: Insert a response unless a final one is stored under its key; an error may be replaced.
 _PUT_RESPONSE = """
-INSERT INTO responses (key, model, sample_id, outcome, text, error, usage, latency, attempts, created)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO responses (key, model, sample_id, outcome, text, error, usage, latency, attempts, created, tier)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     model = excluded.model, sample_id = excluded.sample_id, outcome = excluded.outcome,
     text = excluded.text, error = excluded.error, usage = excluded.usage,
-    latency = excluded.latency, attempts = excluded.attempts, created = excluded.created
+    latency = excluded.latency, attempts = excluded.attempts, created = excluded.created, tier = excluded.tier
 WHERE responses.outcome = 'error'
 """
+
+Tier = Literal["batch"]
+"""How a call was billed when not at the synchronous rate: ``batch`` (a provider batch API, at
+its discount). Stored in the nullable ``tier`` column; NULL is a synchronous call."""
 
 #: The columns :func:`response_from_row` reads, in its order.
 RESPONSE_COLUMNS = "key, sample_id, model, outcome, text, error, usage, latency, attempts, created"
@@ -37,9 +41,10 @@ class Responses:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def put(self, responses: Iterable[Response], release: str | None = None) -> None:
+    def put(self, responses: Iterable[Response], release: str | None = None, tier: Tier | None = None) -> None:
         """Commit responses in one transaction (an ``error`` never replaces a final answer).
-        ``release`` (a claim owner) drops that owner's leases on these keys in the same commit."""
+        ``release`` (a claim owner) drops that owner's leases on these keys in the same commit;
+        ``tier`` records how the calls were billed (``batch``), with the row that is kept."""
         storable = [_storable(r) for r in responses]
         rows = [
             (
@@ -49,10 +54,11 @@ class Responses:
                 r.outcome,
                 r.text,
                 r.error,
-                r.usage.model_dump_json(),
+                r.usage.model_dump_json(exclude={"cached_tokens"} if r.usage.cached_tokens is None else None),
                 r.latency_s,
                 r.attempts,
                 r.created_at,
+                tier,
             )
             for r in storable
         ]
