@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from vscbench.report.files import comparison_markdown, report_markdown, write_csv, write_json, write_markdown
 from vscbench.report.html import render_report, write_html
 from vscbench.report.plots import (
     TradeoffPoint,
@@ -23,16 +24,7 @@ from vscbench.report.plots import (
     plot_tradeoff,
     tradeoff_points,
 )
-from vscbench.report.tables import (
-    comparison_markdown,
-    comparison_tables,
-    print_report,
-    print_tables,
-    report_markdown,
-    write_csv,
-    write_json,
-    write_markdown,
-)
+from vscbench.report.tables import comparison_tables, print_report, print_tables
 from vscbench.report.thumbs import build_thumbnails
 from vscbench.report.views import RunData, leaderboard, page_payload, script_json
 from vscbench.schema import Response, Sample, Verdict

@@ -248,8 +248,9 @@ def score_command(
     Example (the released statistics, then ours): [bold]vscbench score --run gpt4o-mini --preset paper[/bold]
     """
     from vscbench.judges.runs import RunNotFoundError, VerdictsNotFoundError
+    from vscbench.report.files import write_csv, write_json, write_markdown
     from vscbench.report.sensitivity import print_sensitivity
-    from vscbench.report.tables import print_comparison, print_report, write_csv, write_json, write_markdown
+    from vscbench.report.tables import print_comparison, print_report
     from vscbench.scoring.compare import Comparison
     from vscbench.scoring.metrics import ScoreReport
     from vscbench.scoring.runs import compare_runs, score_run
