@@ -87,7 +87,7 @@ def test_dry_run_estimates_within_ten_percent_of_what_the_server_reports(
         assert within(estimate["input_tokens"], reported["prompt_tokens"]), (step, estimate, reported)
         if step == 3:  # answers and verdicts stored: their lengths are known
             assert within(estimate["output_tokens"], reported["completion_tokens"]), (step, estimate, reported)
-            assert estimate["judge"]["calls"] == 36 and estimate["models"]["calls"] == 36
+            assert estimate["judge"]["calls"] == estimate["models"]["calls"] == _new_samples(release_template, 24, 60)
 
 
 def test_batch_costs_half_in_runs_list_and_score_shows_the_run_and_precision_cost(
@@ -241,3 +241,13 @@ def test_a_run_killed_after_submitting_resumes_its_batches_and_equals_a_sync_run
             {k: (v.label, v.reason, v.raw) for k, v in s.get_verdicts(judge).items()} for s in (batched, synced)
         ]
         assert verdicts[0] == verdicts[1] and len(verdicts[0]) == 30
+
+
+def _new_samples(release: Path, before: int, after: int) -> int:
+    """Text-only samples a --limit ``after`` run asks that a --limit ``before`` run did not."""
+    from vscbench.benchmarks.vscbench import load_vscbench
+    from vscbench.engine.requests import select_samples
+
+    pool = load_vscbench(release, warn=False).samples
+    first, second = (select_samples(pool, variants=["text"], limit=n) for n in (before, after))
+    return len({s.id for s in second} - {s.id for s in first})

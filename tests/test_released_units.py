@@ -195,8 +195,8 @@ def test_judge_input_question_leaves_the_prompt_out_and_is_a_judge_of_its_own() 
         LLMJudge("openai:j@http://127.0.0.1:9/v1"),
         LLMJudge("openai:j@http://127.0.0.1:9/v1", judge_input="question"),
     )
-    assert "Do the task shown." in default._request(item).messages[-1].text_content
-    assert "Do the task shown." not in question_only._request(item).messages[-1].text_content
+    assert "Do the task shown." in default.request_for(item).messages[-1].text_content
+    assert "Do the task shown." not in question_only.request_for(item).messages[-1].text_content
     assert "judge_input" not in default.identity() and default.version != question_only.version
     with pytest.raises(ValueError, match="judge input"):
         LLMJudge("openai:j@http://127.0.0.1:9/v1", judge_input="everything")  # type: ignore[arg-type]

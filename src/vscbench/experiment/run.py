@@ -323,9 +323,11 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
         batch = BatchSettings(execution.batch_requests, execution.batch_mb, execution.batch_poll, execution.batch_retry,
                               execution.batch_wait)  # fmt: skip
     options = {"store": store, "with_image": experiment.judging.with_image, "rubric": experiment.judging.rubric,
-               "concurrency": experiment.execution.concurrency, "batch": batch, "budget": paid.budget,
-               "prices": paid.prices, **experiment.judging.options,
+               "concurrency": experiment.execution.concurrency, **experiment.judging.options,
                **({"judge_input": "question"} if experiment.judging.judge_input == "question" else {})}  # fmt: skip
+    # only what was asked for: judges that cannot batch or keep a budget refuse these options by name
+    options |= {"batch": batch} if batch is not None else {}
+    options |= {"budget": paid.budget, "prices": paid.prices} if paid.budget is not None else {}
     try:
         judges = [get_judge(spec, **options) if ":" in spec.removeprefix("vote:") else get_judge(spec)
                   for spec in experiment.judging.judges]  # fmt: skip

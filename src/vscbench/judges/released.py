@@ -199,10 +199,18 @@ class ReleasedJudge:
         with_image: bool = False,
         rubric: Any = None,
         judge_input: str | None = None,
+        batch: Any = None,
+        budget: Any = None,
+        prices: Any = None,
         **model_options: Any,
     ) -> None:
         if with_image or rubric is not None:
             raise ValueError("the released judge reads no image and has its own prompt: drop --with-image and --rubric")
+        if batch is not None or budget is not None:
+            raise ValueError(
+                "the released judge asks one call at a time, as the released code does: leave out "
+                "--execution batch and --max-cost for the judge (judge the run apart with `vscbench judge --preset paper`)"
+            )
         self.spec = ModelSpec.parse(spec) if model is None else model.spec
         self.concurrency, self.request_timeout = concurrency, request_timeout
         self.temperature, self.max_tokens = temperature, max_tokens
