@@ -11,7 +11,6 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from vscbench.schema import Sample
 
@@ -120,11 +119,11 @@ def figstep_used(samples: Sequence[Sample], asked: str | None) -> str | None:
 
 
 def without_credentials(url: str) -> str:
-    """``http://user:pass@host/v1`` -> ``http://host/v1``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    """``http://user:pass@host/v1?api-key=K`` -> ``http://host/v1``
+    (:func:`vscbench.models.http.public_url`)."""
+    from vscbench.models.http import public_url
+
+    return public_url(url)
 
 
 def text_layers_from_config(name: str) -> int:

@@ -202,17 +202,19 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
 
     execution = experiment.execution
     options = fit_model_options(spec.provider, dict(experiment.execution.model_options), experiment.methods)
-    if spec.provider == "openai":
+    deadline = None
+    if spec.provider in API_PROVIDERS:  # one timeout, retry budget and overall deadline for every API backend
         options.setdefault("timeout", execution.timeout)
         options.setdefault("max_retries", execution.max_retries)
-    deadline = execution.timeout * (execution.max_retries + 1) + 60 if spec.provider == "openai" else None
+        deadline = call_deadline(float(options["timeout"]), int(options["max_retries"]))
     if execution.ray:
         from vscbench.engine.ray import RayExecutor
 
         resources = {"num_cpus": 1, **({"num_gpus": execution.gpus_per_replica} if execution.gpus_per_replica else {})}
         return RayExecutor(
             spec, execution.replicas, resources, address=execution.ray_address, model_options=options,
-            concurrency_per_replica=execution.concurrency if spec.provider == "openai" else 1, request_timeout=deadline,
+            concurrency_per_replica=execution.concurrency if spec.provider in API_PROVIDERS else 1,
+            request_timeout=deadline,
         )  # fmt: skip
     model = local.get(str(spec)) or load_model(spec, **options)
     if spec.provider in ("hf", "vllm"):
@@ -220,8 +222,18 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
     concurrency = execution.concurrency
     if spec.is_pool:  # each failover try may take one SDK retry of its own
         concurrency = (execution.concurrency_per_endpoint or execution.concurrency) * len(spec.base_urls)
-        deadline = 2 * execution.timeout * (execution.max_retries + 1) + 60
+        deadline = 2 * call_deadline(execution.timeout, execution.max_retries)
     return LocalExecutor(method.wrap(model), concurrency, deadline)
+
+
+#: Backends that call a provider over HTTP: they take ``timeout`` and ``max_retries``.
+API_PROVIDERS = ("openai", "anthropic", "google")
+
+
+def call_deadline(timeout: float, max_retries: int) -> float:
+    """The most one call may take, every retry included: each attempt's deadline, plus the
+    waits between attempts (the SDKs back off for at most a minute in all)."""
+    return timeout * (max_retries + 1) + 60
 
 
 def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None]) -> None:
@@ -261,14 +273,10 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
 
 
 def redacted(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as stored with its runs, in the typed form: URLs without user names or
-    passwords."""
-    record = experiment.model_dump(mode="json")
-    record["models"] = [
-        f"{model.partition('@')[0]}@{without_credentials(model.partition('@')[2])}" if "://" in model else model
-        for model in record["models"]
-    ]
-    urls = record["execution"].get("base_urls")
-    if urls:
-        record["execution"]["base_urls"] = [without_credentials(url) for url in urls]
+    """The experiment as stored with its runs, in the typed form, with every credential removed
+    (URL user-info and key parameters, options and headers named as secrets, values shaped like
+    keys): :func:`vscbench.safe_text.redact_options`, which the store applies again."""
+    from vscbench.safe_text import redact_options
+
+    record: dict[str, Any] = redact_options(experiment.model_dump(mode="json"), tokens=False)
     return record
