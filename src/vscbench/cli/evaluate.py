@@ -9,6 +9,7 @@ import typer
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 STORE_HELP = "SQLite store holding the runs."
 RULE_HELP = (
@@ -124,7 +125,7 @@ def _print_judged(summaries, agreements) -> None:
         labels = ", ".join(f"{n} {k}" for k, n in sorted(s.labels.items())) or "-"
         console.print(
             Text(
-                f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
+                printable(f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}")
             )
         )
     for name, agreement in agreements.items():
@@ -132,7 +133,7 @@ def _print_judged(summaries, agreements) -> None:
             f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
             for pair, kappa in agreement.pairwise_kappa.items()
         )
-        console.print(Text(f"{name} agreement on {agreement.n} responses: {pairs}"))
+        console.print(Text(printable(f"{name} agreement on {agreement.n} responses: {pairs}")))
 
 
 def _resolve_judge(store, run: str, judge: str | None) -> str:

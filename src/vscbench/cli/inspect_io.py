@@ -11,6 +11,7 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store, print_json
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 PANEL = "Inspect AI"
 NEEDS_INSPECT = "this command needs Inspect AI: pip install 'vscbench[inspect]'"
@@ -72,14 +73,14 @@ def import_inspect(
     if json_output:
         print_json([s.to_dict() for s in summaries])
         return
-    table = Table(title=Text(f"Imported into {store_path}"))
+    table = Table(title=Text(printable(f"Imported into {store_path}")))
     for column in ("run", "model", "task", "samples", "outcomes", "verdicts"):
         table.add_column(column)
     for s in summaries:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s.verdicts.items())) or "none (run `vscbench judge`)"
         table.add_row(
-            *(Text(cell) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts))
+            *(Text(printable(cell)) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts))
         )  # never markup
     console.print(table)
 
@@ -120,4 +121,4 @@ def export_inspect(
         path = exporter.export_run(store, run, out, judges=judge, rule=rule, embed_images=embed_images)
     except (RunNotFoundError, exporter.ExportError, ValueError) as exc:
         fail(str(exc))
-    console.print(Text(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)"))
+    console.print(Text(printable(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)")))

@@ -10,6 +10,7 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 
 @app.command("leaderboard", rich_help_panel="Pipeline")
@@ -55,4 +56,4 @@ def leaderboard_command(
         return
     console.print(to_rich(board))
     for note in board.notes():
-        console.print(Text(note, style="dim"))
+        console.print(Text(printable(note), style="dim"))

@@ -72,9 +72,9 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
         for reason, count in r.summary.top_errors:  # reasons come from servers: shown, never obeyed
             errors.print(Text(printable(f"{r.run}: {count} x {reason}", one_line=True)))
         if r.score is not None and hasattr(r.score, "overall"):
-            console.print(Text(headline(r.run, r.score)))
+            console.print(Text(printable(headline(r.run, r.score))))
             if r.score.warning():
-                errors.print(Text(f"{r.run}: WARNING: {r.score.warning()}", style="yellow"))
+                errors.print(Text(printable(f"{r.run}: WARNING: {r.score.warning()}"), style="yellow"))
 
 
 def headline(run: str, report: Any) -> str:

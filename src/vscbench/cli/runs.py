@@ -12,6 +12,7 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store, print_json, writable_output
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 runs_app = typer.Typer(
     help="Stored runs: list them, show one, export one to JSONL or CSV.",
@@ -22,13 +23,13 @@ app.add_typer(runs_app, name="runs", rich_help_panel="Pipeline")
 
 
 def print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    table = Table(title=title)
+    table = Table(title=Text(printable(title)))
     for column in columns:
         table.add_column(column, justify="left" if column in ("run", "model", "method") else "right", overflow="fold")
     for row in rows:
         table.add_row(
-            *(Text(str(row.get(column, ""))) for column in columns)
-        )  # run names and models are text, not markup
+            *(Text(printable(row.get(column, ""))) for column in columns)
+        )  # run names and models are text: no markup, no terminal escapes
     console.print(table)
 
 
@@ -81,7 +82,7 @@ def runs_show(
         return
     table = Table(title=f"Run {info.name}", show_header=False)
     for key, value in payload.items():
-        table.add_row(Text(key), Text(str(value)))
+        table.add_row(Text(key), Text(printable(value)))
     console.print(table)
 
 

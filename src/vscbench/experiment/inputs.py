@@ -6,6 +6,7 @@ experiment and other entry points (Inspect tasks, ``steer build-data``) load dat
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from collections.abc import Sequence
@@ -43,8 +44,9 @@ def load_pool(
         if benchmark == "vscbench":
             from vscbench.benchmarks.samples import load_samples
 
+            extra = {key: value for key, value in (options or {}).items() if key in ("strict", "cache_dir")}
             loaded = load_samples(data, subset=subset, warn=False,
-                                  figstep_instruction=figstep_instruction)  # fmt: skip
+                                  figstep_instruction=figstep_instruction, **extra)  # fmt: skip
             report = loaded.report
             note = None
             if report is not None and (report.findings or report.unusable):
@@ -63,6 +65,48 @@ def load_pool(
         return LoadedPool(list(other.samples), f"data: {other.report.summary()}" if other.report else None)
     except DatasetError as exc:
         raise ExperimentError(str(exc)) from None
+
+
+def fold_benchmark_options(selection: dict[str, Any]) -> dict[str, Any]:
+    """A selection's settings with its ``benchmark_options`` checked and typed: an option no
+    loader of that benchmark takes is an error naming the close match, and VSCBench's own
+    ``subset`` and ``variants`` options become the selection's subset and variants (so
+    ``-B variants=typography`` asks only typography samples, and the run records it)."""
+    options = selection.get("benchmark_options") or {}
+    if not options or not isinstance(options, dict):
+        return selection
+    benchmark = str(selection.get("benchmark") or "vscbench")
+    from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
+
+    if benchmark in UTILITY:
+        from vscbench.benchmarks.utility.loader import load_utility
+
+        allowed = [name for name, p in inspect.signature(load_utility).parameters.items()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed"]  # fmt: skip
+        for key in options:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"{benchmark} has no option {key!r}; {hint}its options: {', '.join(allowed)}")
+        return selection
+    from vscbench.benchmarks.registry import parse_options
+
+    typed = parse_options(benchmark, options)
+    out = dict(selection)
+    if benchmark == "vscbench":
+        subset = typed.pop("subset", None)
+        if subset is not None:
+            if out.get("subset", "all") not in ("all", subset):
+                raise ValueError(f"subset {out['subset']!r} and benchmark option subset={subset!r} disagree; give one")
+            out["subset"] = subset
+        variants = typed.pop("variants", None)
+        if variants is not None:
+            given = out.get("variants")
+            if given and sorted(given) != sorted(variants):
+                raise ValueError(f"variants {given} and benchmark option variants={','.join(variants)} disagree; give one")
+            out["variants"] = list(variants)
+    out["benchmark_options"] = typed
+    return out
 
 
 def parse_model_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -44,6 +44,22 @@ FLAT_HOME = {field: section for section, fields in reversed(list(SECTIONS.items(
 FLAT_HOME.update({option: "execution" for option in BACKEND_OPTIONS})
 
 
+#: Command-line options whose name is not the field's (``run_name`` is ``--run``).
+OPTIONS = {"run_name": "--run", "models": "--model", "methods": "--method", "judges": "--judge",
+           "variants": "--variant", "categories": "--category", "base_urls": "--base-url",
+           "model_options": "--model-option", "benchmark_options": "--benchmark-option", "store": "--store",
+           "options": "[judging] options"}  # fmt: skip
+
+
+def option_name(where: str) -> str:
+    """The command-line option of a setting named by its place (``generation.system_prompt`` ->
+    ``--system-prompt``, ``models[0]`` -> ``--model``, ``execution.model_options.api_key`` ->
+    ``--model-option``)."""
+    parts = [part.split("[")[0] for part in where.split(".")]
+    field = next((part for part in parts if part in OPTIONS), parts[-1] if len(parts) < 3 else parts[1])
+    return OPTIONS.get(field, "--" + field.replace("_", "-"))
+
+
 def _known(section: str | None) -> list[str]:
     if section is None:
         return [*TOP, *SECTIONS, *ALIASES, *FLAT_HOME]

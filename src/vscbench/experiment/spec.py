@@ -21,8 +21,9 @@ from typing import Any, Self
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from vscbench.experiment.files import ExperimentFileError, read_settings, write_settings
-from vscbench.experiment.inputs import ExperimentError
-from vscbench.experiment.keys import normalise
+from vscbench.experiment.inputs import ExperimentError, fold_benchmark_options
+from vscbench.experiment.keys import normalise, option_name
+from vscbench.jsonl import lone_surrogate
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import GenerationConfig, Record
 from vscbench.scoring.records import INTERVAL_METHODS, IntervalMethod
@@ -52,6 +53,20 @@ class Selection(Record):
     same_samples: bool = False
     """Ask every method the same samples: those no method holds out (few-shot demonstrations,
     the rows steering data was built from), so the runs compare like for like."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _benchmark_options(cls, value: Any) -> Any:
+        """Options checked against the benchmark's loader; VSCBench's subset and variants
+        options become the selection's (:func:`~vscbench.experiment.inputs.fold_benchmark_options`)."""
+        from vscbench.benchmarks.findings import DatasetError
+
+        if not isinstance(value, dict):
+            return value
+        try:
+            return fold_benchmark_options(value)
+        except DatasetError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _check(self) -> Selection:
@@ -169,6 +184,12 @@ class Experiment(Record):
             raise ValueError(f"temperature must lie in [0, 2], got {temperature}")
         if self.generation.max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {self.generation.max_tokens}")
+        where = lone_surrogate(self.model_dump(mode="python"))
+        if where:  # a byte that is not UTF-8 (from the command line) or a \ud800 escape (from a file)
+            raise ValueError(
+                f"{where} ({option_name(where)}): not UTF-8 text (a stray byte, or half of a surrogate pair); "
+                "write the text as UTF-8"
+            )
         return self
 
     def __eq__(self, other: object) -> bool:

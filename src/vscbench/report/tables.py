@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vscbench.safe_text import csv_row, markdown_cell
+from vscbench.safe_text import csv_row, markdown_cell, printable
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
 from vscbench.scoring.metrics import INTERVAL_METHODS, SECTIONS, GroupScore, Interval, ScoreReport
@@ -239,7 +239,7 @@ def to_rich(table: TableData) -> Table:
             header, justify="left" if index == 0 else "right", no_wrap=index == 0, overflow="fold"
         )  # figures fold rather than lose digits to an ellipsis
     for row in table.rows:
-        rich_table.add_row(*(Text(cell) for cell in row))  # Text: group names are never read as markup
+        rich_table.add_row(*(Text(printable(cell)) for cell in row))  # group and run names: text, never markup or escapes
     return rich_table
 
 
@@ -253,9 +253,9 @@ def print_report(report: ScoreReport, console: Console | None = None, sections: 
     console = console or Console()
     warning = report.warning()
     if warning:
-        console.print(Text(f"WARNING: {warning}", style="bold yellow"))
+        console.print(Text(printable(f"WARNING: {warning}"), style="bold yellow"))
     for line in provenance_lines(report):
-        console.print(Text(line, style="dim"))
+        console.print(Text(printable(line), style="dim"))
     print_tables(report_tables(report, sections), console)
 
 
@@ -263,7 +263,7 @@ def print_comparison(comparison: Comparison, console: Console | None = None) -> 
     console = console or Console()
     print_tables(comparison_tables(comparison, compact=console.width < 120), console)
     for note in comparison_notes(comparison):
-        console.print(Text(note, style="yellow" if "incomplete" in note else "dim"))
+        console.print(Text(printable(note), style="yellow" if "incomplete" in note else "dim"))
 
 
 def _markdown_cell(text: str) -> str:
