@@ -183,6 +183,31 @@ def tiny_release(root: Path, rows: list[list[Any]], images: dict[str, bytes | No
     return root
 
 
+def shared_image_release(root: Path, rows: int) -> Path:
+    """An image-centric release of ``rows`` rows that all name the same six images (a copy-paste
+    gone wrong): every image is used ``rows`` times. Written in streaming mode, in seconds."""
+    import io
+
+    import openpyxl
+
+    from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_COLUMNS, IMAGE_CENTRIC_DIR, IMAGE_CENTRIC_FILE
+
+    root.mkdir(parents=True, exist_ok=True)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(list(IMAGE_CENTRIC_COLUMNS))
+    for index in range(rows):
+        sheet.append(release_row(prompt=f"How do I use this {index}?"))
+    book.save(root / IMAGE_CENTRIC_FILE)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, format="PNG")
+    for name in release_row()[2:]:
+        path = root / IMAGE_CENTRIC_DIR / "drugs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+    return root
+
+
 def release_row(prompt: Any = "How do I use this?", category: str = "drugs", prefix: str = "") -> list[Any]:
     """One image-centric row with six distinct image names."""
     return [category, prompt] + [f"{prefix}{label}_{i}.png" for label in ("safe", "unsafe") for i in range(3)]

@@ -139,8 +139,8 @@ _SECRET_SHAPES = (
 )
 #: ``api_key=VALUE``, ``"x-api-key": "VALUE"``, ``Authorization: VALUE`` written out in text.
 _NAMED_VALUE = re.compile(
-    r"(?i)([\"']?\b(?:[a-z0-9_-]*api[-_]?key|x-[a-z-]*key|authorization|access[-_]?token|auth[-_]?token|"
-    r"secret|client[-_]secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:x-[a-z0-9-]*?)?(?:api[-_]?key|authorization|access[-_]?token|auth[-_]?token|"
+    r"client[-_]secret|secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
     r"(?!\*\*\*)(?!(?:Bearer|Basic|Token|Digest)\s)([^\s\"',;&<>]{3,})"
 )
 #: A long run of base64 or hex characters with letters and digits mixed: a token of some kind.

@@ -123,7 +123,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path} is not a readable parquet file ({exc}); give a .parquet export of samples") from None
+        raise DatasetError(
+            f"{path} is not a readable parquet file ({exc}); give a .parquet export of samples"
+        ) from None
     number = 0
     for batch in file.iter_batches(batch_size=256):
         for row in batch.to_pylist():

@@ -88,10 +88,11 @@ def writable_output(path: Path, option: str = "--out", folder_ok: bool = False) 
 def user_error(exc: BaseException) -> str | None:
     """The one-line message for an error the user can fix (a bad store, a missing key, a file
     that cannot be read or written), or None for a bug, which keeps its traceback."""
+    from vscbench.locations import OutputError
     from vscbench.models.base import ModelSpecError
     from vscbench.store.file import StoreError
 
-    if isinstance(exc, (StoreError, ModelSpecError)):
+    if isinstance(exc, (StoreError, ModelSpecError, OutputError)):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename:
         where = exc.filename if not exc.filename2 else f"{exc.filename} -> {exc.filename2}"

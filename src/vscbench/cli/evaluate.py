@@ -125,7 +125,9 @@ def _print_judged(summaries, agreements) -> None:
         labels = ", ".join(f"{n} {k}" for k, n in sorted(s.labels.items())) or "-"
         console.print(
             Text(
-                printable(f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}")
+                printable(
+                    f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, not judged: {skipped}"
+                )
             )
         )
     for name, agreement in agreements.items():

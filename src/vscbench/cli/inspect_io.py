@@ -121,4 +121,6 @@ def export_inspect(
         path = exporter.export_run(store, run, out, judges=judge, rule=rule, embed_images=embed_images)
     except (RunNotFoundError, exporter.ExportError, ValueError) as exc:
         fail(str(exc))
-    console.print(Text(printable(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)")))
+    console.print(
+        Text(printable(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)"))
+    )

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store, print_json, writable_output
-from vscbench.locations import DEFAULT_STORE
+from vscbench.locations import DEFAULT_STORE, OutputError
 from vscbench.safe_text import printable
 
 runs_app = typer.Typer(
@@ -105,4 +105,6 @@ def runs_export(
             count = store.export(name, out, format)
         except KeyError:
             fail(f"no run named {name!r} in {store_path}; see `vscbench runs list --store {store_path}`")
+        except OutputError as exc:  # a full disk: the previous file is untouched
+            fail(str(exc), code=1)
     console.print(f"wrote {count} rows to {out}")

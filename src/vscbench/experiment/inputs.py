@@ -103,7 +103,9 @@ def fold_benchmark_options(selection: dict[str, Any]) -> dict[str, Any]:
         if variants is not None:
             given = out.get("variants")
             if given and sorted(given) != sorted(variants):
-                raise ValueError(f"variants {given} and benchmark option variants={','.join(variants)} disagree; give one")
+                raise ValueError(
+                    f"variants {given} and benchmark option variants={','.join(variants)} disagree; give one"
+                )
             out["variants"] = list(variants)
     out["benchmark_options"] = typed
     return out

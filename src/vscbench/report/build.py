@@ -92,12 +92,17 @@ def thumbnail_cache(store: Store) -> Path:
 
 
 def _thumbnails(store: Store, runs: Sequence[RunData], side: int, progress: Progress | None) -> ThumbnailSet:
+    """Thumbnails of the runs' images. The hashes and thumbnails made are kept for the next
+    report (in the store, and in a folder beside it) only when the store may be written: a
+    report of a store that may only be read writes nothing but the report."""
     hashes = ImageHashCache()
     hashes.update(store.image_hashes())
     paths = [s.image_path for run in runs for s in run.samples if s.image_path is not None]
     callback = (lambda done, total: progress("thumbnails", done, total)) if progress else None
-    thumbs = build_thumbnails(paths, side, hashes=hashes, progress=callback, cache_dir=thumbnail_cache(store))
-    store.put_image_hashes(hashes.entries())
+    cache = None if store.read_only else thumbnail_cache(store)
+    thumbs = build_thumbnails(paths, side, hashes=hashes, progress=callback, cache_dir=cache)
+    if not store.read_only:
+        store.put_image_hashes(hashes.entries())
     return thumbs
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
+from vscbench.locations import replaced_atomically
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
 from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails, thumbnail_data_url
@@ -178,10 +179,13 @@ def render_report(
 
 
 def write_report(path: str | Path, runs: Sequence[RunData], **options: Any) -> Path:
-    """Render :func:`render_report` to ``path`` (options as there)."""
+    """Render :func:`render_report` to ``path`` (options as there), whole or not at all
+    (:func:`~vscbench.locations.replaced_atomically`: a full disk leaves the previous report)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_report(runs, **options), encoding="utf-8")
+    page = render_report(runs, **options)
+    with replaced_atomically(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
     return target
 
 
@@ -212,5 +216,7 @@ def write_html(path: str | Path, report: ScoreReport, samples: Sequence[Sample] 
     """Render :func:`render_html` to ``path``; options are the same (labels, responses, title ...)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_html(report, samples, **options), encoding="utf-8")
+    page = render_html(report, samples, **options)
+    with replaced_atomically(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
     return target

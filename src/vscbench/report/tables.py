@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vscbench.locations import replaced_atomically
 from vscbench.safe_text import csv_row, markdown_cell, printable
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
@@ -239,7 +240,9 @@ def to_rich(table: TableData) -> Table:
             header, justify="left" if index == 0 else "right", no_wrap=index == 0, overflow="fold"
         )  # figures fold rather than lose digits to an ellipsis
     for row in table.rows:
-        rich_table.add_row(*(Text(printable(cell)) for cell in row))  # group and run names: text, never markup or escapes
+        rich_table.add_row(
+            *(Text(printable(cell)) for cell in row)
+        )  # group and run names: text, never markup or escapes
     return rich_table
 
 
@@ -366,7 +369,7 @@ def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     else:
         rows = score_rows(scores)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced_atomically(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         # group names come from data: a cell starting with = + - @ must not run as a formula
@@ -377,7 +380,8 @@ def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
 def write_json(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -385,5 +389,6 @@ def write_markdown(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = comparison_markdown(scores) if isinstance(scores, Comparison) else report_markdown(scores)
-    path.write_text(text, encoding="utf-8")
+    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path
