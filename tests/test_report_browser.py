@@ -316,3 +316,30 @@ def test_a_report_without_samples_opens_cleanly(browser, tmp_path):
     assert page.locator("#samples-view").count() == 0 and page.locator("#leaderboard tbody tr").count() == 1
     assert problems == []
     page.close()
+
+
+def test_long_prompts_and_answers_are_clipped_in_rows_with_the_full_text_on_demand(browser, tmp_path):
+    """A 200,000-character prompt and a 1 MB answer are laid out as 2,000 characters each until
+    "show all" is clicked (bench/bench_report_text.py measures what that saves)."""
+    long_prompt, long_answer = "p" * 200_000 + "END-OF-PROMPT", "a" * 1_000_000 + "END-OF-ANSWER"
+    samples = [Sample(id=f"text_centric/r{i}/text", subset="text_only", category="homonyms", variant="text",
+                      label="safe" if i % 2 else "unsafe", prompt=long_prompt if i == 0 else f"q{i}",
+                      pair_key="p0") for i in range(2)]  # fmt: skip
+    labels = {s.id: "compliance" for s in samples}
+    responses = {s.id: Response(key=f"k{i}", sample_id=s.id, model="m", outcome="ok",
+                                text=long_answer if i == 1 else "short") for i, s in enumerate(samples)}  # fmt: skip
+    path = write_report(tmp_path / "long.html", [RunData("r", score(samples, labels), samples, labels, responses)])
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector("html[data-ready='1']", timeout=30_000)
+    page.click("a[data-tab='samples-view']")
+    body = page.locator("#samples tbody")
+    assert len(body.inner_text()) < 10_000  # neither long text is laid out whole
+    buttons = page.locator("#samples tbody button.show-all")
+    assert buttons.all_inner_texts() == ["show all 200,013 characters", "show all 1,000,013 characters"]
+    buttons.nth(1).click()
+    assert "END-OF-ANSWER" in body.inner_text() and "END-OF-PROMPT" not in body.inner_text()
+    page.click("a[data-tab='twins-view']")
+    assert len(page.locator("#twins").inner_text()) < 10_000
+    context.close()
