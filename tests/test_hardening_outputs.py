@@ -65,7 +65,7 @@ FULL_DISK = textwrap.dedent(
         (["runs", "export", "r", "--format", "jsonl"], "r.jsonl"),
         (["runs", "export", "r", "--format", "csv"], "r.csv"),
         (["report", "--run", "r", "--no-thumbnails"], "r.html"),
-    ],  # fmt: skip
+    ],
     ids=["export-jsonl", "export-csv", "report"],
 )
 def test_a_full_disk_leaves_the_previous_file_and_one_line(store: Path, tmp_path: Path, command, name) -> None:
