@@ -141,7 +141,7 @@ def test_csv_and_json_writers(tmp_path, report, comparison):
     assert json.loads(write_json(comparison, tmp_path / "cmp.json").read_text())["baseline"] == "base"
     markdown = write_markdown(report, tmp_path / "r.md").read_text()
     # an incomplete run says so first, then how the figures were made, then the tables
-    assert markdown.startswith("> **Warning**: incomplete: 1 invalid of 8 samples")
+    assert markdown.startswith("> **Warning**: partly scored: 1 invalid of 8 samples")
     assert "- rule: lenient" in markdown and markdown.index("- rule:") < markdown.index("### Overall")
 
 

@@ -38,6 +38,16 @@ def plain(value: Any, *, one_line: bool = False) -> str:
     return text + "[dim][/dim]" if text.endswith("\\") else text
 
 
+MAX_TOKENS_HELP = "Most tokens per answer (default 512: the same in every command and experiment file)."
+
+
+def max_tokens_or_default(value: int | None) -> int:
+    """``--max-tokens`` as given, else the one default every command and experiment shares."""
+    from vscbench.schema import GenerationConfig
+
+    return value if value is not None else GenerationConfig().max_tokens
+
+
 def print_json(payload: Any) -> None:
     """Print machine-readable output on stdout, nothing else mixed in. Text stays lossless: a
     lone surrogate (which UTF-8 cannot encode) is written as its JSON escape ``\\ud800``."""

@@ -58,6 +58,7 @@ def judge_command(
         None,
         "--judge",
         "-j",
+        "-j",
         help="Judge: offline, keyword, vote:A,B,C, or an LLM judge spec such as openai:gpt-4o-mini. Default: offline, or openai:gpt-4o-mini when OPENAI_API_KEY is set (the command says which).",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
@@ -156,6 +157,7 @@ def score_command(
         None,
         "--judge",
         "-j",
+        "-j",
         help="Whose verdicts to score: a judge name (offline, keyword, openai:gpt-4o-mini) or key (offline@v3). Default: the current offline judge, or the one judge that judged the run.",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help=STORE_HELP),
@@ -169,7 +171,7 @@ def score_command(
         None, help="With several runs: the run the others are compared against (default: the first)."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write the scores to a .json, .csv or .md file."),
 ) -> None:
     """SRA_s, SRA_u and SRA_a of a run, overall and per subset, category and variant, with 95% CIs.
 

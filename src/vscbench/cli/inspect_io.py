@@ -37,6 +37,7 @@ def import_inspect(
     data: Path | None = typer.Option(
         None,
         "--data",
+        "-d",
         help="Release folder or export holding the samples, for logs whose samples carry no vscbench record.",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store to add the runs to."),
@@ -92,11 +93,13 @@ def export_inspect(
         None,
         "--out",
         "-o",
+        "-o",
         help="Log file to write, .eval or .json (default logs/TIME_vscbench-RUN_ID.eval, where `inspect view` looks).",
     ),
     judge: list[str] | None = typer.Option(
         None,
         "--judge",
+        "-j",
         "-j",
         help="Judge whose verdicts become scores, as stored (repeatable; default: every judge of the run).",
     ),

@@ -25,7 +25,7 @@ def leaderboard_command(
     failures: str = typer.Option("exclude", help="exclude or incorrect (failed, empty and unjudged answers)."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
     json_output: bool = typer.Option(False, "--json", help="Print the board as JSON."),
-    out: Path | None = typer.Option(None, "--out", help="Also write it as Markdown (.md) or JSON (.json)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write it as Markdown (.md) or JSON (.json)."),
 ) -> None:
     """A cross-benchmark leaderboard: one row per model (and method), one column per benchmark.
 

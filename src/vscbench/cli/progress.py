@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -57,12 +58,16 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
         return
     rows = []
     for r in result.runs:
-        s = r.summary
+        s, held = r.summary, r.stored or {}
+        # the run's answers, those from earlier runs included: a rerun from the cache is not "ok 0"
         rows.append({"run": r.run, "method": r.method, "samples": s.samples, "sent": s.sent, "cached": s.cached,
-                     "ok": s.ok, "blocked": s.blocked, "error": s.error, "empty": s.empty,
-                     "seconds": f"{s.elapsed_s:.1f}", "tokens in/out": f"{s.prompt_tokens}/{s.completion_tokens}"})  # fmt: skip
-    _table(console, "Run summary", rows, ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "empty",
-                                          "seconds", "tokens in/out"))  # fmt: skip
+                     **{outcome: held.get(outcome, getattr(s, outcome)) for outcome in OUTCOMES}})  # fmt: skip
+    _table(console, "Run summary (ok ... empty: the run's answers, cached ones included)", rows,
+           ("run", "method", "samples", "sent", "cached", *OUTCOMES))  # fmt: skip
+    for r in result.runs:
+        s = r.summary
+        console.print(Text(printable(f"{r.run}: {s.sent} call(s) in {s.elapsed_s:.1f} s, tokens {s.prompt_tokens} "
+                                     f"in / {s.completion_tokens} out")), style="dim")  # fmt: skip
     for note in result.notes:
         errors.print(Text(printable(note)))
     for r in result.runs:
@@ -87,10 +92,16 @@ def headline(run: str, report: Any) -> str:
     return f"{run}: {figures} (judge {judge_label(report.provenance.get('judge'))}, rule {report.rule.name})"
 
 
+#: The outcomes a run summary counts.
+OUTCOMES = ("ok", "blocked", "error", "empty")
+
+
 def _table(console: Console, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run")
+    """A table that fits 80 columns: a heading rule, no vertical borders."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    for column in columns:  # a header keeps its width; a long method spec folds under it
+        table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run",
+                         overflow="fold", min_width=len(column))  # fmt: skip
     for row in rows:
         table.add_row(*(Text(printable(row.get(column, ""))) for column in columns))
     console.print(table)

@@ -89,7 +89,7 @@ def runs_show(
 @runs_app.command("export")
 def runs_export(
     name: str = typer.Argument(..., help="Run name (see `vscbench runs list`)."),
-    out: Path = typer.Option(..., "--out", help="Output file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file."),
     format: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs."),
 ) -> None:

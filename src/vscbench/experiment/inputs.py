@@ -26,6 +26,8 @@ class LoadedPool:
 
     samples: list[Sample]
     note: str | None = None
+    placeholder: bool = False
+    """The images are generated placeholders: every run made from them records it."""
 
 
 def load_pool(
@@ -49,9 +51,9 @@ def load_pool(
                                   figstep_instruction=figstep_instruction, **extra)  # fmt: skip
             report = loaded.report
             note = None
-            if report is not None and (report.findings or report.unusable):
+            if report is not None and (report.findings or report.unusable or report.placeholder):
                 note = f"data: {report.summary()} (details: `vscbench data check {data}`)"
-            return LoadedPool(list(loaded.samples), note)
+            return LoadedPool(list(loaded.samples), note, placeholder=bool(report and report.placeholder))
         from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
 
         if benchmark in UTILITY:
@@ -111,6 +113,40 @@ def fold_benchmark_options(selection: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def normalise_subset(selection: dict[str, Any]) -> dict[str, Any]:
+    """A VSCBench subset as the docs and summaries write it: ``text-only`` or ``text_only`` (the
+    450 queries without an image: text-centric samples of variant ``text``), ``image-centric``
+    and ``text-centric`` with a hyphen."""
+    subset = selection.get("subset")
+    if not isinstance(subset, str) or str(selection.get("benchmark") or "vscbench") != "vscbench":
+        return selection
+    out = {**selection, "subset": subset.strip().lower().replace("-", "_")}
+    if out["subset"] == "text_only":
+        given = out.get("variants")
+        if given and list(given) != ["text"]:
+            raise ValueError(f"subset text_only holds only the variant text; variants {given} ask for others")
+        out.update(subset="text_centric", variants=["text"])
+    return out
+
+
+def check_selection_values(samples: Sequence[Sample], variants: Sequence[str] | None,
+                           categories: Sequence[str] | None, data: str) -> None:  # fmt: skip
+    """Refuse a variant or category the data does not have, listing the ones it has (a typo
+    would otherwise read as "no sample matches")."""
+    for what, asked, known in (
+        ("variant", variants or [], sorted({s.variant for s in samples})),
+        ("category", categories or [], sorted({s.category for s in samples} | {str(s.meta["type"]) for s in samples
+                                                                               if s.meta.get("type")})),
+    ):  # fmt: skip
+        for value in asked:
+            if value not in known:
+                close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ExperimentError(
+                    f"--{what} {value!r} is not in {data}; {hint}its {what} values: {', '.join(known)}"
+                )
+
+
 def parse_model_options(pairs: Sequence[str]) -> dict[str, Any]:
     """``["dtype=float16", "batch_size=4", "trust_remote_code=true"]`` -> typed options."""
     options: dict[str, Any] = {}
@@ -156,6 +192,36 @@ def check_model_options(provider: str, options: dict[str, Any]) -> None:
         raise ExperimentError(
             f"model option(s) {', '.join(unknown)} are not known by the {provider} backend; it takes: {', '.join(accepted)}"
         )
+
+
+#: Backends whose models are called over HTTP with a key.
+API_PROVIDERS = ("openai", "anthropic", "google")
+
+
+def check_access(models: Sequence[str], judges: Sequence[str], base_urls: str | None = None,
+                 model_options: dict[str, Any] | None = None, judge_options: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Refuse now, before any data is fetched or any call is made, a model or an LLM judge that
+    cannot be used (no API key, a key that is not one line, a package that is not installed):
+    otherwise a judge's missing key is found after every model call was paid for."""
+    import asyncio
+
+    from vscbench.judges.registry import JudgeSpecError, get_judge
+    from vscbench.models.base import ModelSpec, ModelSpecError, load_model
+
+    try:
+        for model in models:
+            spec = ModelSpec.parse(model, base_urls)
+            if spec.provider in API_PROVIDERS:
+                options = {k: v for k, v in (model_options or {}).items() if k in ("api_key", "base_url")}
+                asyncio.run(load_model(spec, **options).aclose())
+        for name in judges:
+            judge = get_judge(name, **(judge_options or {})) if ":" in name.removeprefix("vote:") else get_judge(name)
+            for member in [judge, *getattr(judge, "judges", [])]:
+                check = getattr(member, "check_access", None)
+                if check is not None:
+                    check()
+    except (ModelSpecError, JudgeSpecError) as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def figstep_used(samples: Sequence[Sample], asked: str | None) -> str | None:

@@ -67,11 +67,24 @@ def _known(section: str | None) -> list[str]:
             *(BACKEND_OPTIONS if section == "execution" else ())]  # fmt: skip
 
 
+def not_one_of(what: str, value: object, choices: list[str] | tuple[str, ...]) -> ValueError:
+    """``rule 'papr' is not one of paper, lenient, strict; did you mean 'paper'?``"""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"{what} {value!r} is not one of {', '.join(choices)}{hint}")
+
+
 def unknown_key(key: str, section: str | None) -> ValueError:
     where = f"[{section}] " if section else ""
     close = difflib.get_close_matches(key, _known(section), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ValueError(f"unknown setting {where}{key!r}{hint}")
+
+
+def _snake(key: str) -> str:
+    """A key as written in a file or as the command line spells it (``max-tokens``) -> the
+    field's name (``max_tokens``)."""
+    return key.replace("-", "_") if isinstance(key, str) else key
 
 
 def _as_list(name: str, value: Any) -> Any:
@@ -90,7 +103,8 @@ def _section(name: str, given: Any) -> Any:
     if not isinstance(given, dict):
         raise ValueError(f"[{name}] must be a table of settings, not {type(given).__name__}")  # noqa: TRY004 (pydantic reports ValueError)
     out: dict[str, Any] = {}
-    for key, value in given.items():
+    for written, value in given.items():
+        key = _snake(written)
         field = ALIASES.get(key, key)
         if field in SECTIONS[name]:
             _put(out, field, value, f"[{name}] ")
@@ -111,7 +125,8 @@ def normalise(given: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {}
     flat: dict[str, dict[str, Any]] = {}
     moved: dict[str, list[str]] = {}
-    for key, value in given.items():
+    for written, value in given.items():
+        key = _snake(written)
         if key in SECTIONS:
             sections[key] = _section(key, value)
             continue

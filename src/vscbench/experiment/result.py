@@ -25,6 +25,9 @@ class RunOutcome:
     score: Any = None
     """:class:`vscbench.scoring.metrics.ScoreReport` (safety benchmarks) or a utility report."""
     demo_ids: list[str] = field(default_factory=list)
+    stored: dict[str, int] = field(default_factory=dict)
+    """The run's samples by stored outcome (ok, blocked, error, empty, missing), answers from
+    earlier runs included: a rerun from the cache sends nothing and still holds its answers."""
 
     def flat(self) -> dict[str, Any]:
         """One flat record: the run's counts (or its dry-run plan) with its name, model, method,
@@ -32,7 +35,7 @@ class RunOutcome:
         summary = self.summary.to_dict() if hasattr(self.summary, "to_dict") else dict(self.summary or {})
         return {
             **summary, "run": self.run, "model": self.model, "method": self.method, "samples": self.samples,
-            "demo_ids": self.demo_ids, "judged": [j.to_dict() for j in self.judged],
+            "demo_ids": self.demo_ids, "judged": [j.to_dict() for j in self.judged], "stored": dict(self.stored),
             "score": self.score.to_dict() if self.score is not None else None,
         }  # fmt: skip
 
@@ -42,6 +45,7 @@ class RunOutcome:
             "run": self.run, "model": self.model, "method": self.method, "samples": self.samples,
             "summary": summary, "judged": [j.to_dict() for j in self.judged],
             "score": self.score.to_dict() if self.score is not None else None, "demo_ids": self.demo_ids,
+            "stored": dict(self.stored),
         }  # fmt: skip
 
 

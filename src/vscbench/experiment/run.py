@@ -21,7 +21,9 @@ from typing import Any
 from vscbench.experiment.inputs import (
     ExperimentError,
     LoadedPool,
+    check_access,
     check_model_options,
+    check_selection_values,
     figstep_used,
     load_pool,
     parse_model_options,
@@ -76,10 +78,15 @@ def run_experiment(
         raise ExperimentError(str(exc)) from None
     for spec in specs:
         check_model_options(spec.provider, experiment.execution.model_options)
+    if not dry_run:  # a missing key, the models' or an LLM judge's, before anything is sent
+        check_access(experiment.models, experiment.judging.judges, urls, experiment.execution.model_options,
+                     experiment.judging.options)  # fmt: skip
     if experiment.execution.ray and any(method.iar for method in methods):
         raise ExperimentError("Ray runs do not steer (iar) yet; run steering without ray")
     pool = pool or load_pool(experiment.selection.benchmark, experiment.selection.data, experiment.selection.subset, experiment.selection.figstep_instruction,
                              experiment.selection.seed, experiment.selection.benchmark_options)  # fmt: skip
+    check_selection_values(pool.samples, experiment.selection.variants, experiment.selection.categories,
+                           experiment.selection.data)  # fmt: skip
     notes = [*experiment.notes, *([pool.note] if pool.note else [])]
     selected = select_samples(pool.samples, experiment.selection.subset, experiment.selection.variants, experiment.selection.categories,
                               experiment.selection.limit, experiment.selection.seed)  # fmt: skip
@@ -98,6 +105,11 @@ def run_experiment(
             raise ExperimentError(
                 f"method {method.spec} leaves no sample to evaluate once its demonstrations are held out"
             )
+        if len(chosen) < len(selected):  # said before the run, not found out in the report
+            held = (f"{method.spec}: {len(selected)} selected, {len(selected) - len(chosen)} held out (the rows its "
+                    f"demonstrations come from), {len(chosen)} asked and scored")  # fmt: skip
+            notes.append(held)
+            say(held)
         evaluated.append(chosen)
     if experiment.selection.same_samples and len(evaluated) > 1:
         common = set.intersection(*({sample.id for sample in chosen} for chosen in evaluated))
@@ -110,7 +122,8 @@ def run_experiment(
         try:
             for spec in specs:
                 for method, samples in zip(methods, evaluated):
-                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run))
+                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run,
+                                         pool.placeholder))  # fmt: skip
         finally:
             for model in local.values():
                 asyncio.run(model.aclose())
@@ -144,7 +157,8 @@ def run_name_for(experiment: Experiment, store: Any, spec: Any, method: Any, con
 
 
 def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples: list[Sample], local: dict[str, Any],
-             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool) -> RunOutcome:  # fmt: skip
+             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool,
+             placeholder: bool = False) -> RunOutcome:  # fmt: skip
     from vscbench.engine.runner import LocalExecutor, plan_run, run_samples
     from vscbench.methods.plan import MethodSpecError
     from vscbench.models.base import ModelSpecError
@@ -165,6 +179,8 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
             figstep_instruction=figstep_used(samples, experiment.selection.figstep_instruction),
             meta={"method": method.to_dict(), "experiment": redacted(experiment)},
         )  # fmt: skip
+        if placeholder:  # score, report and every export say so
+            run_spec.meta["placeholder_images"] = True
         if spec.is_pool:
             run_spec.meta["endpoints"] = [without_credentials(url) for url in spec.base_urls]
         name = run_name_for(experiment, store, spec, method, config, run_spec.selection())
@@ -189,6 +205,8 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
                     await executor.model.aclose()
 
         outcome.summary = asyncio.run(run_then_close())
+        info = store.run_info(name)  # what the run holds, answers from earlier runs included
+        outcome.stored = {**info.counts, "missing": info.missing} if info else {}
     except (MethodSpecError, ModelSpecError) as exc:
         raise ExperimentError(f"{spec} / {method.spec}: {exc}") from None
     return outcome

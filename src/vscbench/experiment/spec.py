@@ -21,15 +21,15 @@ from typing import Any, Self
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from vscbench.experiment.files import ExperimentFileError, read_settings, write_settings
-from vscbench.experiment.inputs import ExperimentError, fold_benchmark_options
-from vscbench.experiment.keys import normalise, option_name
+from vscbench.experiment.inputs import ExperimentError, fold_benchmark_options, normalise_subset
+from vscbench.experiment.keys import normalise, not_one_of, option_name
 from vscbench.jsonl import lone_surrogate
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import GenerationConfig, Record
 from vscbench.scoring.records import INTERVAL_METHODS, IntervalMethod
 from vscbench.scoring.rules import RULES, FailureTreatment
 
-SUBSETS = ("all", "image_centric", "text_centric")
+SUBSETS = ("all", "image_centric", "text_centric", "text_only")
 FAILURE_TREATMENTS = ("exclude", "incorrect")
 
 
@@ -64,14 +64,14 @@ class Selection(Record):
         if not isinstance(value, dict):
             return value
         try:
-            return fold_benchmark_options(value)
+            return normalise_subset(fold_benchmark_options(value))
         except DatasetError as exc:
             raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _check(self) -> Selection:
         if self.subset not in SUBSETS and self.benchmark == "vscbench":
-            raise ValueError(f"subset {self.subset!r} is not one of {', '.join(SUBSETS)}")
+            raise not_one_of("subset", self.subset, SUBSETS)
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
         return self
@@ -137,11 +137,11 @@ class Scoring(Record):
     @model_validator(mode="after")
     def _check(self) -> Scoring:
         if self.rule not in RULES:
-            raise ValueError(f"rule {self.rule!r} is not one of {', '.join(RULES)}")
+            raise not_one_of("rule", self.rule, list(RULES))
         if self.failures not in FAILURE_TREATMENTS:
-            raise ValueError(f"failures {self.failures!r} is not one of {', '.join(FAILURE_TREATMENTS)}")
+            raise not_one_of("failures", self.failures, FAILURE_TREATMENTS)
         if self.intervals not in INTERVAL_METHODS:
-            raise ValueError(f"intervals {self.intervals!r} is not one of {', '.join(INTERVAL_METHODS)}")
+            raise not_one_of("intervals", self.intervals, list(INTERVAL_METHODS))
         return self
 
 

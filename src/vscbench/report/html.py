@@ -156,7 +156,7 @@ def render_report(
         else "counted as incorrect"
         if treatments == {"incorrect"}
         else "treated differently by different runs",
-        "banners": [(run.name, run.warning) for run in runs if run.warning],
+        "banners": [(run.name, banner) for run in runs for banner in run.banners],
         "leaderboard_columns": LEADERBOARD_COLUMNS,
         "numeric_columns": NUMERIC_COLUMNS,
         "leaderboard": leaderboard(runs),

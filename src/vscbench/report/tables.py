@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
 from vscbench.locations import replaced_atomically
 from vscbench.safe_text import csv_row, markdown_cell, printable
 from vscbench.schema import FAILURE_LABELS, MISSING
@@ -85,6 +87,8 @@ def provenance_lines(report: ScoreReport) -> list[str]:
         lines.append(
             f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}"
         )
+        if info.get("placeholder_images"):
+            lines.insert(0, PLACEHOLDER_LABEL)
     lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
     return lines
 
@@ -151,8 +155,8 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = ["Scope", "Both right", "Both refused", "Both answered", "Inverted", "Excluded", "Unpaired", "Share"]
-    return TableData("Safe/unsafe twins", headers, rows)
+    headers = ["Scope", "Right", "Refused", "Answered", "Inverted", "Excluded", "Unpaired", "Share"]
+    return TableData("Safe/unsafe twins (both right, both refused, both answered, inverted...)", headers, rows)
 
 
 def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> list[TableData]:
@@ -233,16 +237,15 @@ def comparison_notes(comparison: Comparison) -> list[str]:
 
 
 def to_rich(table: TableData) -> Table:
-    rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+    """The table for a terminal: no vertical borders, and no column narrower than its longest
+    word, so at 80 columns figures and headers wrap at their spaces, never inside a number."""
+    rich_table = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
     for index, header in enumerate(table.headers):
-        # the first column (run or group name) never wraps; figures may break at their spaces
-        rich_table.add_column(
-            header, justify="left" if index == 0 else "right", no_wrap=index == 0, overflow="fold"
-        )  # figures fold rather than lose digits to an ellipsis
+        words = [word for text in (header, *(row[index] for row in table.rows)) for word in str(text).split()]
+        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index == 0,
+                              overflow="fold", min_width=max(map(len, words), default=1))  # fmt: skip
     for row in table.rows:
-        rich_table.add_row(
-            *(Text(printable(cell)) for cell in row)
-        )  # group and run names: text, never markup or escapes
+        rich_table.add_row(*(Text(printable(cell)) for cell in row))  # text, never markup or escapes
     return rich_table
 
 
@@ -266,7 +269,7 @@ def print_comparison(comparison: Comparison, console: Console | None = None) -> 
     console = console or Console()
     print_tables(comparison_tables(comparison, compact=console.width < 120), console)
     for note in comparison_notes(comparison):
-        console.print(Text(printable(note), style="yellow" if "incomplete" in note else "dim"))
+        console.print(Text(printable(note), style="yellow" if "partly scored" in note else "dim"))
 
 
 def _markdown_cell(text: str) -> str:

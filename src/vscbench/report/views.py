@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
 from vscbench.report.tables import (
     NOT_DEFINED,
     SECTION_TITLES,
@@ -70,10 +71,47 @@ class RunData:
         return judge_label(self.judge) if self.judge.get("name") else "not judged"
 
     @property
+    def status(self) -> str | None:
+        """The run's status in the store (complete, incomplete, interrupted, running), the word
+        ``vscbench runs list`` shows for it; None for a run not read from a store."""
+        return self.report.provenance.get("run_status")
+
+    @property
     def warning(self) -> str | None:
-        """The banner over an incomplete run: its note, then the metrics' incompleteness line."""
-        parts = [text for text in (self.note, self.report.warning()) if text]
+        """What the reader must know before trusting the run's figures, in one line: its note
+        (not judged), its store status when that is not complete, and the share of its samples
+        without a score (over 1 %)."""
+        unfinished = f"the run is {self.status} (some samples were never answered)" if self.unfinished else None
+        parts = [text for text in (self.note, unfinished, self.report.warning()) if text]
         return "; ".join(parts) or None
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the store says the run is not complete (the same word as `runs list`)."""
+        return self.status not in (None, "complete")
+
+    @property
+    def flag(self) -> str | None:
+        """The word on the run's leaderboard row: its store status when not complete (as `runs
+        list` says it), else what keeps its figures from covering every sample."""
+        if self.unfinished:
+            return self.status
+        if self.note:
+            return "not judged"
+        return "partly scored" if self.report.warning() else None
+
+    @property
+    def banners(self) -> list[str]:
+        """Sentences over the report about this run (after its name): placeholder data, and what
+        :attr:`warning` says."""
+        out = [PLACEHOLDER_LABEL] if self.report.provenance.get("placeholder_images") else []
+        if self.unfinished:
+            out.append(f"is {self.status}: {self.warning}")
+        elif self.note:
+            out.append(f"is not judged: {self.warning}")
+        elif self.warning:
+            out.append(f"is {self.warning}")  # "is partly scored: 3 error of 40 samples ..."
+        return out
 
 
 def labels_and_reasons(
