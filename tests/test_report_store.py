@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -151,3 +152,53 @@ def test_library_call_reports_what_it_wrote(store_path: Path, tmp_path: Path) ->
     assert {"runs", "thumbnails"} <= set(stages)
     data = payload_of(result.path.read_text(encoding="utf-8"))
     assert {run["rule"] for run in data["runs"]} == {"strict"}
+
+
+@pytest.fixture(scope="module")
+def shots_store(tmp_path_factory, release_template: Path) -> Path:
+    """Runs of one model without and with few-shot demonstrations (which hold two rows out),
+    judged, and one more run not judged yet."""
+    path = tmp_path_factory.mktemp("shots") / "runs.sqlite"
+    base = [
+        "run",
+        "--data",
+        str(release_template),
+        "--model",
+        "scripted:keyword",
+        "--limit",
+        "40",
+        "--store",
+        str(path),
+    ]
+    assert (
+        runner.invoke(app, [*base, "--method", "none", "--method", "few-shot:2", "--judge", "offline"]).exit_code == 0
+    )
+    assert runner.invoke(app, [*base, "--run", "unjudged", "--seed", "3"]).exit_code == 0
+    return path
+
+
+def test_the_report_and_score_baseline_compare_the_same_samples(shots_store: Path, tmp_path: Path) -> None:
+    from vscbench.report.tables import comparison_tables
+    from vscbench.scoring.runs import compare_runs
+
+    names = ["keyword", "keyword-few-shot-2"]
+    out = tmp_path / "r.html"
+    assert _report(shots_store, out, "--run", names[0], "--run", names[1], "--no-thumbnails").exit_code == 0
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    with Store(shots_store) as store:
+        expected = compare_runs(store, names, baseline=names[0])  # what `score --baseline` shows
+    assert expected.left_out == {"keyword": 2, "keyword-few-shot-2": 0}
+    for table in comparison_tables(expected, sections=()):
+        for row in table.rows:
+            for cell in row:
+                assert f">{cell}<" in page, (table.title, cell)
+
+
+def test_a_run_without_verdicts_leaves_the_comparison_of_the_others(shots_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "all.html"
+    result = _report(shots_store, out, "--all", "--no-thumbnails")
+    assert result.exit_code == 0, result.output
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert "different judges" not in page and "No paired comparison" not in page
+    assert "Δ SRA_a" in page  # the judged runs are compared
+    assert "unjudged is not judged yet: left out of the comparison" in page

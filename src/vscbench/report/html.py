@@ -24,6 +24,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
 from vscbench.locations import replaced_atomically
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
 from vscbench.report.tables import comparison_notes, comparison_tables, provenance_lines, report_tables
@@ -44,9 +45,7 @@ from vscbench.scoring.metrics import INTERVAL_METHODS, ScoreReport
 
 __all__ = ["RunData", "render_html", "render_report", "thumbnail_data_url", "write_html", "write_report"]
 
-NUMERIC_COLUMNS = frozenset(
-    {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "blocked", "error", "empty", "missing"}
-)
+NUMERIC_COLUMNS = frozenset({"sra_a", "sra_s", "sra_u", "n", "pairs", "failures"})
 
 
 def _asset(name: str) -> str:
@@ -91,15 +90,27 @@ class _Comparison:
 
 
 def _comparison(runs: Sequence[RunData], comparison: Comparison | None) -> _Comparison:
-    """Paired changes against the first run, when the runs are comparable (one judge, one rule)."""
-    if comparison is None and len(runs) > 1:
+    """Paired changes against the first judged run, when the judged runs are comparable (one
+    judge, one rule). A run without verdicts is left out, and a note says so (it is not a
+    reason to compare nothing)."""
+    unjudged = [f"{run.name} is not judged yet: left out of the comparison." for run in runs if run.note]
+    judged = [run for run in runs if not run.note]
+    if comparison is None and len(judged) > 1:
         try:
-            comparison = compare({run.name: run.report for run in runs}, baseline=runs[0].name)
+            comparison = compare({run.name: run.report for run in judged}, baseline=judged[0].name)
         except ValueError as exc:
-            return _Comparison([], [f"No paired comparison: {exc}."])
+            return _Comparison([], [f"No paired comparison: {exc}.", *unjudged])
     if comparison is None:
-        return _Comparison([], [])
-    return _Comparison(comparison_tables(comparison, sections=()), comparison_notes(comparison))
+        return _Comparison([], unjudged)
+    return _Comparison(comparison_tables(comparison, sections=()), [*comparison_notes(comparison), *unjudged])
+
+
+def _banners(runs: Sequence[RunData]) -> list[tuple[str, str]]:
+    """(run names, sentence) over the page: one per run that needs one, and one placeholder
+    label naming every run made from placeholder images."""
+    placeholder = [run.name for run in runs if run.banners and run.banners[0] == PLACEHOLDER_LABEL]
+    out = [(", ".join(placeholder), PLACEHOLDER_LABEL)] if placeholder else []
+    return out + [(run.name, text) for run in runs for text in run.banners if text != PLACEHOLDER_LABEL]
 
 
 def _settings(runs: Sequence[RunData]) -> list[str]:
@@ -156,7 +167,7 @@ def render_report(
         else "counted as incorrect"
         if treatments == {"incorrect"}
         else "treated differently by different runs",
-        "banners": [(run.name, banner) for run in runs for banner in run.banners],
+        "banners": _banners(runs),
         "leaderboard_columns": LEADERBOARD_COLUMNS,
         "numeric_columns": NUMERIC_COLUMNS,
         "leaderboard": leaderboard(runs),
