@@ -188,3 +188,18 @@ def test_run_summary_fits_80_columns(release_template: Path, tmp_path: Path) -> 
     table = result.output.split("data:")[0]
     assert "…" not in table, table  # no header or cell cut short
     assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_score_tables_fit_80_columns_without_breaking_a_figure(release_template: Path, tmp_path: Path) -> None:
+    import re
+
+    store = str(tmp_path / "s.sqlite")
+    ran = runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--limit", "40",
+                              "--judge", "offline", "--run", "r", "--store", store])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    result = runner.invoke(app, ["score", "--run", "r", "--store", store], env={"COLUMNS": "80"})
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.output
+    for line in lines:  # every interval whole on its line, every header word whole
+        assert line.count("[") == line.count("]"), line
+        assert not re.search(r"\b(refuse d|answere d|Invert ed)\b", line), line

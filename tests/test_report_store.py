@@ -202,3 +202,43 @@ def test_a_run_without_verdicts_leaves_the_comparison_of_the_others(shots_store:
     assert "different judges" not in page and "No paired comparison" not in page
     assert "Δ SRA_a" in page  # the judged runs are compared
     assert "unjudged is not judged yet: left out of the comparison" in page
+
+
+def test_runs_list_and_the_report_agree_on_whether_a_run_is_complete(tmp_path: Path) -> None:
+    """A run with nothing left to ask is complete (runs list), with some answers blocked by the
+    provider; a run with a call still to retry is incomplete, even when that is under 1 %."""
+    from vscbench.engine.runner import run_samples_sync
+    from vscbench.models.base import Generation, ModelSpec
+
+    class Answers:
+        max_batch_size = 1
+
+        def __init__(self, name: str, fail: dict[int, str]) -> None:
+            self.spec, self.fail, self.calls = ModelSpec("scripted", name), fail, 0
+
+        async def generate(self, requests):
+            self.calls += 1
+            outcome = self.fail.get(self.calls)
+            return [
+                Generation(outcome, error="stopped") if outcome else Generation("ok", text="Sure.") for _ in requests
+            ]
+
+        async def aclose(self) -> None:
+            pass
+
+    samples = [Sample(id=f"s{i}", subset="text_centric", category="c", variant="text", label="safe" if i % 2 else
+                      "unsafe", prompt=f"question {i}", pair_key=f"p{i // 2}") for i in range(200)]  # fmt: skip
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as store:
+        run_samples_sync(Answers("blocked", {1: "blocked", 2: "blocked", 3: "blocked"}), samples, store, run_name="blocked",
+                         concurrency=1)  # fmt: skip
+        run_samples_sync(Answers("errored", {1: "error"}), samples, store, run_name="errored", concurrency=1)
+    assert runner.invoke(app, ["judge", "--store", str(path), "--run", "blocked", "--run", "errored"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["runs", "list", "--store", str(path), "--json"]).output)
+    status = {row["run"]: row["status"] for row in listed}
+    assert status == {"blocked": "complete", "errored": "incomplete"}
+    out = tmp_path / "r.html"
+    assert _report(path, out, "--all", "--no-thumbnails").exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<b>errored</b> is incomplete" in page  # 1 error of 200: under 1 %, still not complete
+    assert 'class="banner" role="alert" data-run="blocked"' not in page  # nothing left to ask: no banner
