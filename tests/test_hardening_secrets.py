@@ -174,3 +174,16 @@ def test_a_key_with_a_line_break_is_refused_without_quoting_it(tmp_path: Path, m
         assert part not in result.output
         for path in tmp_path.glob("runs.sqlite*"):
             assert part.encode() not in path.read_bytes()
+
+
+def test_an_experiment_read_back_from_the_store_takes_its_keys_from_the_environment(leaky) -> None:
+    from vscbench.experiment import Experiment
+    from vscbench.store import Store
+
+    work, _, _, _ = leaky
+    with Store(work / "runs.sqlite") as store:
+        again = Experiment.from_run(store, "leaky")
+    options = again.execution.model_options
+    assert "api_key" not in options and "Authorization" not in options["default_headers"]
+    assert "***" not in json.dumps(again.model_dump(mode="json")) and "api-key" not in again.models[0]
+    assert again.models == [again.models[0]] and "127.0.0.1" in again.models[0]

@@ -291,10 +291,22 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
 
 
 def redacted(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as stored with its runs, in the typed form, with every credential removed
-    (URL user-info and key parameters, options and headers named as secrets, values shaped like
-    keys): :func:`vscbench.safe_text.redact_options`, which the store applies again."""
+    """The experiment as stored with its runs, in the typed form, with every credential removed:
+    model URLs and base URLs as :func:`~vscbench.models.http.public_url` shows them (no user-info,
+    no key parameter), then options and headers named as secrets and values shaped like keys
+    (:func:`vscbench.safe_text.redact_options`, which the store applies again)."""
+    from vscbench.models.base import ModelSpec, ModelSpecError
     from vscbench.safe_text import redact_options
 
-    record: dict[str, Any] = redact_options(experiment.model_dump(mode="json"), tokens=False)
-    return record
+    record = experiment.model_dump(mode="json")
+    models = []
+    for model in record["models"]:
+        try:
+            models.append(str(ModelSpec.parse(model)))
+        except ModelSpecError:
+            models.append(model)
+    record["models"] = models
+    if record["execution"].get("base_urls"):
+        record["execution"]["base_urls"] = [without_credentials(url) for url in record["execution"]["base_urls"]]
+    cleaned: dict[str, Any] = redact_options(record, tokens=False)
+    return cleaned

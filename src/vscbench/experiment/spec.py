@@ -247,7 +247,17 @@ class Experiment(Record):
             raise ExperimentError(
                 f"run {run!r} holds no experiment record (it was made before experiments were stored)"
             )
-        return cls.model_validate(spec.meta["experiment"])
+        return cls.model_validate(_without_redacted(spec.meta["experiment"]))
+
+
+def _without_redacted(value: Any) -> Any:
+    """A stored experiment without the settings the store redacted (an ``api_key`` stored as
+    ``***``): run again, it takes its keys from the environment, as a fresh run would."""
+    from vscbench.safe_text import REDACTED
+
+    if isinstance(value, dict):
+        return {key: _without_redacted(item) for key, item in value.items() if item != REDACTED}
+    return value
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
