@@ -133,7 +133,7 @@ def disk_full(work: Path, trials: int) -> Result:
             async def generate(self, requests):
                 self.received.append(1)
                 if len(self.received) == 5:
-                    db = self.store.database.connection
+                    db = self.store.database.connection if hasattr(self.store, "database") else self.store._db
                     pages = db.execute("PRAGMA page_count").fetchone()[0]
                     db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
                 return [Generation("ok", text="x" * 4000) for _ in requests]
@@ -173,7 +173,10 @@ def _subprocess_run(url: str, store: Path, n: int, run: str) -> subprocess.Popen
     script = textwrap.dedent("""
         import asyncio, sys
         from vscbench.models.base import load_model
-        from vscbench.engine.runner import LocalExecutor, run_samples
+        try:
+            from vscbench.engine.runner import LocalExecutor, run_samples
+        except ImportError:  # an older checkout
+            from vscbench.runner import LocalExecutor, run_samples
         from vscbench.schema import Sample
         from vscbench.store import Store
         url, path, n, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]

@@ -287,13 +287,14 @@ def options_and_config(work: Path, release: Path) -> Case:
          [*base, "--subset", "text-only", "--dry-run", "--json"]),
         ("--subset typo", lambda c, o: clear(c, o, "text_centric"), [*base, "--subset", "text_centrc"]),
     ]  # fmt: skip
+    # files in the flat layout, which every version reads (sections came with issue 25)
     configs = {
-        "[selection.benchmark_options] typo": ((f'models = ["scripted:keyword"]\n[selection]\ndata = "{release}"\n'
-                                               "[selection.benchmark_options]\nstrickt = false\n"), ("strickt",)),
-        "rule value typo": (f'models = ["scripted:keyword"]\n[selection]\ndata = "{release}"\n[scoring]\nrule = "papr"\n',
+        "[benchmark_options] typo": ((f'models = ["scripted:keyword"]\ndata = "{release}"\n'
+                                     "[benchmark_options]\nstrickt = false\n"), ("strickt",)),
+        "rule value typo": (f'models = ["scripted:keyword"]\ndata = "{release}"\nrule = "papr"\n',
                             ("did you mean 'paper'",)),
-        "max-tokens spelt as the option": ((f'model = "scripted:keyword"\n[selection]\ndata = "{release}"\nlimit = 4\n'
-                                          "[generation]\nmax-tokens = 100\n"), ()),
+        "max-tokens spelt as the option": ((f'models = ["scripted:keyword"]\ndata = "{release}"\nlimit = 4\n'
+                                           "max-tokens = 100\n"), ()),
     }  # fmt: skip
     tried = handled = 0
     for _, check, args in checks:
@@ -312,8 +313,8 @@ def options_and_config(work: Path, release: Path) -> Case:
     path = work / "bomb.yaml"
     csv_file = work / "x.csv"
     csv_file.write_text("id,prompt,type,label\n1,hi,homonyms,safe\n")
-    path.write_text("models: [scripted:keyword]\nselection:\n  benchmark: xstest\n  data: " + str(csv_file) + "\n"
-                    "  benchmark_options:\n" + "".join(f"    {line}\n" for line in bomb.splitlines()))  # fmt: skip
+    path.write_text("models: [scripted:keyword]\nbenchmark: xstest\ndata: " + str(csv_file) + "\n"
+                    "benchmark_options:\n" + "".join(f"  {line}\n" for line in bomb.splitlines()))  # fmt: skip
     code, output, _ = cli(["run", "--config", str(path), *store], timeout=120)
     tried += 1
     handled += clear(code, output)
@@ -344,7 +345,7 @@ def text_that_is_not_text(work: Path) -> Case:
     handled += clear(code, output, "parquet.jsonl") and "codec can't" not in output
     config = work / "escapes.toml"
     config.write_text(f'models = ["scripted:keyword"]\nrun_name = "evil\\u001b]0;owned\\u0007\\u001b[2J"\n'
-                      f'[selection]\ndata = "{release}"\n')  # fmt: skip
+                      f'data = "{release}"\n')  # fmt: skip
     cli(["run", "--config", str(config), *store])
     code, output, _ = cli(["runs", "list", *store])
     tried += 1
@@ -384,12 +385,11 @@ def secrets(work: Path, release: Path) -> Case:
                               message=f"rejected Authorization: Basic {planted['server echoing Basic auth']}"), times=2)  # fmt: skip
         url = f"http://bob:{planted['password in the URL']}@127.0.0.1:{fake.port}/v1?api-key={planted['?api-key= in the URL']}"
         config = work / "leaky.toml"
-        config.write_text(
-            f'models = ["openai:fake-model@{url}"]\n[selection]\ndata = "{release}"\nsubset = "text_centric"\nlimit = 6\n'
-            f'[execution]\nmax_retries = 0\n[execution.model_options]\napi_key = "{planted["-M api_key"]}"\n'
-            f'[execution.model_options.default_headers]\nAuthorization = "Bearer {planted["Authorization header"]}"\n'
-            f'"x-api-key" = "{planted["x-api-key header"]}"\n'
-            f'[judging]\njudges = ["offline"]\noptions = {{ api_key = "{planted["judge api_key"]}" }}\n'
+        config.write_text(  # the flat layout, which every version reads
+            f'models = ["openai:fake-model@{url}"]\ndata = "{release}"\nsubset = "text_centric"\nlimit = 6\n'
+            f'judges = ["offline"]\n[execution]\nmax_retries = 0\n[model_options]\napi_key = "{planted["-M api_key"]}"\n'
+            f'[model_options.default_headers]\nAuthorization = "Bearer {planted["Authorization header"]}"\n'
+            f'"x-api-key" = "{planted["x-api-key header"]}"\n[judge_options]\napi_key = "{planted["judge api_key"]}"\n'
         )  # fmt: skip
         outputs = [cli(["run", "--config", str(config), "--store", str(store), "--run", "leaky", "--allow-errors"])[1]]
     for args in (["runs", "show", "leaky"], ["runs", "show", "leaky", "--json"], ["score", "--run", "leaky"],
