@@ -45,14 +45,17 @@ def test_redaction_by_name_and_by_shape() -> None:
     text = (
         f"HTTP 401: bad header Authorization: Basic {ECHOED} and Bearer {HEADER_BEARER}; key {OPTION_KEY}; "
         f"GET http://bob:{URL_PASSWORD}@h/v1/chat?api-key={QUERY_KEY}&x=1 x-api-key: {HEADER_X} "
-        "AIzaSyA1234567890abcdefghijklmnopqrstu 0123456789abcdef0123456789abcdef01234567"
+        "AIzaSyA1234567890abcdefghijklmnopqrstu 0123456789abcdef0123456789abcdef01234567 "
+        "token Zx9Qm2Lr7Tb4Kp1Vd8Hs3Nw6Yc5Fg0JaUe"
     )
     cleaned = redact_secrets(text)
-    for secret in (*SECRETS, "AIzaSyA1234567890", "0123456789abcdef0123456789abcdef"):
+    for secret in (*SECRETS, "AIzaSyA1234567890", "0123456789abcdef0123456789abcdef", "Zx9Qm2Lr7Tb4"):
         assert secret not in cleaned, (secret, cleaned)
     assert cleaned.startswith("HTTP 401: bad header Authorization:") and "x=1" in cleaned
     for plain in ("The answer is 42; see https://example.org/a/b?page=2 and max_tokens=512.",
-                  "HTTP 401 invalid_api_key: Incorrect API key provided", "image_centric/r94/safe/slot_0"):  # fmt: skip
+                  "HTTP 401 invalid_api_key: Incorrect API key provided", "image_centric/r94/safe/slot_0",
+                  "cannot read image: /tmp/tmp004rygre/bomb-release/vscbench_image_centric_images/drugs/safe_0.png",
+                  "run vscbench_image_centric_images_2024_copy_number_12 again"):  # fmt: skip
         assert redact_secrets(plain) == plain
 
 

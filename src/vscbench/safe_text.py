@@ -143,9 +143,12 @@ _NAMED_VALUE = re.compile(
     r"client[-_]secret|secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
     r"(?!\*\*\*)(?!(?:Bearer|Basic|Token|Digest)\s)([^\s\"',;&<>]{3,})"
 )
-#: A long run of base64 or hex characters with letters and digits mixed: a token of some kind.
-_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/_=-])(?=[A-Za-z0-9+/_=-]*[0-9])(?=[A-Za-z0-9+/_=-]*[A-Za-z])"
-                         r"[A-Za-z0-9+/_-]{32,}={0,2}(?![A-Za-z0-9+/_=-])")  # fmt: skip
+#: A long token: 32+ hex digits, or 32+ characters of base64 (no ``/``, so a path is never one)
+#: that mix upper case, lower case and digits as random bytes do (an identifier does not).
+_LONG_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9+/_=.-])(?:[0-9a-fA-F]{32,}|(?=[A-Za-z0-9+_=-]*[0-9])(?=[A-Za-z0-9+_=-]*[a-z])"
+    r"(?=[A-Za-z0-9+_=-]*[A-Z])[A-Za-z0-9+_-]{32,}={0,2})(?![A-Za-z0-9+/_=.-])"
+)
 
 
 def is_secret_name(name: str) -> bool:
