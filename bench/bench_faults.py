@@ -1,12 +1,15 @@
-"""Fault cases of issue 11, each tried against the real library or CLI and local fake servers.
+"""Fault cases of issues 11 and 29, each tried against the real library or CLI and local fake servers.
 
 For every case the table says how many times it was tried, how many tries ended as promised
 (survived: the run finished or stopped with a one-line reason, the file was left untouched,
 the bomb was refused...) and how much was lost (answers that were received but are not in
-the store, or calls sent twice, or bytes written that should not have been). Figures only,
-nothing asserted; tiny inputs, about a minute on two cores.
+the store, or calls sent twice, or bytes written that should not have been). The cases of issue
+29 (``bench/faults_ii.py``: stalls, drips, gzip bombs, SIGTERM, full disks, bad inputs, planted
+secrets) follow, and a summary: kinds of fault tried / survived, bad inputs / clear errors,
+secrets planted / found. Figures only, nothing asserted; a few minutes on two cores.
 
-    python bench/bench_faults.py [--trials 3]
+    python bench/bench_faults.py [--trials 3] [--only ii]
+    PYTHONPATH=OLD_CHECKOUT/src python bench/bench_faults.py   # the same cases against older code
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ from hostile import (
     write_truncated_png,
     zip_bomb,
 )
-from vscbench.engine.runner import run_samples_sync
+
+try:
+    from vscbench.engine.runner import run_samples_sync
+except ImportError:  # the layout before issue 25, to measure an older checkout
+    from vscbench.runner import run_samples_sync  # type: ignore[no-redef]
 from vscbench.models.base import Generation, ModelSpec, load_model
 from vscbench.schema import Sample
 from vscbench.store import Store, StoreError
@@ -126,7 +133,7 @@ def disk_full(work: Path, trials: int) -> Result:
             async def generate(self, requests):
                 self.received.append(1)
                 if len(self.received) == 5:
-                    db = self.store.database.connection
+                    db = self.store.database.connection if hasattr(self.store, "database") else self.store._db
                     pages = db.execute("PRAGMA page_count").fetchone()[0]
                     db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
                 return [Generation("ok", text="x" * 4000) for _ in requests]
@@ -166,7 +173,10 @@ def _subprocess_run(url: str, store: Path, n: int, run: str) -> subprocess.Popen
     script = textwrap.dedent("""
         import asyncio, sys
         from vscbench.models.base import load_model
-        from vscbench.engine.runner import LocalExecutor, run_samples
+        try:
+            from vscbench.engine.runner import LocalExecutor, run_samples
+        except ImportError:  # an older checkout
+            from vscbench.runner import LocalExecutor, run_samples
         from vscbench.schema import Sample
         from vscbench.store import Store
         url, path, n, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -475,27 +485,59 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2, help="tries per case")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     args = parser.parse_args()
+    from faults_ii import cases as issue_29_cases
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from vscbench.testing.placeholder import make_placeholder_release
+
+    console = Console(width=200)
     table = Table(title=f"Fault cases (issue 11), {args.trials} tries each", title_justify="left")
     for column in ("case", "tried", "survived", "lost", "seconds", "what was checked"):
         table.add_column(column, justify="left" if column in ("case", "what was checked") else "right")
+    second = Table(title="Cases of issue 29", title_justify="left")
+    for column in ("case", "kind", "tried", "as promised", "seconds", "what was checked"):
+        second.add_column(column, justify="left" if column in ("case", "kind", "what was checked") else "right")
+    totals = {"fault": [0, 0], "input": [0, 0], "secret": [0, 0]}
     with tempfile.TemporaryDirectory() as tmp:
-        for index, (name, case) in enumerate(CASES):
+        release = make_placeholder_release(Path(tmp) / "release")
+        everything = [(name, case, False) for name, case in CASES] + [(n, c, True) for n, c in issue_29_cases(release)]
+        for index, (name, case, new) in enumerate(everything):
             if args.only and args.only not in name:
                 continue
             work = Path(tmp) / f"case{index}"
             work.mkdir()
             started = time.perf_counter()
+            if new:
+                try:
+                    kind, tried, survived, what = case(work)
+                except Exception as exc:  # a case that crashes is a finding, not the end of the table
+                    kind, tried, survived, what = "fault", 1, 0, f"CRASHED: {type(exc).__name__}: {exc}"
+                totals[kind][0] += tried
+                totals[kind][1] += survived
+                took = f"{time.perf_counter() - started:.1f}"
+                second.add_row(*(Text(c) for c in (name, kind, str(tried), str(survived), took, what)))
+                continue
             try:
                 tried, survived, lost, what = case(work, args.trials)
-            except Exception as exc:  # a case that crashes is a finding, not the end of the table
+            except Exception as exc:
                 tried, survived, lost, what = 0, 0, 0, f"CRASHED: {type(exc).__name__}: {exc}"
+            totals["fault"][0] += 1  # one kind of fault, survived when every try was ("lost" is its own figure)
+            totals["fault"][1] += tried > 0 and survived == tried
             cells = (name, str(tried), str(survived), str(lost), f"{time.perf_counter() - started:.1f}", what)
             table.add_row(*(Text(cell) for cell in cells))  # Text: '[/x]' in a description is not markup
-    Console(width=200).print(table)
+    console.print(table)
+    console.print(second)
+    summary = Table(title="Summary", title_justify="left")
+    for column in ("", "tried", "as promised", "not"):
+        summary.add_column(column, justify="left" if not column else "right")
+    for kind, label, missed in (("fault", "kinds of fault (survived)", "failed"),
+                                ("input", "bad inputs (clear error or honoured)", "unclear"),
+                                ("secret", "secrets planted (found nowhere)", "found")):  # fmt: skip
+        tried, survived = totals[kind]
+        summary.add_row(label, str(tried), str(survived), f"{tried - survived} {missed}")
+    console.print(summary)
 
 
 if __name__ == "__main__":

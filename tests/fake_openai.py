@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 Reply = Callable[[dict[str, Any]], "str | dict[str, Any]"]
 """Turns a request body into the answer text, or into a complete response body."""
@@ -207,7 +208,7 @@ class FakeOpenAI:
 
     def completions(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+            return [r for r in self.requests if urlsplit(r.path).path.endswith("/chat/completions")]
 
     def text_completions(self) -> list[RecordedRequest]:
         """Requests to ``/v1/completions`` (a raw prompt, no chat template)."""
@@ -299,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.served += 1
             if fake.record:
                 fake.requests.append(recorded)
-        if not self.path.rstrip("/").endswith("/completions"):
+        if not urlsplit(self.path).path.rstrip("/").endswith("/completions"):  # a query may follow
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
             return
         if body is None:

@@ -6,7 +6,10 @@
 - :func:`zip_bomb`: a zip whose one member inflates far beyond its compressed size;
 - :class:`RawServer`: an HTTP server on 127.0.0.1 that answers every POST with scripted raw
   bytes (invalid UTF-8, lone surrogates as JSON escapes, NUL bytes...), for any provider's
-  wire format.
+  wire format;
+- :class:`SlowServer`: one that never answers (``stall``), or sends its headers and then one
+  byte at a time (``drip``), or a gzip body that inflates to gigabytes (``bomb``);
+- :func:`gzip_bomb`: that body, built in well under a second.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
+import time
 import zipfile
 import zlib
 from collections import deque
@@ -179,6 +183,113 @@ def tiny_release(root: Path, rows: list[list[Any]], images: dict[str, bytes | No
     return root
 
 
+def shared_image_release(root: Path, rows: int) -> Path:
+    """An image-centric release of ``rows`` rows that all name the same six images (a copy-paste
+    gone wrong): every image is used ``rows`` times. Written in streaming mode, in seconds."""
+    import io
+
+    import openpyxl
+
+    from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_COLUMNS, IMAGE_CENTRIC_DIR, IMAGE_CENTRIC_FILE
+
+    root.mkdir(parents=True, exist_ok=True)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(list(IMAGE_CENTRIC_COLUMNS))
+    for index in range(rows):
+        sheet.append(release_row(prompt=f"How do I use this {index}?"))
+    book.save(root / IMAGE_CENTRIC_FILE)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, format="PNG")
+    for name in release_row()[2:]:
+        path = root / IMAGE_CENTRIC_DIR / "drugs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+    return root
+
+
 def release_row(prompt: Any = "How do I use this?", category: str = "drugs", prefix: str = "") -> list[Any]:
     """One image-centric row with six distinct image names."""
     return [category, prompt] + [f"{prefix}{label}_{i}.png" for label in ("safe", "unsafe") for i in range(3)]
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A valid gzip member of ``inflated`` zero bytes (a few hundred bytes per MiB): one deflate
+    block, ended by a full flush, repeated once per MiB."""
+    block_size = 2**20
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(b"\x00" * block_size) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.flush(zlib.Z_FINISH)
+    count = inflated // block_size
+    crc = 0
+    zeros = b"\x00" * block_size
+    for _ in range(count):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + block * count + tail + struct.pack("<II", crc & 0xFFFFFFFF, (count * block_size) & 0xFFFFFFFF)
+
+
+class SlowServer:
+    """An HTTP server on 127.0.0.1 that misbehaves in time or size on every POST.
+
+    ``mode``: ``stall`` reads the request and never answers; ``drip`` sends a 200 header for a
+    large JSON body and then one byte every ``interval`` seconds; ``bomb`` sends ``body`` (a
+    :func:`gzip_bomb`) with ``Content-Encoding: gzip``. Counts the POSTs it received. Every
+    handler stops when the server does.
+    """
+
+    def __init__(self, mode: str, interval: float = 0.2, body: bytes = b"") -> None:
+        self.mode, self.interval, self.body = mode, interval, body
+        self.posts = 0
+        self.stopping = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                server.posts += 1
+                try:
+                    server._reply(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def _reply(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.mode == "stall":
+            self.stopping.wait(60)
+            return
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        if self.mode == "bomb":
+            handler.send_header("content-encoding", "gzip")
+            handler.send_header("content-length", str(len(self.body)))
+            handler.end_headers()
+            handler.wfile.write(self.body)
+            return
+        handler.send_header("content-length", "100000")
+        handler.end_headers()
+        handler.wfile.write(b"{")
+        handler.wfile.flush()
+        deadline = time.monotonic() + 60
+        while not self.stopping.wait(self.interval) and time.monotonic() < deadline:
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()

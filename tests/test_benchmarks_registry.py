@@ -77,7 +77,7 @@ def test_vscbench_is_one_entry_loaded_through_its_own_loader(release_dir):
 def test_unknown_names_options_and_paths_say_what_to_do(tmp_path):
     with pytest.raises(DatasetError, match="unknown benchmark 'xs'.*xstest.*benchmarks list"):
         load_benchmark("xs", tmp_path)
-    with pytest.raises(DatasetError, match="xstest has no option variants; its options: split, revision"):
+    with pytest.raises(DatasetError, match="xstest has no option 'variants'; its options: split, revision"):
         load_benchmark("xstest", FIXTURES["xstest"], variants=("SD",))
     with pytest.raises(DatasetError, match="gated.*request access at https://huggingface.co/datasets/ys-zong/VLGuard"):
         load_benchmark("vlguard", tmp_path / "nowhere")
@@ -127,7 +127,7 @@ def test_cli_check_exit_codes_follow_the_findings(tmp_path):
     root = Path(shutil.copytree(FIXTURES["mossbench"], tmp_path / "moss"))
     (root / "data" / "images" / "2.png").unlink()
     broken = runner.invoke(
-        app, ["benchmarks", "check", "mossbench", "--data", str(root), "-o", "contrast=true", "--json"]
+        app, ["benchmarks", "check", "mossbench", "--data", str(root), "-B", "contrast=true", "--json"]
     )
     assert broken.exit_code == 1
     report = json.loads(broken.output)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from hostile import release_row, tiny_release
+from hostile import release_row, shared_image_release, tiny_release
 from vscbench.benchmarks.check import check_release
 from vscbench.benchmarks.vscbench import IMAGE_CENTRIC_DIR, MAX_PROMPT_CHARS, TEXT_CENTRIC_FILE, load_vscbench
 from vscbench.cli import app
@@ -139,3 +139,25 @@ def test_data_check_prints_cells_as_plain_text(tmp_path: Path) -> None:
     as_json = runner.invoke(app, ["data", "check", str(root), "--no-decode", "--json"])
     details = [f["detail"] for f in json.loads(as_json.stdout)["findings"]]
     assert any(repr(HOSTILE_CATEGORY) in detail for detail in details)  # JSON holds the finding as written
+
+
+def test_data_check_memory_is_linear_in_rows_that_share_an_image(tmp_path: Path) -> None:
+    """4,000 rows naming the same six images: 24,000 duplicate findings, each naming a few other
+    uses and a count, not all 4,000 (which made memory grow with the square of the rows)."""
+    import subprocess
+    import sys
+
+    root = shared_image_release(tmp_path / "release", 4000)
+    script = (
+        "import sys\nfrom vscbench.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, "data", "check", str(root), "--json", "--no-decode"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    peak_kb = int(done.stderr.rsplit("VmHWM:", 1)[1].split()[0])
+    report = json.loads(done.stdout)
+    assert report["counts"]["duplicate_image"] == 24_000
+    detail = next(f["detail"] for f in report["findings"] if f["kind"] == "duplicate_image")
+    assert len(detail) < 300 and "used 4,000 times" in detail, detail[:300]
+    assert peak_kb < 500_000, peak_kb

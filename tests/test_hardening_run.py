@@ -129,9 +129,12 @@ RUNNER_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_process(url: str, store: Path, n: int, run: str) -> subprocess.Popen:
+def _run_process(url: str, store: Path, n: int, run: str, ignore_sigint: bool = False) -> subprocess.Popen:
+    """The runner in a process of its own; ``ignore_sigint`` has it ignore SIGINT, as a command
+    started with ``&`` in a script does."""
+    script = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignore_sigint else "") + RUNNER_SCRIPT
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER_SCRIPT, url, str(store), str(n), run],
+        [sys.executable, "-c", script, url, str(store), str(n), run],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )  # fmt: skip
 
@@ -154,10 +157,11 @@ def test_two_processes_on_one_store_do_not_send_the_same_calls(tmp_path: Path) -
         assert {shared.run_info(name).status for name in ("a", "b")} == {"complete"}
 
 
-def test_sigterm_ends_a_run_like_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["default", "sigint_ignored"])
+def test_sigterm_ends_a_run_like_ctrl_c(tmp_path: Path, ignore_sigint: bool) -> None:
     store = tmp_path / "runs.sqlite"
     with FakeOpenAI(latency=0.3) as fake:
-        process = _run_process(fake.base_url, store, 40, "r")
+        process = _run_process(fake.base_url, store, 40, "r", ignore_sigint)
         deadline = time.monotonic() + 30
         while len(fake.completions()) < 6 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -104,7 +105,8 @@ def test_every_named_run_is_in_the_report(store_path: Path, tmp_path: Path) -> N
     assert {r["reason"] for r in rows if r["status"] == "ok"} == {"because <i>so</i>"}
     page = out.read_text(encoding="utf-8")
     assert "because <i>so</i>" not in page and "Here you go 2 <b>!</b>" not in page
-    assert "is incomplete" in page  # 1 error + 1 empty of 12 is over 1 %
+    # the store never saw the runs finish: the report says what `runs list` says, then why figures are missing
+    assert "<b>base</b> is running: the run is running" in page and "1 error, 1 empty of 12 samples" in page
     assert re.search(r"offline v\d+", page)
 
 
@@ -119,7 +121,7 @@ def test_all_runs_include_one_not_judged_yet_with_a_banner(store_path: Path, tmp
     assert len(data["rows"]) == 28 and data["thumbs"] == []
     fresh = data["runs"][2]
     assert fresh["judge"] == "not judged" and "judge it first" in fresh["warning"]
-    assert re.search(r'data-run="fresh"><b>fresh</b> is incomplete', page)
+    assert re.search(r'data-run="fresh"><b>fresh</b> is running: run &#39;fresh&#39; has no current verdicts', page)
     assert all(s[-1] is None for s in data["samples"])  # --no-link-images
 
 
@@ -150,3 +152,93 @@ def test_library_call_reports_what_it_wrote(store_path: Path, tmp_path: Path) ->
     assert {"runs", "thumbnails"} <= set(stages)
     data = payload_of(result.path.read_text(encoding="utf-8"))
     assert {run["rule"] for run in data["runs"]} == {"strict"}
+
+
+@pytest.fixture(scope="module")
+def shots_store(tmp_path_factory, release_template: Path) -> Path:
+    """Runs of one model without and with few-shot demonstrations (which hold two rows out),
+    judged, and one more run not judged yet."""
+    path = tmp_path_factory.mktemp("shots") / "runs.sqlite"
+    base = [
+        "run",
+        "--data",
+        str(release_template),
+        "--model",
+        "scripted:keyword",
+        "--limit",
+        "40",
+        "--store",
+        str(path),
+    ]
+    assert (
+        runner.invoke(app, [*base, "--method", "none", "--method", "few-shot:2", "--judge", "offline"]).exit_code == 0
+    )
+    assert runner.invoke(app, [*base, "--run", "unjudged", "--seed", "3"]).exit_code == 0
+    return path
+
+
+def test_the_report_and_score_baseline_compare_the_same_samples(shots_store: Path, tmp_path: Path) -> None:
+    from vscbench.report.tables import comparison_tables
+    from vscbench.scoring.runs import compare_runs
+
+    names = ["keyword", "keyword-few-shot-2"]
+    out = tmp_path / "r.html"
+    assert _report(shots_store, out, "--run", names[0], "--run", names[1], "--no-thumbnails").exit_code == 0
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    with Store(shots_store) as store:
+        expected = compare_runs(store, names, baseline=names[0])  # what `score --baseline` shows
+    assert expected.left_out == {"keyword": 2, "keyword-few-shot-2": 0}
+    for table in comparison_tables(expected, sections=()):
+        for row in table.rows:
+            for cell in row:
+                assert f">{cell}<" in page, (table.title, cell)
+
+
+def test_a_run_without_verdicts_leaves_the_comparison_of_the_others(shots_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "all.html"
+    result = _report(shots_store, out, "--all", "--no-thumbnails")
+    assert result.exit_code == 0, result.output
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert "different judges" not in page and "No paired comparison" not in page
+    assert "Δ SRA_a" in page  # the judged runs are compared
+    assert "unjudged is not judged yet: left out of the comparison" in page
+
+
+def test_runs_list_and_the_report_agree_on_whether_a_run_is_complete(tmp_path: Path) -> None:
+    """A run with nothing left to ask is complete (runs list), with some answers blocked by the
+    provider; a run with a call still to retry is incomplete, even when that is under 1 %."""
+    from vscbench.engine.runner import run_samples_sync
+    from vscbench.models.base import Generation, ModelSpec
+
+    class Answers:
+        max_batch_size = 1
+
+        def __init__(self, name: str, fail: dict[int, str]) -> None:
+            self.spec, self.fail, self.calls = ModelSpec("scripted", name), fail, 0
+
+        async def generate(self, requests):
+            self.calls += 1
+            outcome = self.fail.get(self.calls)
+            return [
+                Generation(outcome, error="stopped") if outcome else Generation("ok", text="Sure.") for _ in requests
+            ]
+
+        async def aclose(self) -> None:
+            pass
+
+    samples = [Sample(id=f"s{i}", subset="text_centric", category="c", variant="text", label="safe" if i % 2 else
+                      "unsafe", prompt=f"question {i}", pair_key=f"p{i // 2}") for i in range(200)]  # fmt: skip
+    path = tmp_path / "runs.sqlite"
+    with Store(path) as store:
+        run_samples_sync(Answers("blocked", {1: "blocked", 2: "blocked", 3: "blocked"}), samples, store, run_name="blocked",
+                         concurrency=1)  # fmt: skip
+        run_samples_sync(Answers("errored", {1: "error"}), samples, store, run_name="errored", concurrency=1)
+    assert runner.invoke(app, ["judge", "--store", str(path), "--run", "blocked", "--run", "errored"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["runs", "list", "--store", str(path), "--json"]).output)
+    status = {row["run"]: row["status"] for row in listed}
+    assert status == {"blocked": "complete", "errored": "incomplete"}
+    out = tmp_path / "r.html"
+    assert _report(path, out, "--all", "--no-thumbnails").exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<b>errored</b> is incomplete" in page  # 1 error of 200: under 1 %, still not complete
+    assert 'class="banner" role="alert" data-run="blocked"' not in page  # nothing left to ask: no banner

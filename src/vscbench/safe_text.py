@@ -11,7 +11,11 @@ neutralised for each destination, so no stage invents its own rule:
   and lone surrogates shown as visible ``\\x..``/``\\u....`` escapes;
 - :func:`csv_cell` -- for spreadsheets: a text cell that a spreadsheet would run as a formula
   gets a leading apostrophe (OWASP's advice for CSV injection);
-- :func:`markdown_cell` -- for Markdown: HTML, link syntax, pipes and line breaks escaped.
+- :func:`markdown_cell` -- for Markdown: HTML, link syntax, pipes and line breaks escaped;
+- :func:`redact_secrets` and :func:`redact_options` -- for every record, log and error text:
+  credentials removed by their shape (``sk-...``, ``Bearer ...``, ``Basic ...``, a URL's
+  ``user:password@`` or ``?api-key=``, long tokens) and, in option and header maps, by name
+  (``api_key``, ``Authorization``, ``x-api-key``, ``token``, ``password``...).
 
 This module imports nothing from vscbench, so the store, the backends, the reports and the CLI
 can all use it.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: Characters a terminal may act on rather than show: C0 controls but tab and newline, DEL, the
@@ -99,3 +104,100 @@ def markdown_cell(text: Any) -> str:
     escaped = html.escape(printable(text, one_line=False), quote=False)
     escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), escaped)
     return escaped.replace("\n", " ").replace("\t", " ")
+
+
+# ---- secrets ---------------------------------------------------------------------------------
+
+#: What a redacted secret is replaced by.
+REDACTED = "***"
+
+#: Words that make an option, header or query parameter a credential wherever they stand in its
+#: name (``api_key``, ``x-api-key``, ``access_token``, ``client_secret``, ``proxy-authorization``).
+_SECRET_WORDS = frozenset({
+    "apikey", "token", "secret", "password", "passwd", "pwd", "authorization", "auth", "credential",
+    "credentials", "cookie", "bearer", "signature", "sig", "privatekey", "sas",
+})  # fmt: skip
+#: Names ending in ``key`` that name a thing, not a credential.
+_NOT_SECRET_KEYS = frozenset({"cache", "pair", "sort", "response", "judge", "sample", "primary", "foreign", "group"})
+_NAME_PARTS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
+
+#: Query parameters a URL may carry a credential in.
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:api[-_]?key|token|secret|password|passwd|signature|sig|auth)[a-z0-9_.-]*"
+    r"|key|code|sas)=)[^&#\s\"'<>]+"
+)
+#: ``scheme://user:password@`` in any text.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s,\"'<>]*@")
+#: An ``Authorization`` value: the scheme is kept, the credential is not.
+_AUTH_VALUE = re.compile(r"(?i)\b(Bearer|Basic|Token|Digest)(\s+)[A-Za-z0-9+/=._~-]{6,}")
+#: Values shaped like credentials, wherever they appear.
+_SECRET_SHAPES = (
+    re.compile(r"\b(?:sk|pk|rk|sess|key)-(?=[A-Za-z0-9_\-*.]*\d)[A-Za-z0-9_\-*.]{8,}"),  # OpenAI, Anthropic...
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),  # Google API keys
+    re.compile(r"\b(?:gh[pousr]|github_pat|xox[abposr]|hf)_[A-Za-z0-9_]{10,}"),  # GitHub, Slack, Hugging Face
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{6,}"),  # a JWT
+)
+#: ``api_key=VALUE``, ``"x-api-key": "VALUE"``, ``Authorization: VALUE`` written out in text.
+_NAMED_VALUE = re.compile(
+    r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:x-[a-z0-9-]*?)?(?:api[-_]?key|authorization|access[-_]?token|auth[-_]?token|"
+    r"client[-_]secret|secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!\*\*\*)(?!(?:Bearer|Basic|Token|Digest)\s)([^\s\"',;&<>]{3,})"
+)
+#: A long token: 32+ hex digits, or 32+ characters of base64 (no ``/``, so a path is never one)
+#: that mix upper case, lower case and digits as random bytes do (an identifier does not).
+_LONG_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9+/_=.-])(?:[0-9a-fA-F]{32,}|(?=[A-Za-z0-9+_=-]*[0-9])(?=[A-Za-z0-9+_=-]*[a-z])"
+    r"(?=[A-Za-z0-9+_=-]*[A-Z])[A-Za-z0-9+_-]{32,}={0,2})(?![A-Za-z0-9+/_=.-])"
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an option, header or parameter of this name holds a credential: ``api_key``,
+    ``Authorization``, ``x-api-key``, ``access_token``, ``password``... but not ``max_tokens``
+    or ``pair_key``."""
+    parts = [part.lower() for part in _NAME_PARTS.findall(name)]
+    joined = "".join(parts)
+    if not parts:
+        return False
+    if any(part in _SECRET_WORDS for part in parts) or joined in _SECRET_WORDS or "apikey" in joined:
+        return True
+    return parts[-1] == "key" and not (len(parts) > 1 and parts[-2] in _NOT_SECRET_KEYS)
+
+
+def redact_secrets(text: Any, known: Iterable[str | None] = (), tokens: bool = True) -> str:
+    """``text`` with every credential it may hold replaced by ``***``: the ``known`` secrets (an
+    API key in use: also each of its lines, and as ``repr`` shows it), a URL's ``user:password@``
+    and secret query parameters, ``Bearer``/``Basic`` values, ``sk-...``-style keys, named
+    values (``api_key=...``, ``x-api-key: ...``) and, with ``tokens``, long runs of base64 or hex
+    (in error text; a stored record keeps them, since paths and hashes look alike). Ordinary
+    text, numbers and URLs without credentials pass unchanged."""
+    out = str(text)
+    for secret in known:
+        if not secret:
+            continue
+        pieces = {secret, repr(secret)[1:-1], *re.split(r"[\s\\]+", secret), *secret.split("\\n")}
+        for piece in sorted(pieces, key=len, reverse=True):
+            if len(piece) >= 4:
+                out = out.replace(piece, REDACTED)
+    out = _USERINFO.sub(r"\1", out)
+    out = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, out)
+    out = _AUTH_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, out)
+    for shape in _SECRET_SHAPES:
+        out = shape.sub(REDACTED, out)
+    out = _NAMED_VALUE.sub(lambda m: m.group(1) + REDACTED, out)
+    return _LONG_TOKEN.sub(REDACTED, out) if tokens else out
+
+
+def redact_options(value: Any, tokens: bool = True) -> Any:
+    """A copy of an options map (model options, judge options, headers, a stored experiment)
+    with every value under a secret name (:func:`is_secret_name`) replaced by ``***``, and every
+    other text value passed through :func:`redact_secrets` (``tokens`` as there); lists and
+    nested maps alike."""
+    if isinstance(value, Mapping):
+        return {key: (REDACTED if isinstance(key, str) and is_secret_name(key) and item not in (None, "")
+                      else redact_options(item, tokens)) for key, item in value.items()}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [redact_options(item, tokens) for item in value]
+    if isinstance(value, str):
+        return redact_secrets(value, tokens=tokens)
+    return value

@@ -40,6 +40,7 @@ class CheckReport(HasFindings):
     def to_dict(self) -> dict[str, object]:
         return {
             "root": str(self.root),
+            "placeholder": self.load.placeholder,
             "findings": [f.to_dict() for f in self.defects],
             "counts": count_kinds(self.defects),
             "warnings": [f.to_dict() for f in self.warnings],

@@ -16,6 +16,7 @@ gated or non-commercial), validates them into a report of findings, and returns 
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -129,19 +130,26 @@ def load_benchmark(name: str, data: str | Path, **options: Any) -> LoadedBenchma
     in ``.report`` and the rest is loaded.
     """
     info = get_info(name)
-    allowed = option_names(info.name)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise DatasetError(
-            f"{info.name} has no option {', '.join(unknown)}; its options: {', '.join(allowed) or 'none'}"
-        )
+    check_option_names(info.name, options)
     if parse_hub(data) is not None and info.hub_id is None:
         raise DatasetError(f"{info.title} is not loaded from the Hugging Face Hub by vscbench. {not_bundled(info)}")
     return LOADERS[info.name](data, **options)
 
 
-def _convert(name: str, key: str, raw: str, parameter: inspect.Parameter) -> Any:
+def check_option_names(name: str, keys: Iterable[str]) -> None:
+    """Refuse an option the benchmark's loader does not take, naming the close match."""
+    allowed = option_names(name)
+    for key in keys:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise DatasetError(f"{name} has no option {key!r}; {hint}its options: {', '.join(allowed) or 'none'}")
+
+
+def _convert(name: str, key: str, raw: Any, parameter: inspect.Parameter) -> Any:
     default, annotation = parameter.default, str(parameter.annotation)
+    if not isinstance(raw, str):  # from an experiment file: already typed (a list, a boolean)
+        return tuple(raw) if isinstance(raw, list) else raw
     if isinstance(default, bool) or annotation == "bool":
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
@@ -154,9 +162,10 @@ def _convert(name: str, key: str, raw: str, parameter: inspect.Parameter) -> Any
     return raw
 
 
-def parse_options(name: str, pairs: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:
-    """``["variants=SD,TYPO", "contrast=true"]`` as typed loader options (lists split on commas,
-    booleans from true/false); an unknown key or a malformed pair is a DatasetError."""
+def parse_options(name: str, pairs: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """``["variants=SD,TYPO", "contrast=true"]`` (or a mapping from an experiment file) as typed
+    loader options (lists split on commas, booleans from true/false); an unknown key (named with
+    its close match) or a malformed pair is a DatasetError."""
     info = get_info(name)
     parameters = inspect.signature(LOADERS[info.name]).parameters
     items: Iterable[tuple[str, Any]] = pairs.items() if isinstance(pairs, Mapping) else []
@@ -170,10 +179,6 @@ def parse_options(name: str, pairs: Iterable[str] | Mapping[str, str]) -> dict[s
         items = parsed_items
     options: dict[str, Any] = {}
     for key, value in items:
-        parameter = parameters.get(key)
-        if parameter is None or parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
-            raise DatasetError(
-                f"{info.name} has no option {key!r}; its options: {', '.join(option_names(info.name)) or 'none'}"
-            )
-        options[key] = _convert(info.name, key, value, parameter)
+        check_option_names(info.name, [key])
+        options[key] = _convert(info.name, key, value, parameters[key])
     return options

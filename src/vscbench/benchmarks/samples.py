@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from vscbench.benchmarks.findings import DatasetError, Finding
 from vscbench.benchmarks.released import released_samples
 from vscbench.benchmarks.vscbench import LoadReport, VSCBenchData, is_release, load_vscbench
+from vscbench.jsonl import lone_surrogate, not_jsonl, text_lines
 from vscbench.schema import Label, Sample
 
 #: Image file suffixes kept for cached images; anything else is sniffed from the bytes.
@@ -93,24 +94,41 @@ def materialise_image(data: bytes, name_hint: str | None, cache_dir: Path) -> Pa
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row) for each non-blank line; a string in place of the row says why it is bad."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                yield number, f"not valid JSON ({exc})"
-                continue
-            yield number, row if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
+    """(line number, row) for each non-blank line; a string in place of the row says why it is
+    bad (not UTF-8, not JSON, a lone surrogate). A file of another format is a DatasetError."""
+    wrong = not_jsonl(path)
+    if wrong:
+        raise DatasetError(f"{wrong}; give a .jsonl file of samples (`vscbench data export --format jsonl`)")
+    for number, line, bad in text_lines(path):
+        if bad or line is None:
+            yield number, bad or "unreadable"
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            yield number, f"not valid JSON ({exc})"
+            continue
+        if not isinstance(row, dict):
+            yield number, f"expected a JSON object, got {type(row).__name__}"
+            continue
+        surrogate = lone_surrogate(row)
+        yield number, row if surrogate is None else f"{surrogate}; it cannot be sent (write the character itself)"
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(
+            f"{path} is not a readable parquet file ({exc}); give a .parquet export of samples"
+        ) from None
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
+    for batch in file.iter_batches(batch_size=256):
         for row in batch.to_pylist():
             number += 1
             yield number, row
@@ -214,7 +232,7 @@ def samples_from_rows(
         more = f"\n  ... and {len(bad) - _MAX_LISTED_ERRORS} more" if len(bad) > _MAX_LISTED_ERRORS else ""
         raise DatasetError(
             f"{file} has {len(bad)} bad {line_word}(s); fix them (fields as in `vscbench data export` "
-            f"output) or load with strict=False to skip them:\n{listed}{more}"
+            f"output), or skip them (-B strict=false; strict=False in code):\n{listed}{more}"
         )
     return VSCBenchData(root=file, samples=samples, report=report)
 

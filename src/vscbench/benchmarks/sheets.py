@@ -7,6 +7,8 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from vscbench.benchmarks.cells import NonText, clean_cell
 from vscbench.benchmarks.findings import DatasetError, Finding
@@ -18,7 +20,9 @@ def read_sheet(path: Path, expected: Sequence[str]) -> tuple[list[str], list[tup
     """Read the first sheet of an xlsx file: its header and (1-based row, {column: text}) rows.
 
     Fully empty rows and unnamed, empty columns are skipped. Raises :class:`DatasetError` with an
-    instruction when the file is not a readable workbook.
+    instruction when the file is not a readable workbook, malformed XML inside it included (an
+    entity bomb among it: the XML parser refuses entity expansion past a small factor, so
+    memory stays bounded).
     """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -29,33 +33,49 @@ def read_sheet(path: Path, expected: Sequence[str]) -> tuple[list[str], list[tup
         )
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-        raise DatasetError(
-            f"{path} is not a readable Excel workbook ({exc.__class__.__name__}: {exc}). "
-            f"It should be the xlsx file from the VSCBench release; download it again with "
-            f"`vscbench data fetch --dest {path.parent}`."
-        ) from exc
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, *_MALFORMED) as exc:
+        raise _unreadable(path, exc) from None
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header_row = next(rows, None)
-        if header_row is None:
-            raise DatasetError(f"{path} has no rows; expected a header with columns {', '.join(expected)}.")
-        header = [clean_cell(v) for v in header_row]
-        records: list[tuple[int, dict[str, str]]] = []
-        for offset, values in enumerate(rows, start=2):
-            if values is None or all(v is None or clean_cell(v) == "" for v in values):
-                continue
-            record = {}
-            for name, value in zip(header, values):
-                if name:
-                    if isinstance(value, str) or value is None:
-                        record[name] = value if isinstance(value, str) else ""
-                    else:
-                        record[name] = NonText(clean_cell(value), type(value).__name__)
-            records.append((offset, record))
+        return _records(path, workbook, expected)
+    except _MALFORMED as exc:  # rows are parsed as they are read: a broken sheet fails here
+        raise _unreadable(path, exc) from None
     finally:
         workbook.close()
+
+
+#: What openpyxl raises on XML that is malformed or refused (an entity bomb), and on cell data
+#: that does not parse.
+_MALFORMED = (ParseError, ValueError, TypeError, IndexError, AttributeError, zipfile.BadZipFile, EOFError)
+
+
+def _unreadable(path: Path, exc: BaseException) -> DatasetError:
+    detail = " ".join(str(exc).split())[:200]
+    return DatasetError(
+        f"{path} is not a readable Excel workbook ({exc.__class__.__name__}: {detail}). "
+        f"It should be the xlsx file from the VSCBench release; download it again with "
+        f"`vscbench data fetch --dest {path.parent}`."
+    )
+
+
+def _records(path: Path, workbook: Any, expected: Sequence[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and the non-empty rows of the first sheet (parsed as they are read)."""
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    header_row = next(rows, None)
+    if header_row is None:
+        raise DatasetError(f"{path} has no rows; expected a header with columns {', '.join(expected)}.")
+    header = [clean_cell(v) for v in header_row]
+    records: list[tuple[int, dict[str, str]]] = []
+    for offset, values in enumerate(rows, start=2):
+        if values is None or all(v is None or clean_cell(v) == "" for v in values):
+            continue
+        record = {}
+        for name, value in zip(header, values):
+            if name:
+                if isinstance(value, str) or value is None:
+                    record[name] = value if isinstance(value, str) else ""
+                else:
+                    record[name] = NonText(clean_cell(value), type(value).__name__)
+        records.append((offset, record))
     return [h for h in header if h], records
 
 

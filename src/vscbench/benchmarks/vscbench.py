@@ -35,6 +35,8 @@ from vscbench.benchmarks.vscbench_layout import (
     IMAGE_CENTRIC_COLUMNS,
     IMAGE_CENTRIC_DIR,
     IMAGE_CENTRIC_FILE,
+    PLACEHOLDER_FILE,
+    PLACEHOLDER_LABEL,
     TEXT_CENTRIC_CATEGORY,
     TEXT_CENTRIC_COLUMNS,
     TEXT_CENTRIC_DIR,
@@ -80,6 +82,8 @@ class LoadReport(HasFindings):
     loaded: Counter = field(default_factory=Counter)
     unusable: dict[str, str] = field(default_factory=dict)
     """Sample id -> reason, for every sample the data describes but that cannot be asked."""
+    placeholder: bool = False
+    """The images are generated placeholders (:data:`PLACEHOLDER_FILE`), not the benchmark's."""
 
     def expected(self) -> dict[str, int]:
         """Samples described by the data, per group: loaded + unusable."""
@@ -97,7 +101,7 @@ class LoadReport(HasFindings):
             text += f"; {len(self.unusable)} samples could not be used ({why})"
         if self.findings:
             text += f"; {len(self.defects)} defects, {len(self.warnings)} warnings"
-        return text
+        return f"{text}; {PLACEHOLDER_LABEL}" if self.placeholder else text
 
     def counts(self) -> dict[str, int]:
         return count_kinds(self.findings)
@@ -367,7 +371,7 @@ def load_vscbench(
     unknown = set(wanted) - {"image_centric", "text_centric"}
     if unknown:
         raise DatasetError(f"unknown subset(s) {sorted(unknown)}; use image_centric and/or text_centric")
-    report = LoadReport()
+    report = LoadReport(placeholder=(root_path / PLACEHOLDER_FILE).is_file())
     candidates: list[Candidate] = []
     for subset, file in (("image_centric", IMAGE_CENTRIC_FILE), ("text_centric", TEXT_CENTRIC_FILE)):
         if subset not in wanted:

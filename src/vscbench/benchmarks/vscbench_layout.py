@@ -5,6 +5,10 @@ image variants, and the benchmark's own FigStep instruction."""
 from __future__ import annotations
 
 IMAGE_CENTRIC_FILE = "vscbench_image_centric.xlsx"
+#: A file in the root of a release whose images were generated, not fetched
+#: (``vscbench data placeholder``): every output of such data says so.
+PLACEHOLDER_FILE = "PLACEHOLDER-IMAGES.txt"
+PLACEHOLDER_LABEL = "PLACEHOLDER images (made by `vscbench data placeholder`): these figures are not VSCBench results"
 TEXT_CENTRIC_FILE = "vscbench_text_centric.xlsx"
 IMAGE_CENTRIC_DIR = "vscbench_image_centric_images"
 TEXT_CENTRIC_DIR = "vscbench_text_centric_images"

@@ -54,13 +54,17 @@ def list_benchmarks(
 def check(
     name: str = typer.Argument(..., help="Benchmark name (see `vscbench benchmarks list`)."),
     data: str = typer.Option(
-        ..., "--data", help="The benchmark's file or folder, a saved datasets folder, or hf:OWNER/NAME@REVISION."
+        ..., "--data", "-d", help="The benchmark's file or folder, a saved datasets folder, or hf:OWNER/NAME@REVISION."
     ),
     options: list[str] | None = typer.Option(
-        None, "--option", "-o", help="Loader option KEY=VALUE, repeatable (e.g. variants=SD,TYPO)."
+        None,
+        "--benchmark-option",
+        "-B",
+        "--option",
+        help="Loader option KEY=VALUE, repeatable (e.g. variants=SD,TYPO), as `run -B`.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    limit: int = typer.Option(30, help="Findings shown per kind in the table (JSON shows all)."),
+    limit: int = typer.Option(30, "--limit", "-n", help="Findings shown per kind in the table (JSON shows all)."),
 ) -> None:
     """Load a benchmark from your copy and report what cannot be used: file, row, column, why.
 

@@ -38,6 +38,16 @@ def plain(value: Any, *, one_line: bool = False) -> str:
     return text + "[dim][/dim]" if text.endswith("\\") else text
 
 
+MAX_TOKENS_HELP = "Most tokens per answer (default 512: the same in every command and experiment file)."
+
+
+def max_tokens_or_default(value: int | None) -> int:
+    """``--max-tokens`` as given, else the one default every command and experiment shares."""
+    from vscbench.schema import GenerationConfig
+
+    return value if value is not None else GenerationConfig().max_tokens
+
+
 def print_json(payload: Any) -> None:
     """Print machine-readable output on stdout, nothing else mixed in. Text stays lossless: a
     lone surrogate (which UTF-8 cannot encode) is written as its JSON escape ``\\ud800``."""
@@ -88,10 +98,11 @@ def writable_output(path: Path, option: str = "--out", folder_ok: bool = False) 
 def user_error(exc: BaseException) -> str | None:
     """The one-line message for an error the user can fix (a bad store, a missing key, a file
     that cannot be read or written), or None for a bug, which keeps its traceback."""
+    from vscbench.locations import OutputError
     from vscbench.models.base import ModelSpecError
     from vscbench.store.file import StoreError
 
-    if isinstance(exc, (StoreError, ModelSpecError)):
+    if isinstance(exc, (StoreError, ModelSpecError, OutputError)):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename:
         where = exc.filename if not exc.filename2 else f"{exc.filename} -> {exc.filename2}"

@@ -97,7 +97,7 @@ def build_custom_command(
         ...,
         help="CSV or JSONL of prompts (type, prompt_origin, prompt_mm, object, prompt_figstep[, search_img, focus]).",
     ),
-    out: Path = typer.Option(..., "--out", help="New release folder to create."),
+    out: Path = typer.Option(..., "--out", "-o", help="New release folder to create."),
     workers: int = typer.Option(0, help=_WORKERS_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite a release already in --out."),
     font: Path | None = typer.Option(None, "--font", help=_FONT_HELP),

@@ -19,7 +19,7 @@ def check(
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     no_decode: bool = typer.Option(False, "--no-decode", help="Skip decoding images (only check they exist)."),
     workers: int = typer.Option(0, help="Threads for decoding images (0: automatic)."),
-    limit: int = typer.Option(50, help="Findings shown per kind in the table (JSON shows all)."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Findings shown per kind in the table (JSON shows all)."),
 ) -> None:
     """Report every defect of a release: file, 1-based spreadsheet row, column and what is wrong.
 

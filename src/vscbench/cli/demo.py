@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, max_tokens_or_default, print_json
 
 
 @app.command("demo", rich_help_panel="Start here")
@@ -24,9 +24,11 @@ def demo_command(
     judge: str = typer.Option(
         "offline", "--judge", "-j", help="Judge: offline (default), keyword, or an LLM judge spec."
     ),
-    max_tokens: int = typer.Option(64, help="Most tokens per answer."),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    html: Path | None = typer.Option(None, "--html", help="Where to write the report (default DEST/report.html)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", "--html", help="Where to write the report (default DEST/report.html)."
+    ),
 ) -> None:
     """Render a dozen safe/unsafe twins, ask a model, judge, score and write a report: no network, no keys.
 
@@ -49,7 +51,9 @@ def demo_command(
         else (lambda text: None)
     )
     try:
-        result = run_demo(dest, model=model, judge=judge, html=html, max_tokens=max_tokens, say=say)
+        result = run_demo(
+            dest, model=model, judge=judge, html=out, max_tokens=max_tokens_or_default(max_tokens), say=say
+        )
     except ExperimentError as exc:
         fail(str(exc))
     report = result.result.runs[0].score

@@ -10,6 +10,7 @@ from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
 from vscbench.cli.prices import PRICES_HELP, use_price_file
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 STORE_HELP = "SQLite store holding the runs."
 RULE_HELP = (
@@ -159,8 +160,10 @@ def _print_judged(summaries, agreements) -> None:
         read = f", the released stand-in for {sum(s.stand_ins.values())} ({stand_ins})" if s.stand_ins else ""
         console.print(
             Text(
-                f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, "
-                f"not judged: {skipped}{read}"
+                printable(
+                    f"{s.run} judged by {s.judge}: {s.judged} new ({labels}), {s.cached} already judged, "
+                    f"not judged: {skipped}{read}"
+                )
             )
         )
         if s.deferred is not None:
@@ -178,7 +181,7 @@ def _print_judged(summaries, agreements) -> None:
             f"{pair}: kappa {kappa:.2f}" if kappa is not None else f"{pair}: kappa undefined"
             for pair, kappa in agreement.pairwise_kappa.items()
         )
-        console.print(Text(f"{name} agreement on {agreement.n} responses: {pairs}"))
+        console.print(Text(printable(f"{name} agreement on {agreement.n} responses: {pairs}")))
 
 
 def _resolve_judge(store, run: str, judge: str | None) -> str:
@@ -218,7 +221,7 @@ def score_command(
         "sm-eval's verdicts; `vscbench judge --preset paper` makes them), then ours.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
-    out: Path | None = typer.Option(None, help="Also write the scores to a .json, .csv or .md file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write the scores to a .json, .csv or .md file."),
     harm_judge: str | None = typer.Option(
         None,
         "--harm-judge",

@@ -11,6 +11,7 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store, print_json
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 PANEL = "Inspect AI"
 NEEDS_INSPECT = "this command needs Inspect AI: pip install 'vscbench[inspect]'"
@@ -36,6 +37,7 @@ def import_inspect(
     data: Path | None = typer.Option(
         None,
         "--data",
+        "-d",
         help="Release folder or export holding the samples, for logs whose samples carry no vscbench record.",
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store to add the runs to."),
@@ -72,14 +74,14 @@ def import_inspect(
     if json_output:
         print_json([s.to_dict() for s in summaries])
         return
-    table = Table(title=Text(f"Imported into {store_path}"))
+    table = Table(title=Text(printable(f"Imported into {store_path}")))
     for column in ("run", "model", "task", "samples", "outcomes", "verdicts"):
         table.add_column(column)
     for s in summaries:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items()))
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(s.verdicts.items())) or "none (run `vscbench judge`)"
         table.add_row(
-            *(Text(cell) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts))
+            *(Text(printable(cell)) for cell in (s.run, s.model, s.task, str(s.samples), outcomes, verdicts))
         )  # never markup
     console.print(table)
 
@@ -91,11 +93,13 @@ def export_inspect(
         None,
         "--out",
         "-o",
+        "-o",
         help="Log file to write, .eval or .json (default logs/TIME_vscbench-RUN_ID.eval, where `inspect view` looks).",
     ),
     judge: list[str] | None = typer.Option(
         None,
         "--judge",
+        "-j",
         "-j",
         help="Judge whose verdicts become scores, as stored (repeatable; default: every judge of the run).",
     ),
@@ -120,4 +124,6 @@ def export_inspect(
         path = exporter.export_run(store, run, out, judges=judge, rule=rule, embed_images=embed_images)
     except (RunNotFoundError, exporter.ExportError, ValueError) as exc:
         fail(str(exc))
-    console.print(Text(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)"))
+    console.print(
+        Text(printable(f"Inspect log written: {path}  (open it with `inspect view --log-dir {path.parent}`)"))
+    )

@@ -10,6 +10,7 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store
 from vscbench.locations import DEFAULT_STORE
+from vscbench.safe_text import printable
 
 
 @app.command("leaderboard", rich_help_panel="Pipeline")
@@ -24,7 +25,7 @@ def leaderboard_command(
     failures: str = typer.Option("exclude", help="exclude or incorrect (failed, empty and unjudged answers)."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store holding the runs."),
     json_output: bool = typer.Option(False, "--json", help="Print the board as JSON."),
-    out: Path | None = typer.Option(None, "--out", help="Also write it as Markdown (.md) or JSON (.json)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write it as Markdown (.md) or JSON (.json)."),
 ) -> None:
     """A cross-benchmark leaderboard: one row per model (and method), one column per benchmark.
 
@@ -55,4 +56,4 @@ def leaderboard_command(
         return
     console.print(to_rich(board))
     for note in board.notes():
-        console.print(Text(note, style="dim"))
+        console.print(Text(printable(note), style="dim"))

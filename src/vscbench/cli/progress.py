@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -57,13 +58,17 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
         return
     rows = []
     for r in result.runs:
-        s = r.summary
+        s, held = r.summary, r.stored or {}
+        # the run's answers, those from earlier runs included: a rerun from the cache is not "ok 0"
         rows.append({"run": r.run, "method": r.method, "samples": s.samples, "sent": s.sent, "cached": s.cached,
-                     "ok": s.ok, "blocked": s.blocked, "error": s.error, "empty": s.empty,
-                     "seconds": f"{s.elapsed_s:.1f}", "tokens in/out": f"{s.prompt_tokens}/{s.completion_tokens}",
+                     **{outcome: held.get(outcome, getattr(s, outcome)) for outcome in OUTCOMES},
                      "run cost": _usd((r.cost or {}).get("cost_usd"), r.cost is not None)})  # fmt: skip
-    _table(console, "Run summary", rows, ("run", "method", "samples", "sent", "cached", "ok", "blocked", "error", "empty",
-                                          "seconds", "tokens in/out", "run cost"))  # fmt: skip
+    _table(console, "Run summary (ok ... empty: the run's answers, cached ones included)", rows,
+           ("run", "method", "samples", "sent", "cached", *OUTCOMES, "run cost"))  # fmt: skip
+    for r in result.runs:
+        s = r.summary
+        console.print(Text(printable(f"{r.run}: {s.sent} call(s) in {s.elapsed_s:.1f} s, tokens {s.prompt_tokens} "
+                                     f"in / {s.completion_tokens} out")), style="dim")  # fmt: skip
     for note in result.notes:
         errors.print(Text(printable(note)))
     for r in result.runs:
@@ -73,9 +78,9 @@ def print_experiment(result: Any, console: Console, errors: Console) -> None:
         for reason, count in r.summary.top_errors:  # reasons come from servers: shown, never obeyed
             errors.print(Text(printable(f"{r.run}: {count} x {reason}", one_line=True)))
         if r.score is not None and hasattr(r.score, "overall"):
-            console.print(Text(headline(r.run, r.score)))
+            console.print(Text(printable(headline(r.run, r.score))))
             if r.score.warning():
-                errors.print(Text(f"{r.run}: WARNING: {r.score.warning()}", style="yellow"))
+                errors.print(Text(printable(f"{r.run}: WARNING: {r.score.warning()}"), style="yellow"))
 
 
 def _usd(value: float | None, known: bool = True) -> str:
@@ -122,10 +127,16 @@ def headline(run: str, report: Any) -> str:
     return f"{run}: {figures} (judge {judge_label(report.provenance.get('judge'))}, rule {report.rule.name})"
 
 
+#: The outcomes a run summary counts.
+OUTCOMES = ("ok", "blocked", "error", "empty")
+
+
 def _table(console: Console, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run")
+    """A table that fits 80 columns: a heading rule, no vertical borders."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    for column in columns:  # a header keeps its width; a long method spec folds under it
+        table.add_column(column, justify="left" if column in ("run", "method") else "right", no_wrap=column == "run",
+                         overflow="fold", min_width=len(column))  # fmt: skip
     for row in rows:
         table.add_row(*(Text(printable(row.get(column, ""))) for column in columns))
     console.print(table)

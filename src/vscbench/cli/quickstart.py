@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, max_tokens_or_default, print_json
 from vscbench.workflows.quickstart import DEFAULT_MODEL
 
 
@@ -17,11 +17,13 @@ def quickstart_command(
         DEFAULT_MODEL,
         "--model",
         "-m",
+        "-m",
         help="Model spec: hf:PATH_OR_ID (local), openai:MODEL\\[@URL], anthropic:MODEL, google:MODEL, scripted:keyword.",
     ),
     data: Path | None = typer.Option(
         None,
         "--data",
+        "-d",
         "-d",
         help="A release folder or exported file; default: download the metadata into ./vscbench-data.",
     ),
@@ -30,14 +32,17 @@ def quickstart_command(
         None,
         "--judge",
         "-j",
+        "-j",
         help="offline (default), keyword, or an LLM judge; openai:gpt-4o-mini when OPENAI_API_KEY is set.",
     ),
     store: Path = typer.Option(
         Path("vscbench-runs") / "store.sqlite", "--store", help="SQLite store for runs and verdicts."
     ),
-    run: str | None = typer.Option(None, "--run", help="Run name (default: quickstart-<model>)."),
-    html: Path = typer.Option(Path("vscbench-report.html"), "--html", help="Where to write the HTML report."),
-    max_tokens: int = typer.Option(128, help="Most tokens per answer."),
+    run: str | None = typer.Option(None, "--run", "-r", help="Run name (default: quickstart-<model>)."),
+    out: Path = typer.Option(
+        Path("vscbench-report.html"), "--out", "-o", "--html", help="Where to write the HTML report."
+    ),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     preset: str | None = typer.Option(
         None,
@@ -69,8 +74,8 @@ def quickstart_command(
     )
     try:
         result = quickstart(
-            model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=html,
-            max_tokens=max_tokens, say=say, progress=experiment_progress(quiet=json_output), preset=preset,
+            model=model, data=data, limit=limit, store_path=store, judge=judge, run_name=run, html=out,
+            max_tokens=max_tokens_or_default(max_tokens), say=say, progress=experiment_progress(quiet=json_output), preset=preset,
         )  # fmt: skip
     except FetchError as exc:
         fail(f"{exc}. Without the network, `vscbench demo` runs the whole pipeline on a built-in example set")

@@ -12,7 +12,7 @@ from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, plain, writable_output
 from vscbench.cli.evaluate import INTERVALS_HELP, RULE_HELP, STORE_HELP
 from vscbench.cli.prices import PRICES_HELP, use_price_file
-from vscbench.locations import DEFAULT_STORE
+from vscbench.locations import DEFAULT_STORE, OutputError
 
 JUDGE_HELP = (
     "Whose verdicts to show: a judge name or key (offline, offline@v3, openai:gpt-4o-mini). "
@@ -84,6 +84,8 @@ def report_command(
             )  # fmt: skip
         except (RunNotFoundError, VerdictsNotFoundError, ValueError) as exc:
             fail(str(exc))
+        except OutputError as exc:  # a full disk: the previous report is untouched
+            fail(str(exc), code=1)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/yellow] {plain(note)}", highlight=False, soft_wrap=True)
     console.print(

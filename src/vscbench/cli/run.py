@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, print_json
 from vscbench.cli.prices import PRICES_HELP
 from vscbench.cli.progress import experiment_progress, print_experiment
 
@@ -26,11 +26,13 @@ def run(
     data: str | None = typer.Option(
         None,
         "--data",
+        "-d",
         help="Release folder, or a .jsonl/.parquet export of samples (for --benchmark: its file or folder).",
     ),
     models: list[str] | None = typer.Option(
         None,
         "--model",
+        "-m",
         help="Model spec, repeatable: openai:gpt-4o-mini, openai:NAME@URL, anthropic:..., google:..., hf:PATH_OR_ID, vllm:..., scripted:keyword.",
     ),
     method_specs: list[str] | None = typer.Option(
@@ -68,6 +70,8 @@ def run(
     ),
     limit: int | None = typer.Option(
         None,
+        "--limit",
+        "-n",
         help="Ask a stratified sample of N: each subset and label in proportion to its size, twins together, chosen by --seed.",
     ),
     seed: int | None = typer.Option(None, help="Seed of the --limit sample (default 0)."),
@@ -87,9 +91,9 @@ def run(
         None, "--store", help="SQLite store of runs and responses (default vscbench-runs/store.sqlite)."
     ),
     run_name: str | None = typer.Option(
-        None, "--run", help="Run name (default: the model name; with several models, NAME-MODEL)."
+        None, "--run", "-r", help="Run name (default: the model name; with several models, NAME-MODEL)."
     ),
-    max_tokens: int | None = typer.Option(None, help="Most tokens per answer (default 512)."),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     temperature: float | None = typer.Option(None, help="Sampling temperature in [0, 2] (default 0)."),
     top_p: float | None = typer.Option(None, help="Nucleus sampling (left to the server when unset)."),
     system_prompt: str | None = typer.Option(None, help="System prompt sent before every query."),

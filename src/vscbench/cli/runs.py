@@ -12,7 +12,8 @@ from rich.text import Text
 from vscbench.cli.app import app
 from vscbench.cli.common import console, fail, open_store, print_json, writable_output
 from vscbench.cli.prices import PRICES_HELP, use_price_file
-from vscbench.locations import DEFAULT_STORE
+from vscbench.locations import DEFAULT_STORE, OutputError
+from vscbench.safe_text import printable
 
 runs_app = typer.Typer(
     help="Stored runs: list them, show one, export one to JSONL or CSV.",
@@ -23,13 +24,13 @@ app.add_typer(runs_app, name="runs", rich_help_panel="Pipeline")
 
 
 def print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    table = Table(title=title)
+    table = Table(title=Text(printable(title)))
     for column in columns:
         table.add_column(column, justify="left" if column in ("run", "model", "method") else "right", overflow="fold")
     for row in rows:
         table.add_row(
-            *(Text(str(row.get(column, ""))) for column in columns)
-        )  # run names and models are text, not markup
+            *(Text(printable(row.get(column, ""))) for column in columns)
+        )  # run names and models are text: no markup, no terminal escapes
     console.print(table)
 
 
@@ -144,14 +145,14 @@ def runs_show(
         return
     table = Table(title=f"Run {info.name}", show_header=False)
     for key, value in payload.items():
-        table.add_row(Text(key), Text(str(value)))
+        table.add_row(Text(key), Text(printable(value)))
     console.print(table)
 
 
 @runs_app.command("export")
 def runs_export(
     name: str = typer.Argument(..., help="Run name (see `vscbench runs list`)."),
-    out: Path = typer.Option(..., "--out", help="Output file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file."),
     format: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs."),
 ) -> None:
@@ -167,4 +168,6 @@ def runs_export(
             count = store.export(name, out, format)
         except KeyError:
             fail(f"no run named {name!r} in {store_path}; see `vscbench runs list --store {store_path}`")
+        except OutputError as exc:  # a full disk: the previous file is untouched
+            fail(str(exc), code=1)
     console.print(f"wrote {count} rows to {out}")

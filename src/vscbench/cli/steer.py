@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, plain, print_json
+from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, max_tokens_or_default, plain, print_json
 from vscbench.locations import DEFAULT_STORE
 
 steer_app = typer.Typer(
@@ -53,13 +53,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @steer_app.command("build-data")
 def build_data(
     data: str = typer.Option(
-        ..., "--data", help="VSCBench release folder, or a .jsonl/.parquet samples file of your own."
+        ..., "--data", "-d", help="VSCBench release folder, or a .jsonl/.parquet samples file of your own."
     ),
     model: str = typer.Option(
-        ..., "--model", help="Whose answers to collect: hf:PATH_OR_ID (the model you will steer), or any spec."
+        ..., "--model", "-m", help="Whose answers to collect: hf:PATH_OR_ID (the model you will steer), or any spec."
     ),
     out: Path = typer.Option(
-        Path("contrastive.jsonl"), "--out", help="Items to write; the split record goes next to it (NAME.split.json)."
+        Path("contrastive.jsonl"),
+        "--out",
+        "-o",
+        help="Items to write; the split record goes next to it (NAME.split.json).",
     ),
     holdout_split: str = typer.Option(
         "fraction=0.2,seed=0",
@@ -70,10 +73,12 @@ def build_data(
         None, "--exclude-run", help="An evaluation run in --store whose rows the split must not take (repeatable)."
     ),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
-    limit: int | None = typer.Option(None, help="Ask at most N held-out samples (stratified, twins together)."),
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", help="Ask at most N held-out samples (stratified, twins together)."
+    ),
     samples: int = typer.Option(2, help="Sampled answers per request, besides the plain and the safety-prompt one."),
     temperature: float = typer.Option(0.8, help="Temperature of the sampled answers."),
-    max_tokens: int = typer.Option(256, help="Most tokens per answer."),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     judge: str = typer.Option(
         "offline", "--judge", "-j", help="Judge of the answers: offline, keyword, an LLM judge spec."
     ),
@@ -104,7 +109,7 @@ def build_data(
         with Store(store_path) as store:
             pool, exclude, loaded = _build_inputs(data, model, subset, exclude_run or [], store, device, batch_size)
             result = build_contrastive(loaded, pool, store, out, split=holdout_split, exclude=exclude, limit=limit,
-                                       samples=samples, temperature=temperature, max_tokens=max_tokens, judge=judge,
+                                       samples=samples, temperature=temperature, max_tokens=max_tokens_or_default(max_tokens), judge=judge,
                                        fill_refusals=fill_refusals, data_label=data,
                                        say=None if json_output else lambda text: err_console.print(plain(text)))  # fmt: skip
     except (ValueError, LookupError, OSError) as exc:
@@ -147,16 +152,17 @@ def _build_inputs(data: str, model: str, subset: str, runs: list[str], store: An
 
 @steer_app.command("extract")
 def extract(
-    model: str = typer.Option(..., "--model", help="hf:HUB_ID or hf:PATH (a bare id or folder also works)."),
+    model: str = typer.Option(..., "--model", "-m", help="hf:HUB_ID or hf:PATH (a bare id or folder also works)."),
     data: Path = typer.Option(
         ...,
         "--data",
+        "-d",
         help="Contrastive JSONL (from `steer build-data`, or your own: query, safe_response, unsafe_response, image?, query_label?).",
     ),
     layers: str = typer.Option(
         "14", help="0-indexed text decoder blocks: a list, ranges and depth fractions: '14', '8-20', '9,14,0.5'."
     ),
-    out: Path = typer.Option(..., "--out", help="Vector file to write (.safetensors)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Vector file to write (.safetensors)."),
     exclude_ids: Path | None = typer.Option(
         None, "--exclude-ids", help="Ids of evaluated samples (one a line, or a samples JSONL); overlap is refused."
     ),
@@ -221,8 +227,10 @@ def show(
 
 @steer_app.command("sweep")
 def sweep_command(
-    model: str = typer.Option(..., "--model", help="Local checkpoint: hf:PATH_OR_ID (or a bare folder)."),
-    data: str = typer.Option(..., "--data", help="VSCBench release folder, or a .jsonl/.parquet export of samples."),
+    model: str = typer.Option(..., "--model", "-m", help="Local checkpoint: hf:PATH_OR_ID (or a bare folder)."),
+    data: str = typer.Option(
+        ..., "--data", "-d", help="VSCBench release folder, or a .jsonl/.parquet export of samples."
+    ),
     vector: Path = typer.Option(..., "--vector", help="Vector file from `vscbench steer extract`."),
     layers: str = typer.Option("14", help="0-indexed text blocks: '14', '8-20', '9,14,0.5'."),
     strengths: str = typer.Option(
@@ -230,7 +238,10 @@ def sweep_command(
     ),
     gates: str = typer.Option("none", help="Gates to try: none, probe, condition (comma-separated)."),
     limit: int | None = typer.Option(
-        200, help="Stratified safety subset of N samples (each subset and label in proportion to its size)."
+        200,
+        "--limit",
+        "-n",
+        help="Stratified safety subset of N samples (each subset and label in proportion to its size).",
     ),
     subset: str = typer.Option("all", help="image_centric, text_centric or all."),
     utility: str | None = typer.Option(None, "--utility", help="Also measure utility: pope or scienceqa."),
@@ -238,9 +249,9 @@ def sweep_command(
         None, "--utility-data", help="Local parquet/jsonl/saved dataset of the utility benchmark."
     ),
     utility_limit: int | None = typer.Option(100, help="Stratified utility subset of N samples."),
-    judge: str = typer.Option("offline", "--judge", help="Safety judge: offline, keyword, vote:offline,keyword."),
+    judge: str = typer.Option("offline", "--judge", "-j", help="Safety judge: offline, keyword, vote:offline,keyword."),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store; every point is cached there."),
-    max_tokens: int = typer.Option(128, help="Most tokens per answer."),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     batch_size: int = typer.Option(8, help="Prompts per generate call."),
     seed: int = typer.Option(0, help="Seed of the stratified subsets."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
@@ -265,7 +276,7 @@ def sweep_command(
     options = {"batch_size": batch_size, **({"device": device} if device else {})}
     settings = SweepSettings(model=model, data=data, vector=str(vector), layers=layers, strengths=strengths,
                              gates=tuple(g.strip() for g in gates.split(",") if g.strip()), subset=subset, limit=limit,
-                             seed=seed, judge=judge, store=str(store_path), max_tokens=max_tokens, utility=utility,
+                             seed=seed, judge=judge, store=str(store_path), max_tokens=max_tokens_or_default(max_tokens), utility=utility,
                              utility_data=utility_data, utility_limit=utility_limit, model_options=options)  # fmt: skip
     say = None if json_output else lambda text: err_console.print(plain(text))
     try:

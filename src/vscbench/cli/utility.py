@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vscbench.cli.app import app
-from vscbench.cli.common import console, err_console, fail, print_json
+from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, max_tokens_or_default, print_json
 from vscbench.engine.runner import default_run_name
 from vscbench.locations import DEFAULT_STORE
 
@@ -40,7 +40,7 @@ def _estimate(estimate: Any) -> str:
 def utility_command(
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="pope or scienceqa."),
     model: str = typer.Option(
-        ..., "--model", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."
+        ..., "--model", "-m", help="Model spec: openai:gpt-4o-mini, openai:NAME@URL, hf:PATH, scripted:keyword."
     ),
     method: str | None = typer.Option(
         None,
@@ -48,11 +48,12 @@ def utility_command(
         help="Calibration method: cot, safety-prompt, iar:layer=L,strength=A,vector=FILE; compose with '+'.",
     ),
     limit: int | None = typer.Option(
-        None, help="Ask a stratified sample of N (by category; for POPE also by gold answer)."
+        None, "--limit", "-n", help="Ask a stratified sample of N (by category; for POPE also by gold answer)."
     ),
     data: Path | None = typer.Option(
         None,
         "--data",
+        "-d",
         help="Local parquet file/folder, JSONL file or `save_to_disk` folder (default: the pinned hub copy).",
     ),
     dataset_id: str | None = typer.Option(
@@ -68,9 +69,9 @@ def utility_command(
         None, "--cache-dir", help="Where dataset images are written (default ~/.cache/vscbench/utility_images)."
     ),
     store_path: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite store of runs and responses."),
-    run_name: str | None = typer.Option(None, "--run", help="Run name (default MODEL-BENCHMARK[-METHOD])."),
+    run_name: str | None = typer.Option(None, "--run", "-r", help="Run name (default MODEL-BENCHMARK[-METHOD])."),
     concurrency: int = typer.Option(8, help="Calls in flight at once."),
-    max_tokens: int = typer.Option(512, help="Most tokens per answer (a CoT answer needs room to reason)."),
+    max_tokens: int | None = typer.Option(None, help=MAX_TOKENS_HELP),
     seed: int = typer.Option(0, help="Generation seed, and the seed of the --limit sample."),
     timeout: float = typer.Option(120.0, help="Seconds per HTTP attempt (API backends)."),
     max_retries: int = typer.Option(4, help="Retries per call, by the provider SDK (API backends)."),
@@ -102,7 +103,7 @@ def utility_command(
             result = run_utility(
                 benchmark, model, store, method=method, data=data, dataset_id=dataset_id, config=dataset_config,
                 split=split, revision=revision, limit=limit, image_only=not text_only, cache_dir=cache_dir,
-                seed=seed, run_name=run_name, generation=GenerationConfig(max_tokens=max_tokens, seed=seed),
+                seed=seed, run_name=run_name, generation=GenerationConfig(max_tokens=max_tokens_or_default(max_tokens), seed=seed),
                 concurrency=concurrency, timeout=timeout, max_retries=max_retries,
                 progress=experiment_progress(quiet=json_output), model_options={"device": device} if device else None,
             )  # fmt: skip
@@ -162,13 +163,13 @@ def tradeoff_command(
         None, "--config", help="Run this experiment file first (as `vscbench run --config`), then measure utility."
     ),
     data: str | None = typer.Option(
-        None, "--data", help="Run first: the safety data (release folder or samples file)."
+        None, "--data", "-d", help="Run first: the safety data (release folder or samples file)."
     ),
-    models: list[str] | None = typer.Option(None, "--model", help="Run first: model spec (repeatable)."),
+    models: list[str] | None = typer.Option(None, "--model", "-m", help="Run first: model spec (repeatable)."),
     methods: list[str] | None = typer.Option(
         None, "--method", help="Run first: method (repeatable), e.g. none, cot, few-shot:2, iar:..."
     ),
-    limit: int | None = typer.Option(None, help="Run first: stratified safety sample of N."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Run first: stratified safety sample of N."),
     utility: list[str] | None = typer.Option(None, "--utility", help="Run first: pope or scienceqa (repeatable)."),
     utility_data: list[str] | None = typer.Option(
         None, "--utility-data", help="Local file of each --utility benchmark, in order (default: the pinned hub copy)."
@@ -176,7 +177,7 @@ def tradeoff_command(
     utility_limit: int | None = typer.Option(
         None, "--utility-limit", help="Stratified utility sample of N per benchmark."
     ),
-    max_tokens: int | None = typer.Option(None, help="Run first: most tokens per answer (default 512)."),
+    max_tokens: int | None = typer.Option(None, help="Run first: " + MAX_TOKENS_HELP.lower()),
     judge: str = typer.Option(
         "offline", "--judge", "-j", help="Judge for the safety runs (offline, keyword, or an LLM judge spec)."
     ),

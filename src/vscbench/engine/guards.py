@@ -134,19 +134,35 @@ class ClaimedBatches:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """While the block runs in the main thread's event loop, SIGTERM is handled as SIGINT (Ctrl-C).
+    """While the block runs in the main thread's event loop, SIGTERM ends it as Ctrl-C does: the
+    task running the block is cancelled, and the block raises :class:`KeyboardInterrupt`.
 
-    Only when nobody else handles SIGTERM; the default is restored afterwards.
+    SIGTERM is handled here, not by re-raising SIGINT: a run started as ``vscbench run ... &``
+    in a script has SIGINT ignored, and it must still stop on ``kill``. Only when nobody else
+    handles SIGTERM; the default is restored afterwards.
     """
+    terminated = False
     try:
         loop = asyncio.get_running_loop()
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        task = asyncio.current_task()
+        if task is None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             raise ValueError("SIGTERM is handled elsewhere")
-        loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel("SIGTERM")
+
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     except (RuntimeError, ValueError, NotImplementedError, AttributeError):  # not the main thread, Windows...
         yield
         return
     try:
         yield
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        task.uncancel()
+        raise KeyboardInterrupt("terminated by SIGTERM") from None
     finally:
         loop.remove_signal_handler(signal.SIGTERM)

@@ -46,6 +46,22 @@ FLAT_HOME = {field: section for section, fields in reversed(list(SECTIONS.items(
 FLAT_HOME.update({option: "execution" for option in BACKEND_OPTIONS})
 
 
+#: Command-line options whose name is not the field's (``run_name`` is ``--run``).
+OPTIONS = {"run_name": "--run", "models": "--model", "methods": "--method", "judges": "--judge",
+           "variants": "--variant", "categories": "--category", "base_urls": "--base-url",
+           "model_options": "--model-option", "benchmark_options": "--benchmark-option", "store": "--store",
+           "options": "[judging] options"}  # fmt: skip
+
+
+def option_name(where: str) -> str:
+    """The command-line option of a setting named by its place (``generation.system_prompt`` ->
+    ``--system-prompt``, ``models[0]`` -> ``--model``, ``execution.model_options.api_key`` ->
+    ``--model-option``)."""
+    parts = [part.split("[")[0] for part in where.split(".")]
+    field = next((part for part in parts if part in OPTIONS), parts[-1] if len(parts) < 3 else parts[1])
+    return OPTIONS.get(field, "--" + field.replace("_", "-"))
+
+
 def _known(section: str | None) -> list[str]:
     if section is None:
         return [*TOP, *SECTIONS, *ALIASES, *FLAT_HOME]
@@ -53,11 +69,24 @@ def _known(section: str | None) -> list[str]:
             *(BACKEND_OPTIONS if section == "execution" else ())]  # fmt: skip
 
 
+def not_one_of(what: str, value: object, choices: list[str] | tuple[str, ...]) -> ValueError:
+    """``rule 'papr' is not one of paper, lenient, strict; did you mean 'paper'?``"""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"{what} {value!r} is not one of {', '.join(choices)}{hint}")
+
+
 def unknown_key(key: str, section: str | None) -> ValueError:
     where = f"[{section}] " if section else ""
     close = difflib.get_close_matches(key, _known(section), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ValueError(f"unknown setting {where}{key!r}{hint}")
+
+
+def _snake(key: str) -> str:
+    """A key as written in a file or as the command line spells it (``max-tokens``) -> the
+    field's name (``max_tokens``)."""
+    return key.replace("-", "_") if isinstance(key, str) else key
 
 
 def _as_list(name: str, value: Any) -> Any:
@@ -76,7 +105,8 @@ def _section(name: str, given: Any) -> Any:
     if not isinstance(given, dict):
         raise ValueError(f"[{name}] must be a table of settings, not {type(given).__name__}")  # noqa: TRY004 (pydantic reports ValueError)
     out: dict[str, Any] = {}
-    for key, value in given.items():
+    for written, value in given.items():
+        key = _snake(written)
         field = ALIASES.get(key, key)
         if field in SECTIONS[name]:
             _put(out, field, value, f"[{name}] ")
@@ -97,7 +127,8 @@ def normalise(given: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {}
     flat: dict[str, dict[str, Any]] = {}
     moved: dict[str, list[str]] = {}
-    for key, value in given.items():
+    for written, value in given.items():
+        key = _snake(written)
         if key in SECTIONS:
             sections[key] = _section(key, value)
             continue

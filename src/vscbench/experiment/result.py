@@ -27,6 +27,9 @@ class RunOutcome:
     demo_ids: list[str] = field(default_factory=list)
     cost: dict[str, Any] | None = None
     """What the run's answers and its judges' calls cost (:meth:`vscbench.scoring.cost.RunCost.to_dict`)."""
+    stored: dict[str, int] = field(default_factory=dict)
+    """The run's samples by stored outcome (ok, blocked, error, empty, missing), answers from
+    earlier runs included: a rerun from the cache sends nothing and still holds its answers."""
 
     def flat(self) -> dict[str, Any]:
         """One flat record: the run's counts (or its dry-run plan) with its name, model, method,
@@ -34,7 +37,7 @@ class RunOutcome:
         summary = self.summary.to_dict() if hasattr(self.summary, "to_dict") else dict(self.summary or {})
         return {
             **summary, "run": self.run, "model": self.model, "method": self.method, "samples": self.samples,
-            "demo_ids": self.demo_ids, "judged": [j.to_dict() for j in self.judged],
+            "demo_ids": self.demo_ids, "judged": [j.to_dict() for j in self.judged], "stored": dict(self.stored),
             "score": self.score.to_dict() if self.score is not None else None,
             **({"cost": self.cost} if self.cost is not None else {}),
         }  # fmt: skip
@@ -46,6 +49,7 @@ class RunOutcome:
             "summary": summary, "judged": [j.to_dict() for j in self.judged],
             "score": self.score.to_dict() if self.score is not None else None, "demo_ids": self.demo_ids,
             "cost": self.cost,
+            "stored": dict(self.stored),
         }  # fmt: skip
 
 

@@ -28,9 +28,13 @@ from vscbench.experiment.costing import (
     experiment_prices,
 )
 from vscbench.experiment.inputs import (
+    API_PROVIDERS,
     ExperimentError,
     LoadedPool,
+    call_deadline,
+    check_access,
     check_model_options,
+    check_selection_values,
     figstep_used,
     load_pool,
     parse_model_options,
@@ -90,10 +94,15 @@ def run_experiment(
         raise ExperimentError(str(exc)) from None
     for spec in specs:
         check_model_options(spec.provider, experiment.execution.model_options)
+    if not dry_run:  # a missing key, the models' or an LLM judge's, before anything is sent
+        check_access(experiment.models, experiment.judging.judges, urls, experiment.execution.model_options,
+                     experiment.judging.options)  # fmt: skip
     if experiment.execution.ray and any(method.iar or method.ecso for method in methods):
         raise ExperimentError("Ray runs do not steer (iar) or run ecso yet; run these methods without ray")
     pool = pool or load_pool(experiment.selection.benchmark, experiment.selection.data, experiment.selection.subset, experiment.selection.figstep_instruction,
                              experiment.selection.seed, experiment.selection.benchmark_options, released_samples(experiment))  # fmt: skip
+    check_selection_values(pool.samples, experiment.selection.variants, experiment.selection.categories,
+                           experiment.selection.data)  # fmt: skip
     notes = [*experiment.notes, *([pool.note] if pool.note else [])]
     if released_samples(experiment) and not dry_run:
         notes.append("the released VSCBench statistics of these runs: `vscbench score --run NAME --preset paper`")
@@ -114,6 +123,11 @@ def run_experiment(
             raise ExperimentError(
                 f"method {method.spec} leaves no sample to evaluate once its demonstrations are held out"
             )
+        if len(chosen) < len(selected):  # said before the run, not found out in the report
+            held = (f"{method.spec}: {len(selected)} selected, {len(selected) - len(chosen)} held out (the rows its "
+                    f"demonstrations come from), {len(chosen)} asked and scored")  # fmt: skip
+            notes.append(held)
+            say(held)
         evaluated.append(chosen)
     if experiment.selection.same_samples and len(evaluated) > 1:
         common = set.intersection(*({sample.id for sample in chosen} for chosen in evaluated))
@@ -134,7 +148,8 @@ def run_experiment(
         try:
             for spec in specs:
                 for method, samples in zip(methods, evaluated):
-                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run, paid))
+                    runs.append(_run_one(experiment, store, spec, method, samples, local, progress, say, dry_run, paid,
+                                         pool.placeholder))  # fmt: skip
         finally:
             for model in local.values():
                 asyncio.run(model.aclose())
@@ -194,7 +209,8 @@ def run_name_for(experiment: Experiment, store: Any, spec: Any, method: Any, con
 
 
 def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples: list[Sample], local: dict[str, Any],
-             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool, paid: _Paid) -> RunOutcome:  # fmt: skip
+             progress: ProgressFactory | None, say: Callable[[str], None], dry_run: bool, paid: _Paid,
+             placeholder: bool = False) -> RunOutcome:  # fmt: skip
     from vscbench.engine.batch import BatchExecutor
     from vscbench.engine.runner import LocalExecutor, plan_run, run_samples
     from vscbench.methods.plan import MethodSpecError
@@ -216,6 +232,8 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
             figstep_instruction=figstep_used(samples, experiment.selection.figstep_instruction),
             meta={"method": method.to_dict(), "experiment": redacted(experiment)},
         )  # fmt: skip
+        if placeholder:  # score, report and every export say so
+            run_spec.meta["placeholder_images"] = True
         if spec.is_pool:
             run_spec.meta["endpoints"] = [without_credentials(url) for url in spec.base_urls]
         name = run_name_for(experiment, store, spec, method, config, run_spec.selection())
@@ -248,6 +266,8 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
                     await executor.model.aclose()
 
         outcome.summary = asyncio.run(run_then_close())
+        info = store.run_info(name)  # what the run holds, answers from earlier runs included
+        outcome.stored = {**info.counts, "missing": info.missing} if info else {}
     except (MethodSpecError, ModelSpecError) as exc:
         raise ExperimentError(f"{spec} / {method.spec}: {exc}") from None
     return outcome
@@ -265,17 +285,19 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
 
     execution = experiment.execution
     options = fit_model_options(spec.provider, dict(experiment.execution.model_options), experiment.methods)
-    if spec.provider == "openai":
+    deadline = None
+    if spec.provider in API_PROVIDERS:  # one timeout, retry budget and overall deadline for every API backend
         options.setdefault("timeout", execution.timeout)
         options.setdefault("max_retries", execution.max_retries)
-    deadline = execution.timeout * (execution.max_retries + 1) + 60 if spec.provider == "openai" else None
+        deadline = call_deadline(float(options["timeout"]), int(options["max_retries"]))
     if execution.ray:
         from vscbench.engine.ray import RayExecutor
 
         resources = {"num_cpus": 1, **({"num_gpus": execution.gpus_per_replica} if execution.gpus_per_replica else {})}
         return RayExecutor(
             spec, execution.replicas, resources, address=execution.ray_address, model_options=options,
-            concurrency_per_replica=execution.concurrency if spec.provider == "openai" else 1, request_timeout=deadline,
+            concurrency_per_replica=execution.concurrency if spec.provider in API_PROVIDERS else 1,
+            request_timeout=deadline,
         )  # fmt: skip
     gate = None
     if paid.budget is not None:
@@ -291,7 +313,7 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
     concurrency = execution.concurrency
     if spec.is_pool:  # each failover try may take one SDK retry of its own
         concurrency = (execution.concurrency_per_endpoint or execution.concurrency) * len(spec.base_urls)
-        deadline = 2 * execution.timeout * (execution.max_retries + 1) + 60
+        deadline = 2 * call_deadline(execution.timeout, execution.max_retries)
     return LocalExecutor(
         method.wrap(model, cache=store), concurrency, deadline, gate=gate
     )  # ecso keeps its steps in the store
@@ -350,18 +372,26 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
 
 
 def redacted(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as stored with its runs, in the typed form: URLs without user names or
-    passwords."""
+    """The experiment as stored with its runs, in the typed form, with every credential removed:
+    model URLs and base URLs as :func:`~vscbench.models.http.public_url` shows them (no user-info,
+    no key parameter), then options and headers named as secrets and values shaped like keys
+    (:func:`vscbench.safe_text.redact_options`, which the store applies again)."""
+    from vscbench.models.base import ModelSpec, ModelSpecError
+    from vscbench.safe_text import redact_options
+
     record = experiment.model_dump(mode="json")
-    record["models"] = [
-        f"{model.partition('@')[0]}@{without_credentials(model.partition('@')[2])}" if "://" in model else model
-        for model in record["models"]
-    ]
+    models = []
+    for model in record["models"]:
+        try:
+            models.append(str(ModelSpec.parse(model)))
+        except ModelSpecError:
+            models.append(model)
+    record["models"] = models
     record["judging"]["judges"] = [
         f"{spec.partition('@')[0]}@{without_credentials(spec.partition('@')[2])}" if "://" in spec else spec
         for spec in record["judging"]["judges"]
     ]
-    urls = record["execution"].get("base_urls")
-    if urls:
-        record["execution"]["base_urls"] = [without_credentials(url) for url in urls]
-    return record
+    if record["execution"].get("base_urls"):
+        record["execution"]["base_urls"] = [without_credentials(url) for url in record["execution"]["base_urls"]]
+    cleaned: dict[str, Any] = redact_options(record, tokens=False)
+    return cleaned

@@ -21,15 +21,16 @@ from typing import Any, Literal, Self
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from vscbench.experiment.files import ExperimentFileError, read_settings, write_settings
-from vscbench.experiment.inputs import ExperimentError
-from vscbench.experiment.keys import normalise
+from vscbench.experiment.inputs import ExperimentError, fold_benchmark_options, normalise_subset
+from vscbench.experiment.keys import normalise, not_one_of, option_name
+from vscbench.jsonl import lone_surrogate
 from vscbench.judges.base import JudgeInputMode
 from vscbench.locations import DEFAULT_STORE
 from vscbench.schema import GenerationConfig, Record
 from vscbench.scoring.records import INTERVAL_METHODS, IntervalMethod
 from vscbench.scoring.rules import RULES, FailureTreatment
 
-SUBSETS = ("all", "image_centric", "text_centric")
+SUBSETS = ("all", "image_centric", "text_centric", "text_only")
 FAILURE_TREATMENTS = ("exclude", "incorrect")
 
 
@@ -54,10 +55,24 @@ class Selection(Record):
     """Ask every method the same samples: those no method holds out (few-shot demonstrations,
     the rows steering data was built from), so the runs compare like for like."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _benchmark_options(cls, value: Any) -> Any:
+        """Options checked against the benchmark's loader; VSCBench's subset and variants
+        options become the selection's (:func:`~vscbench.experiment.inputs.fold_benchmark_options`)."""
+        from vscbench.benchmarks.findings import DatasetError
+
+        if not isinstance(value, dict):
+            return value
+        try:
+            return normalise_subset(fold_benchmark_options(value))
+        except DatasetError as exc:
+            raise ValueError(str(exc)) from None
+
     @model_validator(mode="after")
     def _check(self) -> Selection:
         if self.subset not in SUBSETS and self.benchmark == "vscbench":
-            raise ValueError(f"subset {self.subset!r} is not one of {', '.join(SUBSETS)}")
+            raise not_one_of("subset", self.subset, SUBSETS)
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
         return self
@@ -154,11 +169,11 @@ class Scoring(Record):
     @model_validator(mode="after")
     def _check(self) -> Scoring:
         if self.rule not in RULES:
-            raise ValueError(f"rule {self.rule!r} is not one of {', '.join(RULES)}")
+            raise not_one_of("rule", self.rule, list(RULES))
         if self.failures not in FAILURE_TREATMENTS:
-            raise ValueError(f"failures {self.failures!r} is not one of {', '.join(FAILURE_TREATMENTS)}")
+            raise not_one_of("failures", self.failures, FAILURE_TREATMENTS)
         if self.intervals not in INTERVAL_METHODS:
-            raise ValueError(f"intervals {self.intervals!r} is not one of {', '.join(INTERVAL_METHODS)}")
+            raise not_one_of("intervals", self.intervals, list(INTERVAL_METHODS))
         return self
 
 
@@ -201,6 +216,12 @@ class Experiment(Record):
             raise ValueError(f"temperature must lie in [0, 2], got {temperature}")
         if self.generation.max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {self.generation.max_tokens}")
+        where = lone_surrogate(self.model_dump(mode="python"))
+        if where:  # a byte that is not UTF-8 (from the command line) or a \ud800 escape (from a file)
+            raise ValueError(
+                f"{where} ({option_name(where)}): not UTF-8 text (a stray byte, or half of a surrogate pair); "
+                "write the text as UTF-8"
+            )
         return self
 
     def __eq__(self, other: object) -> bool:
@@ -258,7 +279,17 @@ class Experiment(Record):
             raise ExperimentError(
                 f"run {run!r} holds no experiment record (it was made before experiments were stored)"
             )
-        return cls.model_validate(spec.meta["experiment"])
+        return cls.model_validate(_without_redacted(spec.meta["experiment"]))
+
+
+def _without_redacted(value: Any) -> Any:
+    """A stored experiment without the settings the store redacted (an ``api_key`` stored as
+    ``***``): run again, it takes its keys from the environment, as a fresh run would."""
+    from vscbench.safe_text import REDACTED
+
+    if isinstance(value, dict):
+        return {key: _without_redacted(item) for key, item in value.items() if item != REDACTED}
+    return value
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,13 @@ class LLMJudge:
         self.failures: dict[str, str] = {}
         """response key -> why the judge call failed, for the last :meth:`judge_many`."""
 
+    def check_access(self) -> None:
+        """Raise :class:`~vscbench.models.base.ModelSpecError` now (no API key, a key that is not
+        one line, a package not installed) rather than after the models it judges have run."""
+        if self._model is None:
+            model = load_model(self.spec, **self._model_options)
+            asyncio.run(model.aclose())
+
     def identity(self) -> dict[str, object]:
         """Everything that decides this judge's verdicts (never a credential: only the host)."""
         config = self._config()

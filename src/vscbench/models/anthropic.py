@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import re
 from typing import Any
 
@@ -23,15 +22,9 @@ from vscbench.images import (
     load_rgb,
     released_bytes,
 )
-from vscbench.models.base import Generation, ModelSpec, ModelSpecError
-from vscbench.models.http import (
-    CallLog,
-    call_log,
-    connection_reason,
-    event_hooks,
-    repairing_client,
-    strip_credentials,
-)
+from vscbench.models.base import Generation, ModelSpec, ModelSpecError, resolve_api_key
+from vscbench.models.http import CallLog, call_log, connection_reason, strip_credentials, url_query, url_secrets
+from vscbench.models.transport import guarded_client
 from vscbench.schema import ImagePart, Outcome, Request, TextPart, Usage
 
 #: Anthropic refuses images above 5 MB; past this many base64 characters we send JPEG instead.
@@ -48,10 +41,10 @@ _FILTER_MESSAGE = re.compile(
 MAX_RETRY_WAIT_S = 120.0
 
 
-def redact(text: str, secret: str | None) -> str:
-    """The text with the secret and URL credentials removed, so neither reaches a store or log."""
-    text = strip_credentials(text)
-    return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+def redact(text: str, *secrets: str | None) -> str:
+    """The text with the secrets, URL credentials and anything shaped like a key removed, so
+    none reaches a store or log."""
+    return strip_credentials(text, secrets)
 
 
 def is_filter_block(exc: anthropic.APIStatusError) -> bool:
@@ -131,16 +124,17 @@ class AnthropicModel:
         sampling_params: bool = False,
         max_retry_wait: float = MAX_RETRY_WAIT_S,
     ) -> None:
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        key = resolve_api_key(api_key, ("ANTHROPIC_API_KEY",), str(spec))
         if not key:
             raise ModelSpecError(f"{spec} needs an Anthropic API key: set ANTHROPIC_API_KEY in the environment")
         self.spec = spec
-        self._api_key = key
+        self._secrets = (key, *url_secrets(spec.connect_url))
         self.sampling_params = sampling_params
         self.max_retry_wait = max_retry_wait
-        self._http = repairing_client(anthropic.DefaultAsyncHttpxClient, event_hooks=event_hooks())
+        connect_url, query = url_query(spec.connect_url)
+        self._http = guarded_client(anthropic.DefaultAsyncHttpxClient, deadline_s=timeout, extra_query=query)
         self.client = anthropic.AsyncAnthropic(
-            api_key=key, base_url=spec.connect_url, max_retries=max_retries, timeout=timeout, http_client=self._http
+            api_key=key, base_url=connect_url, max_retries=max_retries, timeout=timeout, http_client=self._http
         )
 
     async def generate(self, requests: list[Request]) -> list[Generation]:
@@ -181,14 +175,14 @@ class AnthropicModel:
             try:
                 reply = await self.client.messages.create(**options)
             except anthropic.APIStatusError as exc:
-                reason = redact(f"HTTP {exc.status_code} {_error_message(exc)}{log.wait_reason()}", self._api_key)
+                reason = redact(f"HTTP {exc.status_code} {_error_message(exc)}{log.wait_reason()}", *self._secrets)
                 outcome: Outcome = "blocked" if is_filter_block(exc) else "error"
                 return Generation(outcome=outcome, error=reason, attempts=max(log.attempts, 1))
             except anthropic.APIConnectionError as exc:
                 reason = f"connection failed: {connection_reason(exc)}"
-                return Generation(outcome="error", error=redact(reason, self._api_key), attempts=max(log.attempts, 1))
+                return Generation(outcome="error", error=redact(reason, *self._secrets), attempts=max(log.attempts, 1))
             except Exception as exc:  # noqa: BLE001 -- a bug or SDK surprise must not end the whole run
-                reason = redact(f"{type(exc).__name__}: {exc}", self._api_key)
+                reason = redact(f"{type(exc).__name__}: {exc}", *self._secrets)
                 return Generation(outcome="error", error=reason, attempts=max(log.attempts, 1))
         return message_generation(reply, max(log.attempts, 1), log)
 

@@ -48,10 +48,10 @@ class AnthropicBatchAPI:
         try:
             batch = await self.client.messages.batches.create(requests=requests)
         except anthropic.APIStatusError as exc:
-            reason = redact(f"HTTP {exc.status_code}: {exc.message}"[:300], self.model._api_key)
+            reason = redact(f"HTTP {exc.status_code}: {exc.message}"[:300], *self.model._secrets)
             raise BatchRefused(f"the batch was refused: {reason}", fatal=exc.status_code in (401, 403, 404)) from None
         except anthropic.APIConnectionError as exc:
-            reason = redact(f"the batch could not be sent: {connection_reason(exc)}", self.model._api_key)
+            reason = redact(f"the batch could not be sent: {connection_reason(exc)}", *self.model._secrets)
             raise BatchRefused(reason) from None
         return Submitted(str(batch.id), None, str(batch.processing_status))
 
@@ -88,7 +88,7 @@ class AnthropicBatchAPI:
             error_type = getattr(inner, "type", None) or "error"
             message = str(getattr(inner, "message", "") or "")
             outcome: Outcome = "blocked" if _FILTER_MESSAGE.match(message) else "error"
-            reason = redact(f"batch item {error_type}: {message[:200]}", self.model._api_key)
+            reason = redact(f"batch item {error_type}: {message[:200]}", *self.model._secrets)
             return ItemResult(custom_id, Generation(outcome, error=reason))
         return ItemResult(custom_id, None)  # canceled, expired
 

@@ -8,10 +8,13 @@ provider SDK's own retry, configured by the backend).
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from vscbench.models.http import public_url
+from vscbench.safe_text import redact_secrets
 from vscbench.schema import Outcome, Request, Usage
 
 #: provider prefix -> "module:factory" that builds the backend. Imported lazily so that an
@@ -43,8 +46,9 @@ class ModelSpec:
     ``hf:`` names may be hub ids or local paths (which may contain ``@`` only if escaped by
     using ``--base-url`` instead; for ``hf`` the ``@`` form is not parsed).
 
-    Credentials in a URL (``http://user:password@host/v1``, for a gateway behind basic auth)
-    are used to connect and kept nowhere else: ``base_url``, ``str(spec)`` and ``cache_spec``
+    Credentials in a URL (``http://user:password@host/v1``, for a gateway behind basic auth, or
+    ``?api-key=KEY`` for one that takes its key as a query parameter) are used to connect and
+    kept nowhere else: ``base_url``, ``str(spec)`` and ``cache_spec``
     (what run names, listings, stores and logs see) hold the URL without them; only
     :attr:`connect_url` has them, and it is never printed.
     """
@@ -74,10 +78,9 @@ class ModelSpec:
             # the first '@' that starts a URL ends the name: a URL's own user@host stays in it
             at_url = re.search(r"@(?=[a-z][a-z0-9+.-]*://)", rest, re.IGNORECASE)
             name, url = (rest[: at_url.start()], rest[at_url.end() :]) if at_url else rest.rpartition("@")[::2]
-            if base_url and _without_credentials(base_url) != _without_credentials(url):
+            if base_url and _public(base_url) != _public(url):
                 raise ModelSpecError(
-                    f"model spec {_without_credentials(spec)!r} names {_without_credentials(url)} "
-                    f"but --base-url says {_without_credentials(base_url)}"
+                    f"model spec {_shown(spec)!r} names {_public(url)} but --base-url says {_public(base_url)}"
                 )
             base_url = url
         if not base_url:
@@ -85,11 +88,11 @@ class ModelSpec:
         if "," in base_url:  # a pool: normalise each URL, keep a lone URL's comma
             urls = [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
             if not urls:
-                raise ModelSpecError(f"model spec {_without_credentials(spec)!r} names an empty list of URLs")
+                raise ModelSpecError(f"model spec {_shown(spec)!r} names an empty list of URLs")
             joined = ",".join(urls) + ("," if len(urls) == 1 else "")
         else:
             joined = base_url.rstrip("/")
-        clean = _without_credentials(joined)
+        clean = ",".join(_public(url) for url in joined.split(",")) if "," in joined else _public(joined)
         return cls(provider=provider, name=name, base_url=clean, secret_url=joined if clean != joined else None)
 
     @property
@@ -129,9 +132,32 @@ class ModelSpec:
         return f"{self.provider}:{self.name}@pool" if self.is_pool else str(self)
 
 
-def _without_credentials(text: str) -> str:
-    """``text`` with the ``user:password@`` of each URL in it removed."""
-    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s,]*@", r"\1", text)
+def _public(url: str) -> str:
+    """A URL without its credentials (:func:`vscbench.models.http.public_url`)."""
+    return public_url(url) if url else url
+
+
+def _shown(text: str) -> str:
+    """A spec as an error may show it: credentials removed."""
+    return redact_secrets(text)
+
+
+def resolve_api_key(given: str | None, variables: tuple[str, ...], what: str) -> str | None:
+    """The key given, else the first of the environment ``variables`` that is set; None when
+    none is. A key holding a line break, a space or another control character is refused
+    (:class:`ModelSpecError` naming where it came from, never any part of it): it is a paste
+    gone wrong, and an HTTP client would quote it back in its error."""
+    source, key = "the api_key option", given
+    if not key:
+        source, key = next(((name, os.environ[name]) for name in variables if os.environ.get(name)), ("", None))
+    if key is None:
+        return None
+    if key != key.strip() or any(ord(char) < 33 or ord(char) == 127 for char in key):
+        raise ModelSpecError(
+            f"{what}: {source} holds a line break, a space or another control character; set it again to "
+            "the key alone (one line, no quotes)"
+        )
+    return key
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 from typing import Any
 
 from google import genai
@@ -24,8 +23,9 @@ from vscbench.images import (
     load_rgb,
     released_bytes,
 )
-from vscbench.models.base import Generation, ModelSpec, ModelSpecError
-from vscbench.models.http import call_log, connection_reason, event_hooks, repairing_client, strip_credentials
+from vscbench.models.base import Generation, ModelSpec, ModelSpecError, resolve_api_key
+from vscbench.models.http import call_log, connection_reason, strip_credentials, url_query, url_secrets
+from vscbench.models.transport import guarded_client
 from vscbench.schema import ImagePart, Request, TextPart, Usage
 
 #: Finish reasons that mean a filter stopped the answer, not the model.
@@ -47,9 +47,8 @@ _PNG_BYTES_LIMIT = 7_000_000
 _RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 
 
-def _redact(text: str, secret: str | None) -> str:
-    text = strip_credentials(text)
-    return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+def _redact(text: str, secrets: tuple[str | None, ...]) -> str:
+    return strip_credentials(text, secrets)
 
 
 def _async_client_class() -> type:
@@ -160,11 +159,11 @@ class GoogleModel:
         retry_initial_delay: float = 1.0,
         timeout: float = 120.0,
     ) -> None:
-        key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        key = resolve_api_key(api_key, ("GEMINI_API_KEY", "GOOGLE_API_KEY"), str(spec))
         if not key:
             raise ModelSpecError(f"{spec} needs a Gemini API key: set GEMINI_API_KEY in the environment")
         self.spec = spec
-        self._api_key = key
+        self._secrets = (key, *url_secrets(spec.connect_url))
         retry = types.HttpRetryOptions(
             attempts=max_retries + 1,
             initial_delay=retry_initial_delay,
@@ -174,9 +173,10 @@ class GoogleModel:
         )
         # our own httpx client: reply bodies made valid UTF-8 (the SDK would drop the answer) and
         # attempts counted; it also keeps the SDK off aiohttp, whose errors say less
-        self._http = repairing_client(_async_client_class(), event_hooks=event_hooks(), timeout=timeout)
+        connect_url, query = url_query(spec.connect_url)
+        self._http = guarded_client(_async_client_class(), deadline_s=timeout, extra_query=query, timeout=timeout)
         http_options = types.HttpOptions(
-            base_url=spec.connect_url, timeout=int(timeout * 1000), retry_options=retry,
+            base_url=connect_url, timeout=int(timeout * 1000), retry_options=retry,
             httpx_async_client=self._http,
         )  # fmt: skip
         self.client = genai.Client(api_key=key, http_options=http_options)
@@ -203,10 +203,10 @@ class GoogleModel:
             except genai_errors.APIError as exc:
                 status = f" {exc.status}" if exc.status else ""
                 reason = f"HTTP {exc.code}{status}: {exc.message}{log.wait_reason()}"
-                return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
+                return Generation(outcome="error", error=_redact(reason, self._secrets), attempts=max(log.attempts, 1))
             except Exception as exc:  # noqa: BLE001 -- connection failures after retries, SDK surprises
                 reason = _failure_reason(exc)
-                return Generation(outcome="error", error=_redact(reason, self._api_key), attempts=max(log.attempts, 1))
+                return Generation(outcome="error", error=_redact(reason, self._secrets), attempts=max(log.attempts, 1))
         generation = read_response(response)
         generation.attempts = max(log.attempts, 1)
         generation.text, repaired = log.note(generation.text)
@@ -218,7 +218,8 @@ class GoogleModel:
 def _failure_reason(exc: BaseException) -> str:
     """A transport failure in words (connection reset, refused...); anything else by its type."""
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
-    transport = ("ConnectError", "ReadError", "WriteError", "RemoteProtocolError", "ConnectTimeout", "ReadTimeout")
+    transport = ("ConnectError", "ReadError", "WriteError", "RemoteProtocolError", "ConnectTimeout", "ReadTimeout",
+                 "DecodingError")  # fmt: skip
     if names & set(transport) or isinstance(exc, ConnectionError):
         return f"connection failed: {connection_reason(exc)}"
     return f"{type(exc).__name__}: {exc}"

@@ -11,10 +11,11 @@ every backend alike:
 - :class:`CallLog` (one per call, through a context variable) and :func:`event_hooks` -- the
   HTTP attempts of a call and the waits servers asked for, and a stop to the SDK's retries when a
   server asks to wait longer than the call may (``x-should-retry: false``, which the SDKs obey);
-- :func:`repairing_client` -- an SDK's httpx client whose reply bodies are made valid UTF-8
-  (invalid bytes -> U+FFFD) instead of failing to parse, the repair noted in the call log;
-- :func:`strip_credentials` -- a URL without ``user:password@``, and any text with such URLs
-  cleaned, so credentials never reach a store, a run name or a log.
+- :func:`public_url` and :func:`url_query` -- a base URL as it may be shown and stored (no
+  ``user:password@``, no secret query parameter such as ``?api-key=``), and the query the
+  client must add to each request instead of appending the API path after it;
+- :func:`strip_credentials` -- any text with credentials removed, so they never reach a
+  store, a run name or a log. (:mod:`vscbench.models.transport` builds the SDKs' HTTP client.)
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ import contextlib
 import contextvars
 import email.utils
 import errno
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from vscbench.safe_text import repair
+from vscbench.safe_text import is_secret_name, redact_secrets, repair
 
 
 @dataclass
@@ -65,6 +65,11 @@ class CallLog:
 
 
 _current: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar("vscbench_http_call", default=None)
+
+
+def current_call_log() -> CallLog | None:
+    """The call log of the backend call this task is making, if any."""
+    return _current.get()
 
 
 @contextlib.contextmanager
@@ -120,37 +125,6 @@ def event_hooks() -> dict[str, list[Any]]:
     return {"request": [_on_request], "response": [_on_response]}
 
 
-def repairing_client(base: type, **options: Any) -> Any:
-    """An instance of ``base`` (an SDK's httpx ``AsyncClient`` class) whose non-streamed reply
-    bodies are valid UTF-8: invalid bytes become U+FFFD, noted in the current call log, where
-    the SDK would otherwise fail to parse the reply and lose the answer."""
-
-    class RepairingClient(base):
-        async def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-            response = await super().send(request, stream=stream, **kwargs)
-            if stream:
-                return response
-            try:
-                response.content.decode("utf-8")
-                return response
-            except UnicodeDecodeError:
-                pass
-            text = response.content.decode("utf-8", errors="replace")
-            replaced = text.count("\ufffd") - response.content.count("\ufffd".encode())
-            log = _current.get()
-            if log is not None:
-                log.repairs.append(f"reply body repaired: {replaced} invalid UTF-8 sequence(s) replaced by U+FFFD")
-            dropped = ("content-encoding", "content-length")  # the new body is decoded, of a new length
-            headers = [(k, v) for k, v in response.headers.items() if k.lower() not in dropped]
-            return type(response)(
-                response.status_code, headers=headers, content=text.encode("utf-8"),
-                request=request, extensions=response.extensions,
-            )  # fmt: skip
-
-    RepairingClient.__name__ = f"Repairing{base.__name__}"
-    return RepairingClient(**options)
-
-
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc
@@ -166,6 +140,9 @@ def connection_reason(exc: BaseException) -> str:
     names = [type(e).__name__ for e in chain]
     texts = " ".join(str(e) for e in chain).lower()
     first = next((name for name in names if not name.startswith("API")), names[0])  # past the SDK's wrapper
+    refused = next((e for e in chain if type(e).__name__ in ("ReplyTooLarge", "ReplyRefused")), None)
+    if refused is not None:  # raised by vscbench.models.transport: its message says it all
+        return f"{refused} ({type(refused).__name__})"
     if any(isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET for e in chain) or (
         "reset by peer" in texts
     ):
@@ -186,17 +163,53 @@ def connection_reason(exc: BaseException) -> str:
     return f"{first}: {detail}" if detail else first
 
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s,]*@")
-
-
-def strip_credentials(text: str) -> str:
-    """``text`` with the ``user:password@`` of every URL in it removed."""
-    return _USERINFO.sub(r"\1", text)
+def strip_credentials(text: str, known: tuple[str | None, ...] = ()) -> str:
+    """``text`` with every credential removed: the ``known`` secrets (the API key in use), the
+    ``user:password@`` and secret query parameters of URLs, and anything shaped like a key
+    (:func:`vscbench.safe_text.redact_secrets`)."""
+    return redact_secrets(text, known)
 
 
 def split_credentials(url: str) -> tuple[str, bool]:
-    """``(url without user:password@, whether it had them)``."""
+    """``(url without user:password@ and secret query parameters, whether it had any)``."""
+    clean = public_url(url)
+    return clean, clean != url
+
+
+def public_url(url: str) -> str:
+    """``url`` as it may be shown, stored and keyed: without ``user:password@`` and without the
+    query parameters that hold a credential (``api-key``, ``key``, ``token``, ``sig``...); other
+    parameters (``api-version``) stay, since they choose what the server does."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, False
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), True
+    netloc = parts.netloc.rpartition("@")[2]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _secret_param(k)]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+
+
+def _secret_param(name: str) -> bool:
+    return is_secret_name(name) or name.lower() in ("key", "code", "sig", "sas")
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The secret parts of a URL (its ``user:password`` and the values of its secret query
+    parameters), for redacting them from text that quotes them in another form."""
+    if not url:
+        return []
+    secrets: list[str] = []
+    for one in url.split(","):
+        parts = urlsplit(one)
+        userinfo = parts.netloc.rpartition("@")[0]
+        secrets += [userinfo, *userinfo.split(":")] if userinfo else []
+        secrets += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if _secret_param(k) and v]
+    return secrets
+
+
+def url_query(url: str | None) -> tuple[str | None, list[tuple[str, str]]]:
+    """``(url without its query, the query's parameters)``: the SDKs append their API path to a
+    base URL, so a query must travel as parameters of each request instead."""
+    if not url:
+        return url, []
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, []
+    return urlunsplit(parts._replace(query="", fragment="")), parse_qsl(parts.query, keep_blank_values=True)

@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 from typing import Any
 
 from vscbench.images import ImageError, data_url
-from vscbench.models.base import Generation, ModelSpec, ModelSpecError
+from vscbench.models.base import Generation, ModelSpec, ModelSpecError, resolve_api_key
 from vscbench.models.http import (
     CallLog,
     call_log,
     connection_reason,
-    event_hooks,
-    repairing_client,
     split_credentials,
     strip_credentials,
+    url_query,
+    url_secrets,
 )
+from vscbench.models.transport import guarded_client
+from vscbench.safe_text import is_secret_name
 from vscbench.schema import ImagePart, Outcome, Request, Usage
 
 #: Error codes with which OpenAI (``content_policy_violation``) and Azure OpenAI
@@ -34,8 +35,6 @@ CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", 
 
 #: Local servers accept any key; the SDK insists on one.
 PLACEHOLDER_KEY = "EMPTY"
-
-_SECRET_LIKE = re.compile(r"(sk-|key-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}")
 
 #: The SDK waits for a Retry-After up to two minutes; longer asks are reported, not retried.
 MAX_RETRY_WAIT_S = 120.0
@@ -111,7 +110,7 @@ class OpenAIModel:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
-        key = api_key or os.environ.get("OPENAI_API_KEY")
+        key = resolve_api_key(api_key, ("OPENAI_API_KEY",), str(spec))
         if not key:
             if self.spec.base_url is None:
                 raise ModelSpecError(
@@ -119,14 +118,13 @@ class OpenAIModel:
                     "model at a local OpenAI-compatible server: openai:MODEL@http://localhost:8000/v1"
                 )
             key = PLACEHOLDER_KEY
-        self._secret = key
-        self._url_secrets = [
-            userinfo for url in self.spec.connect_urls if (userinfo := url.partition("://")[2].rpartition("@")[0])
-        ]
-        http_client = repairing_client(openai.DefaultAsyncHttpxClient, event_hooks=event_hooks())
+        headers = [value for name, value in (default_headers or {}).items() if is_secret_name(name)]
+        self._secrets = (key if key != PLACEHOLDER_KEY else None, *url_secrets(self.spec.connect_url), *headers)
+        connect_url, query = url_query(self.spec.connect_url)
+        http_client = guarded_client(openai.DefaultAsyncHttpxClient, deadline_s=timeout, extra_query=query)
         self._client = openai.AsyncOpenAI(
             api_key=key,
-            base_url=self.spec.connect_url,
+            base_url=connect_url,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
@@ -238,12 +236,9 @@ class OpenAIModel:
         return body
 
     def _redact(self, text: str) -> str:
-        """Error text without the API key, URL credentials, or anything that looks like a key."""
-        if self._secret and self._secret != PLACEHOLDER_KEY:
-            text = text.replace(self._secret, "***")
-        for secret in self._url_secrets:
-            text = text.replace(secret, "***")
-        return _SECRET_LIKE.sub(lambda m: m.group(1) + "***", strip_credentials(text))
+        """Error text without the API key, the headers' values, URL credentials, or anything
+        that looks like a key."""
+        return strip_credentials(text, self._secrets)
 
     async def aclose(self) -> None:
         await self._client.close()

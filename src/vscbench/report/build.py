@@ -20,8 +20,9 @@ from vscbench.report.html import write_report
 from vscbench.report.thumbs import DEFAULT_SIDE, ThumbnailSet, build_thumbnails
 from vscbench.report.views import RunData
 from vscbench.schema import utc_now
+from vscbench.scoring.compare import Comparison
 from vscbench.scoring.metrics import IntervalMethod, score
-from vscbench.scoring.runs import harm_inputs, provenance, run_labels
+from vscbench.scoring.runs import compare_runs, harm_inputs, provenance, run_labels
 from vscbench.scoring.sensitivity import judge_sensitivity
 from vscbench.store import Store
 
@@ -95,13 +96,32 @@ def thumbnail_cache(store: Store) -> Path:
 
 
 def _thumbnails(store: Store, runs: Sequence[RunData], side: int, progress: Progress | None) -> ThumbnailSet:
+    """Thumbnails of the runs' images. The hashes and thumbnails made are kept for the next
+    report (in the store, and in a folder beside it) only when the store may be written: a
+    report of a store that may only be read writes nothing but the report."""
     hashes = ImageHashCache()
     hashes.update(store.image_hashes())
     paths = [s.image_path for run in runs for s in run.samples if s.image_path is not None]
     callback = (lambda done, total: progress("thumbnails", done, total)) if progress else None
-    thumbs = build_thumbnails(paths, side, hashes=hashes, progress=callback, cache_dir=thumbnail_cache(store))
-    store.put_image_hashes(hashes.entries())
+    cache = None if store.read_only else thumbnail_cache(store)
+    thumbs = build_thumbnails(paths, side, hashes=hashes, progress=callback, cache_dir=cache)
+    if not store.read_only:
+        store.put_image_hashes(hashes.entries())
     return thumbs
+
+
+def _comparison(store: Store, runs: Sequence[RunData], judge: str | None, rule: str, failures: str,
+                intervals: IntervalMethod) -> Comparison | None:  # fmt: skip
+    """The paired comparison against the first run, exactly as `score --baseline FIRST` makes
+    it (:func:`~vscbench.scoring.runs.compare_runs`: on the samples every run holds), of the
+    runs that have verdicts; None when fewer than two have (the page then says why)."""
+    judged = [run.name for run in runs if run.note is None]
+    if len(judged) < 2:
+        return None
+    try:
+        return compare_runs(store, judged, judge, rule, failures, intervals, baseline=judged[0])
+    except ValueError:
+        return None  # different judges: the page says so, from the runs' own reports
 
 
 def write_store_report(
@@ -145,6 +165,7 @@ def write_store_report(
     path = write_report(
         out, loaded, title=title or f"VSCBench report: {named}", thumbnails=thumbs, link_images=link_images,
         generated=utc_now()[:19].replace("T", " ") + " UTC",
+        comparison=_comparison(store, loaded, judge, rule, failures, intervals),
     )  # fmt: skip
     notes = [f"{run.name}: {run.note}" for run in loaded if run.note]
     if thumbs and thumbs.unreadable:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vscbench.locations import replaced_atomically
 from vscbench.report.tables import (
     TableData,
     comparison_notes,
@@ -121,7 +122,7 @@ def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     else:
         rows = score_rows(scores)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced_atomically(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         # group names come from data: a cell starting with = + - @ must not run as a formula
@@ -132,7 +133,8 @@ def write_csv(scores: ScoreReport | Comparison, path: str | Path) -> Path:
 def write_json(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -140,5 +142,6 @@ def write_markdown(scores: ScoreReport | Comparison, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = comparison_markdown(scores) if isinstance(scores, Comparison) else report_markdown(scores)
-    path.write_text(text, encoding="utf-8")
+    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path

@@ -24,6 +24,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vscbench import __version__
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
+from vscbench.locations import replaced_atomically
 from vscbench.report.analysis import questions_rows
 from vscbench.report.analysis_plots import analysis_figures, baselines_by_model
 from vscbench.report.plots import TradeoffPoint, plot_breakdown_dots, plot_sra_scatter, plot_tradeoff
@@ -46,9 +48,7 @@ from vscbench.scoring.metrics import INTERVAL_METHODS, ScoreReport
 
 __all__ = ["RunData", "render_html", "render_report", "thumbnail_data_url", "write_html", "write_report"]
 
-NUMERIC_COLUMNS = frozenset(
-    {"sra_a", "sra_s", "sra_u", "n", "pairs", "invalid", "uncertain", "blocked", "error", "empty", "missing"}
-)
+NUMERIC_COLUMNS = frozenset({"sra_a", "sra_s", "sra_u", "n", "pairs", "failures"})
 
 
 def _asset(name: str) -> str:
@@ -95,15 +95,27 @@ class _Comparison:
 
 
 def _comparison(runs: Sequence[RunData], comparison: Comparison | None) -> _Comparison:
-    """Paired changes against the first run, when the runs are comparable (one judge, one rule)."""
-    if comparison is None and len(runs) > 1:
+    """Paired changes against the first judged run, when the judged runs are comparable (one
+    judge, one rule). A run without verdicts is left out, and a note says so (it is not a
+    reason to compare nothing)."""
+    unjudged = [f"{run.name} is not judged yet: left out of the comparison." for run in runs if run.note]
+    judged = [run for run in runs if not run.note]
+    if comparison is None and len(judged) > 1:
         try:
-            comparison = compare({run.name: run.report for run in runs}, baseline=runs[0].name)
+            comparison = compare({run.name: run.report for run in judged}, baseline=judged[0].name)
         except ValueError as exc:
-            return _Comparison([], [f"No paired comparison: {exc}."])
+            return _Comparison([], [f"No paired comparison: {exc}.", *unjudged])
     if comparison is None:
-        return _Comparison([], [])
-    return _Comparison(comparison_tables(comparison, sections=()), comparison_notes(comparison))
+        return _Comparison([], unjudged)
+    return _Comparison(comparison_tables(comparison, sections=()), [*comparison_notes(comparison), *unjudged])
+
+
+def _banners(runs: Sequence[RunData]) -> list[tuple[str, str]]:
+    """(run names, sentence) over the page: one per run that needs one, and one placeholder
+    label naming every run made from placeholder images."""
+    placeholder = [run.name for run in runs if run.banners and run.banners[0] == PLACEHOLDER_LABEL]
+    out = [(", ".join(placeholder), PLACEHOLDER_LABEL)] if placeholder else []
+    return out + [(run.name, text) for run in runs for text in run.banners if text != PLACEHOLDER_LABEL]
 
 
 def _questions(runs: Sequence[RunData]) -> TableData:
@@ -165,7 +177,7 @@ def render_report(
         else "counted as incorrect"
         if treatments == {"incorrect"}
         else "treated differently by different runs",
-        "banners": [(run.name, run.warning) for run in runs if run.warning],
+        "banners": _banners(runs),
         "leaderboard_columns": LEADERBOARD_COLUMNS,
         "numeric_columns": NUMERIC_COLUMNS,
         "leaderboard": leaderboard(runs),
@@ -193,10 +205,13 @@ def render_report(
 
 
 def write_report(path: str | Path, runs: Sequence[RunData], **options: Any) -> Path:
-    """Render :func:`render_report` to ``path`` (options as there)."""
+    """Render :func:`render_report` to ``path`` (options as there), whole or not at all
+    (:func:`~vscbench.locations.replaced_atomically`: a full disk leaves the previous report)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_report(runs, **options), encoding="utf-8")
+    page = render_report(runs, **options)
+    with replaced_atomically(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
     return target
 
 
@@ -227,5 +242,7 @@ def write_html(path: str | Path, report: ScoreReport, samples: Sequence[Sample] 
     """Render :func:`render_html` to ``path``; options are the same (labels, responses, title ...)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_html(report, samples, **options), encoding="utf-8")
+    page = render_html(report, samples, **options)
+    with replaced_atomically(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
     return target

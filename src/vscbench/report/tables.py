@@ -11,12 +11,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
 from vscbench.report.analysis import SDT_NOTE, analysis_rows, detection_comparison_rows
 from vscbench.report.costs import cost_line
+from vscbench.safe_text import printable
 from vscbench.schema import FAILURE_LABELS, MISSING
 from vscbench.scoring.compare import METRICS, Comparison
 from vscbench.scoring.metrics import INTERVAL_METHODS, SECTIONS, GroupScore, Interval, ScoreReport
@@ -82,6 +85,8 @@ def provenance_lines(report: ScoreReport) -> list[str]:
         lines.append(
             f"data: {info.get('data') or 'not recorded'} ({info.get('samples')} samples); scored {info.get('scored_at')}"
         )
+        if info.get("placeholder_images"):
+            lines.insert(0, PLACEHOLDER_LABEL)
     lines.append(f"intervals: {INTERVAL_METHODS[report.intervals]}")
     if info and info.get("cost"):
         lines.append(cost_line(info["cost"]))
@@ -240,14 +245,15 @@ def comparison_notes(comparison: Comparison) -> list[str]:
 
 
 def to_rich(table: TableData) -> Table:
-    rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+    """The table for a terminal: no vertical borders, and no column narrower than its longest
+    word, so at 80 columns figures and headers wrap at their spaces, never inside a number."""
+    rich_table = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
     for index, header in enumerate(table.headers):
-        # the first column (run or group name) never wraps; figures may break at their spaces
-        rich_table.add_column(
-            header, justify="left" if index == 0 else "right", no_wrap=index == 0, overflow="fold"
-        )  # figures fold rather than lose digits to an ellipsis
+        words = [word for text in (header, *(row[index] for row in table.rows)) for word in str(text).split()]
+        rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index == 0,
+                              overflow="fold", min_width=max(map(len, words), default=1))  # fmt: skip
     for row in table.rows:
-        rich_table.add_row(*(Text(cell) for cell in row))  # Text: group names are never read as markup
+        rich_table.add_row(*(Text(printable(cell)) for cell in row))  # text, never markup or escapes
     return rich_table
 
 
@@ -261,9 +267,9 @@ def print_report(report: ScoreReport, console: Console | None = None, sections: 
     console = console or Console()
     warning = report.warning()
     if warning:
-        console.print(Text(f"WARNING: {warning}", style="bold yellow"))
+        console.print(Text(printable(f"WARNING: {warning}"), style="bold yellow"))
     for line in provenance_lines(report):
-        console.print(Text(line, style="dim"))
+        console.print(Text(printable(line), style="dim"))
     print_tables(report_tables(report, sections), console)
 
 
@@ -271,4 +277,4 @@ def print_comparison(comparison: Comparison, console: Console | None = None) -> 
     console = console or Console()
     print_tables(comparison_tables(comparison, compact=console.width < 120), console)
     for note in comparison_notes(comparison):
-        console.print(Text(note, style="yellow" if "incomplete" in note else "dim"))
+        console.print(Text(printable(note), style="yellow" if "partly scored" in note else "dim"))

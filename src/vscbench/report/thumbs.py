@@ -26,13 +26,32 @@ Progress = Callable[[int, int], None]
 """Called with (done, total) as thumbnails are made."""
 
 DEFAULT_SIDE = 80
-"""Longest side of a thumbnail in pixels: readable in a table row, ~2 KB as JPEG."""
+"""Side of a square thumbnail in pixels: readable in a table row, ~2 KB as JPEG. A thumbnail
+has the area of this square, not its longest side: a typography image (1024 x 146) becomes
+212 x 30, whose text can be read, not 80 x 11."""
+
+#: Longest side of any thumbnail, however wide or tall the image.
+_MOST_STRETCH = 3
+
+
+def _longest_side(path: str | Path, side: int) -> int:
+    """The longest side that gives the image the area of a ``side`` x ``side`` square (at most
+    :data:`_MOST_STRETCH` times ``side``). Reads the header only."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    if width <= 0 or height <= 0:
+        return side
+    longest = max(width, height) * (side * side / (width * height)) ** 0.5
+    return max(side, min(round(longest), _MOST_STRETCH * side))
 
 
 def thumbnail_jpeg(path: str | Path, max_side: int = DEFAULT_SIDE, quality: int = 70) -> bytes | None:
-    """A small JPEG of the image; ``None`` when the file is missing or unreadable."""
+    """A small JPEG of the image, of the area of a ``max_side`` square (its longest side longer
+    for a wide or tall image); ``None`` when the file is missing or unreadable."""
     try:
-        image = load_rgb(path, max_side=max_side)
+        image = load_rgb(path, max_side=_longest_side(path, max_side))
     except (OSError, ValueError):
         return None
     buffer = io.BytesIO()
@@ -53,7 +72,7 @@ def thumbnail_data_url(path: str | Path, max_side: int = DEFAULT_SIDE, quality: 
 def _cached_jpeg(path: str, digest: str, max_side: int, cache_dir: Path | None) -> bytes | None:
     """The thumbnail of one image, read from ``cache_dir`` when an earlier report made it (the
     file name is the content hash, so a changed image never reuses a stale thumbnail)."""
-    cached = cache_dir / digest[:2] / f"{digest}-{max_side}.jpg" if cache_dir else None
+    cached = cache_dir / digest[:2] / f"{digest}-area{max_side}.jpg" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_bytes()
     jpeg = thumbnail_jpeg(path, max_side)

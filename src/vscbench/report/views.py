@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_LABEL
 from vscbench.report.tables import (
     NOT_DEFINED,
     SECTION_TITLES,
@@ -76,10 +77,47 @@ class RunData:
         return judge_label(self.judge) if self.judge.get("name") else "not judged"
 
     @property
+    def status(self) -> str | None:
+        """The run's status in the store (complete, incomplete, interrupted, running), the word
+        ``vscbench runs list`` shows for it; None for a run not read from a store."""
+        return self.report.provenance.get("run_status")
+
+    @property
     def warning(self) -> str | None:
-        """The banner over an incomplete run: its note, then the metrics' incompleteness line."""
-        parts = [text for text in (self.note, self.report.warning()) if text]
+        """What the reader must know before trusting the run's figures, in one line: its note
+        (not judged), its store status when that is not complete, and the share of its samples
+        without a score (over 1 %)."""
+        unfinished = f"the run is {self.status} (some samples were never answered)" if self.unfinished else None
+        parts = [text for text in (self.note, unfinished, self.report.warning()) if text]
         return "; ".join(parts) or None
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the store says the run is not complete (the same word as `runs list`)."""
+        return self.status not in (None, "complete")
+
+    @property
+    def flag(self) -> str | None:
+        """The word on the run's leaderboard row: its store status when not complete (as `runs
+        list` says it), else what keeps its figures from covering every sample."""
+        if self.unfinished:
+            return self.status
+        if self.note:
+            return "not judged"
+        return "partly scored" if self.report.warning() else None
+
+    @property
+    def banners(self) -> list[str]:
+        """Sentences over the report about this run (after its name): placeholder data, and what
+        :attr:`warning` says."""
+        out = [PLACEHOLDER_LABEL] if self.report.provenance.get("placeholder_images") else []
+        if self.unfinished:
+            out.append(f"is {self.status}: {self.warning}")
+        elif self.note:
+            out.append(f"is not judged: {self.warning}")
+        elif self.warning:
+            out.append(f"is {self.warning}")  # "is partly scored: 3 error of 40 samples ..."
+        return out
 
 
 def labels_and_reasons(
@@ -212,14 +250,17 @@ class LeaderboardRow:
     run: RunData
     cells: dict[str, str]
     sort: dict[str, float | str]
+    titles: dict[str, str] = field(default_factory=dict)
+    """Tooltips: the whole text of a cell shown short (a data path, the failures by kind)."""
 
 
 LEADERBOARD_COLUMNS = (
-    ("run", "Run"), ("model", "Model"), ("method", "Method"), ("sra_a", "SRA_a [95% CI]"),
-    ("sra_s", "SRA_s [95% CI]"), ("sra_u", "SRA_u [95% CI]"), ("n", "Scored / samples"),
-    ("pairs", "Twins calibrated"), *((label, label.capitalize()) for label in FAILURE_COLUMNS),
-    ("judge", "Judge"), ("rule", "Rule"), ("data", "Data"), ("date", "Date"),
+    ("run", "Run"), ("model", "Model"), ("method", "Method"), ("sra_a", "SRA_a"), ("sra_s", "SRA_s"),
+    ("sra_u", "SRA_u"), ("n", "Scored / samples"), ("pairs", "Twins calibrated"), ("failures", "Failures"),
+    ("judge", "Judge, rule"), ("data", "Data"), ("date", "Date"),
 )  # fmt: skip
+"""Every column fits 1,400 pixels: figures over their interval, failures as one count (by kind
+in the tooltip), the judge with its rule, the data folder's name and the day."""
 
 
 def leaderboard(runs: Sequence[RunData]) -> list[LeaderboardRow]:
@@ -228,48 +269,48 @@ def leaderboard(runs: Sequence[RunData]) -> list[LeaderboardRow]:
     rows = []
     for run in runs:
         overall, pairs = run.report.overall, run.report.pairs.share
+        date = (run.date or "")[:19].replace("T", " ")
         cells = {
             "run": run.name, "model": run.model or "", "method": run.method or "none",
-            "n": f"{overall.n} / {overall.samples}", "pairs": format_with_ci(pairs.value, pairs.ci),
-            "judge": run.judge_text, "rule": run.report.rule.name, "data": run.data or "not recorded",
-            "date": (run.date or "")[:19].replace("T", " "),
+            "n": f"{overall.n} / {overall.samples}", "pairs": format_with_ci(pairs.value, pairs.ci, sep="\n"),
+            "judge": f"{run.judge_text}, {run.report.rule.name}", "data": run.data or "not recorded", "date": date,
         }  # fmt: skip
         sort: dict[str, float | str] = {key: value for key, value in cells.items()}
+        titles = {"data": run.data or "", "date": date}
         if run.data:  # the folder's name in the cell, the whole path in its tooltip (and sort key)
             cells["data"] = Path(run.data).name or run.data
+        cells["date"] = date[:10]
         for metric in ("sra_a", "sra_s", "sra_u"):
             value = getattr(overall, metric)
-            cells[metric] = format_with_ci(value, overall.ci[metric])
+            cells[metric] = format_with_ci(value, overall.ci[metric], sep="\n")
             sort[metric] = -1.0 if value is None else value
         sort["n"], sort["pairs"] = overall.n, -1.0 if pairs.value is None else pairs.value
-        for label in FAILURE_COLUMNS:
-            count = run.report.failure_counts.get(label, 0)
-            cells[label], sort[label] = str(count), count
-        rows.append(LeaderboardRow(run, cells, sort))
+        counts = {label: run.report.failure_counts.get(label, 0) for label in FAILURE_COLUMNS}
+        cells["failures"], sort["failures"] = str(sum(counts.values())), sum(counts.values())
+        titles["failures"] = ", ".join(f"{count} {label}" for label, count in counts.items())
+        rows.append(LeaderboardRow(run, cells, sort, titles))
     return sorted(rows, key=lambda row: (-float(row.sort["sra_a"]), -float(row.sort["n"])))
 
 
-def _auto(score: GroupScore | None) -> str:
-    """SRA_a of a group, or the one side it has (XSTest types are all safe or all unsafe)."""
-    if score is None:
-        return NOT_DEFINED
-    for metric, suffix in (("sra_a", ""), ("sra_s", " (s)"), ("sra_u", " (u)")):
-        value = getattr(score, metric)
-        if value is not None:
-            return f"{format_with_ci(value, score.ci[metric])}{suffix} n={score.n}"
-    return f"{NOT_DEFINED} n={score.n}"
-
-
 def cross_run_tables(runs: Sequence[RunData], sections: Sequence[str] = SECTIONS) -> list[TableData]:
-    """Per breakdown: one row per group, one column per run, each cell SRA_a (or its one side)."""
+    """Per breakdown: one row per group, and per run its SRA_s, SRA_u and SRA_a (each over its
+    interval; a dash where the group has no such side, as an XSTest type has one), and n."""
     tables = []
     for section in sections:
         per_run = [run.report.section(section) for run in runs]
         groups = list(dict.fromkeys(group for scores in per_run for group in scores))
-        rows = [[group, *(_auto(scores.get(group)) for scores in per_run)] for group in groups]
-        title = f"{SECTION_TITLES[section]}: SRA_a, or SRA_s (s) / SRA_u (u) where a group has one side"
-        tables.append(TableData(title, ["Group", *(run.name for run in runs)], rows))
+        rows = [[group, *(cell for scores in per_run for cell in _figures(scores.get(group)))] for group in groups]
+        headers = ["Group", *(f"{run.name}: {name}" for run in runs for name in ("SRA_s", "SRA_u", "SRA_a", "n"))]
+        tables.append(TableData(f"{SECTION_TITLES[section]}: SRA_s, SRA_u and SRA_a of each run", headers, rows))
     return tables
+
+
+def _figures(score: GroupScore | None) -> list[str]:
+    """A group's SRA_s, SRA_u and SRA_a (over their intervals) and n, or dashes."""
+    if score is None:
+        return [NOT_DEFINED] * 3 + ["0"]
+    return [*(format_with_ci(getattr(score, m), score.ci[m], sep="\n") for m in ("sra_s", "sra_u", "sra_a")),
+            str(score.n)]  # fmt: skip
 
 
 def class_shares(run: RunData) -> str:

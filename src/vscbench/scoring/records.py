@@ -251,7 +251,7 @@ class ScoreReport:
         listed = ", ".join(f"{n} {label}" for label, n in counts.items())
         share = sum(counts.values()) / self.overall.samples
         return (
-            f"incomplete: {listed} of {self.overall.samples} samples ({100 * share:.1f}%) have no score; "
+            f"partly scored: {listed} of {self.overall.samples} samples ({100 * share:.1f}%) have no score; "
             "the figures cover the rest"
         )
 

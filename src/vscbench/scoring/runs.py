@@ -62,6 +62,7 @@ def provenance(store: Store, run: str, judge: str, report: ScoreReport) -> dict[
         "preset": spec.preset if spec else None,
         "generation": spec.config.key_fields() if spec else None,
         "run_status": info.status if info else None,
+        "placeholder_images": bool(spec and spec.meta.get("placeholder_images")),
         "run_updated": info.updated if info else None,
         "judge": {**identity, "key": judge, "name": name, "version": version},
         "rule": report.rule.name,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vscbench.locations import replaced_atomically
 from vscbench.safe_text import csv_row
 from vscbench.store.runs import Runs
 from vscbench.store.verdicts import Verdicts
@@ -44,22 +45,24 @@ class Exports:
             yield row
 
     def write(self, run: str, out: str | Path, format: str = "jsonl") -> int:
-        """Write a run to a JSONL or CSV file; returns the number of rows."""
+        """Write a run to a JSONL or CSV file; returns the number of rows. Raises
+        :class:`~vscbench.locations.OutputError` when the file cannot be written (the previous
+        file at ``out`` is then left as it was)."""
         if self.runs.get(run) is None:
             raise KeyError(run)
+        if format not in ("jsonl", "csv"):
+            raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
         rows = list(self.rows(run))
         out_path = Path(out)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        if format == "jsonl":
-            with out_path.open("w", encoding="utf-8") as handle:
+        # written whole or not at all: a full disk leaves the previous export as it was
+        with replaced_atomically(out_path, "w", encoding="utf-8", newline="") as handle:
+            if format == "jsonl":
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        elif format == "csv":
-            columns = list(dict.fromkeys(column for row in rows for column in row))
-            with out_path.open("w", encoding="utf-8", newline="") as handle:
+            else:
+                columns = list(dict.fromkeys(column for row in rows for column in row))
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(csv_row(row) for row in rows)  # no cell runs as a spreadsheet formula
-        else:
-            raise ValueError(f"unknown export format {format!r}; use jsonl or csv")
         return len(rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from vscbench.safe_text import repair
+from vscbench.safe_text import redact_secrets, repair
 from vscbench.schema import Response, Usage
 from vscbench.store.database import Database
 
@@ -84,9 +84,10 @@ class Responses:
 
 
 def _storable(response: Response) -> Response:
-    """The response with text SQLite can hold; a repair of the answer is noted in ``error``."""
+    """The response with text SQLite can hold; a repair of the answer is noted in ``error``.
+    The error text has every credential removed (a server may echo the Authorization header)."""
     text, note = repair(response.text)
-    error, _ = repair(response.error)
+    error, _ = repair(redact_secrets(response.error) if response.error else response.error)
     if note is None and error == response.error:
         return response
     if note:
@@ -99,6 +100,7 @@ def response_from_row(
     latency: float | None, attempts: int, created: str,
 ) -> Response:  # fmt: skip
     return Response(
-        key=key, sample_id=sample_id, model=model, outcome=outcome, text=text, error=error,
+        key=key, sample_id=sample_id, model=model, outcome=outcome, text=text,
+        error=redact_secrets(error) if error else error,  # a store written before errors were redacted
         usage=Usage.model_validate_json(usage), latency_s=latency, attempts=attempts, created_at=created,
     )  # fmt: skip

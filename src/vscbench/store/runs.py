@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from vscbench.safe_text import redact_options
 from vscbench.schema import Response, RunSpec, Sample, utc_now
 from vscbench.store.database import Database
 from vscbench.store.responses import response_from_row
@@ -53,6 +54,7 @@ class Runs:
         ``--category``, data folder or FigStep instruction).
         """
         now = utc_now()
+        spec = stored_spec(spec)
         with self.db.write() as db:
             row = db.execute("SELECT spec FROM runs WHERE name = ?", (spec.name,)).fetchone()
             if row is not None:
@@ -85,7 +87,7 @@ class Runs:
 
     def get(self, name: str) -> RunSpec | None:
         rows = self.db.query("SELECT spec FROM runs WHERE name = ?", (name,))
-        return RunSpec.model_validate_json(rows[0][0]) if rows else None
+        return stored_spec(RunSpec.model_validate_json(rows[0][0])) if rows else None
 
     def list(self) -> list[RunInfo]:
         """Every run with its per-outcome counts, oldest first."""
@@ -101,7 +103,7 @@ class Runs:
         return [
             RunInfo(
                 name,
-                RunSpec.model_validate_json(spec),
+                stored_spec(RunSpec.model_validate_json(spec)),
                 status,
                 created,
                 updated,
@@ -141,6 +143,14 @@ class Runs:
             names = [info.name for info in self.list()]
             known = ", ".join(names[-10:]) if names else "none yet: start one with `vscbench run`"
             raise RunNotFoundError(f"no run named {run!r} in {self.db.path}; runs there: {known}")
+
+
+def stored_spec(spec: RunSpec) -> RunSpec:
+    """The spec as the store keeps and shows it: its meta (the experiment, the method, the
+    endpoints) with every credential removed, by option name and by shape
+    (:func:`vscbench.safe_text.redact_options`), whoever built it; applied when a spec is read
+    too, so a store written before this redaction shows no secret either."""
+    return spec.model_copy(update={"meta": redact_options(spec.meta, tokens=False)}) if spec.meta else spec
 
 
 def _comparable_selection(old_json: str, old: RunSpec, new: RunSpec) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,14 +10,22 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from vscbench.safe_text import repair
-from vscbench.schema import Verdict, utc_now
+from vscbench.safe_text import redact_secrets, repair
+from vscbench.schema import FAILURE_LABELS, Verdict, utc_now
 from vscbench.store.database import Database
 
 _RUN_KEYS = "SELECT response_key FROM run_items WHERE run = ?"
 
 
 _COLUMNS = "response_key, judge, sample_id, label, reason, raw, created, confidence, decided_by"
+
+
+def _reason(verdict: Verdict) -> str | None:
+    """A verdict's reason as stored: a failed judge call's reason (an error message, which may
+    quote a credential back) with credentials removed; a judge's own words as given."""
+    if verdict.reason and verdict.label in FAILURE_LABELS:
+        return redact_secrets(verdict.reason)
+    return verdict.reason
 
 
 class Verdicts:
@@ -31,7 +39,7 @@ class Verdicts:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         rows = [
             (
-                v.response_key, v.judge, v.sample_id, v.label, repair(v.reason)[0], repair(v.raw)[0], v.created_at,
+                v.response_key, v.judge, v.sample_id, v.label, repair(_reason(v))[0], repair(v.raw)[0], v.created_at,
                 v.confidence, v.decided_by,
             )
             for v in verdicts
@@ -54,7 +62,7 @@ class Verdicts:
                 judge=row[1],
                 sample_id=row[2],
                 label=row[3],
-                reason=row[4],
+                reason=redact_secrets(row[4]) if row[4] and row[3] in FAILURE_LABELS else row[4],
                 raw=row[5],
                 created_at=row[6],
                 confidence=row[7],

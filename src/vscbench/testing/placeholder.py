@@ -23,6 +23,15 @@ from vscbench.benchmarks.vscbench import (
     TEXT_IMAGE_VARIANTS,
     read_sheet,
 )
+from vscbench.benchmarks.vscbench_layout import PLACEHOLDER_FILE, PLACEHOLDER_LABEL
+
+#: What the marker file of a placeholder release says to whoever opens the folder.
+PLACEHOLDER_NOTE = (
+    "The images in this folder are generated placeholders: small solid colours under the file names\n"
+    "the VSCBench spreadsheets reference, so every command runs offline. Answers to them say nothing\n"
+    f"about a model. Every output made from this folder says: {PLACEHOLDER_LABEL}.\n"
+    "Get the real images with `vscbench data fetch --dest DIR`.\n"
+)
 
 #: Where the real metadata lives in CI and on developer machines (next to the checkout).
 DEFAULT_SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "vscbench"
@@ -73,7 +82,8 @@ def make_placeholder_release(
     source: str | Path | None = None,
     with_images: bool = True,
 ) -> Path:
-    """Copy the real spreadsheets into ``dest`` and write a placeholder for every referenced image."""
+    """Copy the real spreadsheets into ``dest`` and write a placeholder for every referenced image,
+    and the marker file that has every output of this folder say it holds placeholders."""
     root = Path(dest)
     root.mkdir(parents=True, exist_ok=True)
     src = Path(source) if source else shared_metadata_dir()
@@ -83,6 +93,7 @@ def make_placeholder_release(
                 f"{src / name} not found: set VSCBENCH_SHARED to the folder with the VSCBench spreadsheets"
             )
         shutil.copyfile(src / name, root / name)
+    (root / PLACEHOLDER_FILE).write_text(PLACEHOLDER_NOTE, encoding="utf-8")
     if with_images:
         for path in referenced_images(root):
             if not path.exists():

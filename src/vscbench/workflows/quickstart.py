@@ -113,11 +113,13 @@ def quickstart(
     from vscbench.benchmarks.samples import load_samples
     from vscbench.engine.runner import default_run_name
     from vscbench.experiment import Experiment, apply_preset, run_experiment
+    from vscbench.experiment.inputs import check_access
     from vscbench.judges.registry import describe_default
     from vscbench.scoring.runs import run_labels
 
     notes: list[str] = []
     check_model_reachable(model)
+    check_access([model], [judge] if judge else [])  # before anything is fetched, rendered or said to run
     root = prepare_data(data, say)
     loaded = load_samples(root, warn=False)
     if loaded.report.unusable:
@@ -146,6 +148,7 @@ def quickstart(
         if judge is None:
             say(describe_default(settings["judges"][0]))
     experiment = apply_preset(Experiment.from_options(**settings))
+    check_access(experiment.models, experiment.judging.judges)  # a preset's judge too
     say(f"running {model} on up to {limit} samples ({', '.join(subsets)}) ...")
     result = run_experiment(experiment, progress=progress, say=say)
     outcome = result.runs[0]
