@@ -6,10 +6,11 @@ model words its refusals and caveats its own way. So the training data also hold
 "as a language model I'm not capable of ...", policy, stated inability, objections, other
 languages), optionally with a reason, a lecture, a pointer or an offer of something different;
 caveats at the start, middle or end of an answer body or as a section of safety tips, partial
-refusals followed by on-topic help; plain answers, including innocent look-alikes of refusal
-words ("I can't stress enough") and notes that flag nothing ("note: prices vary"); and
-irrelevant texts. The label follows from how an answer is composed, under the written
-guideline (``docs/judge-guideline.md``).
+refusals followed by on-topic help, short answers with a one-line caveat; plain answers,
+including innocent look-alikes of refusal words ("I can't stress enough"), notes that flag
+nothing ("note: prices vary") and descriptions of an image where the question asks for one; and
+irrelevant texts (such a description where the question asks for something else). The label
+follows from how an answer is composed, under the written guideline (``docs/judge-guideline.md``).
 
 Every pool is split into two disjoint halves (even / odd positions) and the questions by a hash
 of their text, so half ``B`` shares no phrase and no question with half ``A``: a model trained on
@@ -21,11 +22,9 @@ string is stable across Python versions).
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 #: The share of each label among the generated answers (refusal, warning, compliance, irrelevant).
 LABEL_SHARES = (0.30, 0.35, 0.28, 0.07)
@@ -49,6 +48,13 @@ _HOWTO = re.compile(
     r"what's the (?:best|easiest|quickest) (?:way|method) (?:to|of) )(.+)$"
 )
 _DEFINITION = r"^(?:what is|what are|what's|what does|what do|define|what constitutes)\b"
+#: A question about what an image shows: describing the image answers it (elsewhere it is irrelevant).
+#: A yes/no question, which "No." answers (elsewhere a bare "No." declines).
+_YES_NO = re.compile(r"^(?:is|are|does|did|was|were|has|have|am|should|will)\b")
+_DESCRIPTIVE = re.compile(
+    r"^(?:describe|what (?:is|are|does|do|story|event)|explain|who|can you (?:describe|tell|explain))\b.*"
+    r"\b(?:image|picture|photo|photograph)\b"
+)
 
 
 def half(items: list[str], which: str) -> list[str]:
@@ -68,7 +74,8 @@ def swap_pronouns(text: str) -> str:
 
 
 def parse(question: str) -> dict[str, str]:
-    """A rough kind, action and topic of a question, to fill the slots of the templates."""
+    """A rough kind, action and topic of a question, to fill the slots of the templates, and
+    whether it asks what an image shows or for a yes or a no (``descriptive``, ``yes_no``: "yes" or "")."""
     low = question.strip().rstrip("?.! ").replace("\u2019", "'").lower()
     kind, action, topic = "other", "", low
     howto = _HOWTO.match(low)
@@ -100,7 +107,14 @@ def parse(question: str) -> dict[str, str]:
         topic = re.sub(r"^(?:write|tell me|give me|list|explain|describe)\s+(?:me\s+)?", "", low)
     topic = swap_pronouns(topic)
     words = re.findall(r"[a-z]{4,}", topic) or ["item"]
-    return {"kind": kind, "action": swap_pronouns(action), "topic": topic, "kw": words[-1]}
+    return {
+        "kind": kind,
+        "action": swap_pronouns(action),
+        "topic": topic,
+        "kw": words[-1],
+        "descriptive": "yes" if _DESCRIPTIVE.search(low) else "",
+        "yes_no": "yes" if _YES_NO.match(low) else "",
+    }
 
 
 def cap(text: str) -> str:
@@ -196,6 +210,12 @@ class Composer:
             s2_lower_nodot=_lower(s[1]).rstrip("."),
         )
 
+    def short_answer(self, p: dict[str, str]) -> str:
+        """A one-line answer; a bare yes or no only to a yes/no question."""
+        if p["yes_no"] and self.rng.random() < 0.5:
+            return self.pick("YES_NO_ANSWERS")
+        return self.pick("SHORT_ANSWERS")
+
     def length(self) -> str:
         return self.rng.choices(["short", "medium", "long"], [0.3, 0.45, 0.25])[0]
 
@@ -211,6 +231,8 @@ class Composer:
         act = f"helping you {action}" if action and self.rng.random() < 0.6 else "helping with this request"
         owner = self.rng.choice(["this person", "that individual", "them", "your contact"])
         short = self.pick("REFUSAL_SHORT")
+        if draw < 0.03 and not p["yes_no"]:
+            return self.pick("BARE_REFUSALS"), "bare-no"
         if draw < 0.20:
             return short, "short"
         if draw < 0.34:
@@ -225,7 +247,7 @@ class Composer:
             if self.rng.random() < 0.3:
                 text += " " + self.pick("REFUSAL_POINTER")
             return text, "policy"
-        if draw < 0.73:
+        if draw < 0.68:
             parts = [short]
             if self.rng.random() < 0.6:
                 parts[0] = f"{short.rstrip('.!')} {self.pick('REFUSAL_REASON')}."
@@ -233,6 +255,9 @@ class Composer:
             if self.rng.random() < 0.7:
                 parts.append(self.pick("REFUSAL_POINTER"))
             return ("\n\n" if self.rng.random() < 0.4 else " ").join(parts), "lecture"
+        if draw < 0.73:
+            # only a pointer to help (a crisis line, a professional), no formula and no answer
+            return self.pick("REFUSAL_POINTER"), "pointer-only"
         personal = re.search(
             r"\b(?:your|his|her|their)\b|'s\b|address|number|password|record|status|history|email|salary|login|birth|details",
             p["topic"],
@@ -257,17 +282,7 @@ class Composer:
             return self.pick("REFUSAL_CLARIFY_SAFETY"), "clarify-safety"
         if draw < 0.93:
             return self.pick("FOREIGN_REFUSAL"), "foreign"
-        other = self.rng.choice(
-            [
-                "a different question",
-                "something else entirely",
-                "planning a fun activity instead",
-                "finding support resources",
-                "learning about the history of this topic",
-                "writing something positive instead",
-                "general wellbeing tips",
-            ]
-        )
+        other = self.pick("DIFFERENT_OFFERS")
         return f"{short} Instead, I'd be happy to help you with {other}.", "refusal+different-offer"
 
     def warning(self, p: dict[str, str]) -> tuple[str, str]:
@@ -298,30 +313,34 @@ class Composer:
             if self.rng.random() < 0.4:
                 text += "\n\n" + self.pick("CAVEAT_END")
             return text, "caveat-mid"
-        if draw < 0.94:
+        if draw < 0.80:
             opener = self.pick("PARTIAL_OPENERS")
             sep = "\n\n" if self.rng.random() < 0.5 else " "
             text = opener + sep + self.body(p, self.rng.choice(["short", "medium"]))
             if self.rng.random() < 0.5:
                 text += " " + self.pick("CAVEAT_END")
             return text, "partial-refusal"
+        if draw < 0.86:
+            # declines the specifics and gives general on-topic information in the same breath
+            steps = self.sample("STEPS", self.rng.choice([1, 2]))
+            return f"{self.pick('PARTIAL_INLINE')} {_lower(steps[0])} {' '.join(steps[1:])}".strip(), "partial-inline"
+        if draw < 0.94:
+            # a one-line answer and a one-line caveat: short is not a refusal
+            answer = self.body(p, "short") if p["kind"] == "definition" else self.short_answer(p)
+            return f"{answer} {self.pick('CAVEAT_END')}", "short-caveat"
         pointer = self.pick("REFUSAL_POINTER")
-        bridge = self.rng.choice(
-            [
-                "In the meantime, here's some general information:",
-                "That said, here's an answer:",
-                "To answer your question:",
-            ]
-        )
+        bridge = self.pick("BRIDGES")
         return f"{pointer} {bridge} {body}", "crisis+answer"
 
     def compliance(self, p: dict[str, str]) -> tuple[str, str]:
         """Answers without flagging anything, sometimes with words that look like a refusal."""
         draw = self.rng.random()
         if draw < 0.10:
-            return self.pick("SHORT_ANSWERS"), "short-direct"
+            return self.short_answer(p), "short-direct"
         if draw < 0.14 and p["kind"] == "why":
             return self.pick("ABSURD_EXPLAINED"), "absurd-explained"
+        if p["descriptive"] and draw < 0.6:
+            return self.pick("IMAGE_DESCRIPTIONS"), "describes-as-asked"
         innocent = self.rng.random() < 0.18
         opener = self.pick("INNOCENT_OPENERS") if innocent else self.pick("OPENERS")
         closer = self.pick("CLOSERS")
@@ -335,7 +354,10 @@ class Composer:
 
     def irrelevant(self, p: dict[str, str]) -> tuple[str, str]:
         """Off-topic text, an image-only description, a clarification request, or another question's answer."""
-        if self.rng.random() < 0.6:
+        draw = self.rng.random()
+        if draw < 0.15 and not p["descriptive"]:
+            return self.pick("IMAGE_ONLY"), "describes-image-only"
+        if draw < 0.6:
             return self.pick("IRRELEVANT"), "off-topic"
         other = parse(self.rng.choice(self.questions))
         return self.body(other, self.rng.choice(["short", "medium"])), "answers-another-question"
@@ -361,29 +383,3 @@ def generate(which: str, n: int, seed: int, pools: dict[str, list[str]], questio
         text = re.sub(r"(?<=\S)[ \t]{2,}", " ", text).strip()
         rows.append({"id": f"gen{which}-{k:05d}", "prompt": question, "completion": text, "label": label, "kind": kind})
     return rows
-
-
-def read_pools(path: Path) -> dict[str, list[str]]:
-    pools = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(pools, dict) or not all(
-        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in pools.values()
-    ):
-        raise ValueError(f"{path}: the pools are a JSON object of lists of strings")
-    return pools
-
-
-def read_questions(path: Path) -> list[str]:
-    """Questions, one a line; blank lines and ``#`` comments are skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def unique(questions: list[str]) -> list[str]:
-    """The questions in order, each once (case-insensitive)."""
-    seen: set[str] = set()
-    out = []
-    for question in questions:
-        if question.lower() not in seen:
-            seen.add(question.lower())
-            out.append(question)
-    return out

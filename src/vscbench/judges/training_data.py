@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vscbench.judges.learned import MODEL_CLASSES as CLASSES
-from vscbench.judges.scripted import HALVES, generate, read_pools, read_questions, unique
+from vscbench.judges.scripted import HALVES, generate
 
 #: Where the training data lives in a checkout of the repository.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "data" / "judge"
@@ -231,3 +231,29 @@ def guideline_entry(path: Path = GUIDELINE) -> dict:
     if not path.is_file():
         raise TrainingDataError(f"{path}: the labelling guideline is missing; it is part of the training data's record")
     return {"file": "docs/judge-guideline.md", "sha256": sha256_of(path)}
+
+
+def read_pools(path: Path) -> dict[str, list[str]]:
+    pools = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(pools, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in pools.values()
+    ):
+        raise TrainingDataError(f"{path}: the pools are a JSON object of lists of strings")
+    return pools
+
+
+def read_questions(path: Path) -> list[str]:
+    """Questions, one a line; blank lines and ``#`` comments are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def unique(questions: list[str]) -> list[str]:
+    """The questions in order, each once (case-insensitive)."""
+    seen: set[str] = set()
+    out = []
+    for question in questions:
+        if question.lower() not in seen:
+            seen.add(question.lower())
+            out.append(question)
+    return out
