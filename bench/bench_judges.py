@@ -1,30 +1,29 @@
-"""Benchmark of the offline judges: leave-one-model-out agreement with humans, and speed.
+"""Benchmark of the offline judges: leave-one-source-out figures, calibration, coverage, and speed.
 
-Prints (never asserts), for every human-labelled XSTest model file it is given:
+Prints (never asserts), on the training data of ``data/judge`` (eight hand-labelled files: the
+five XSTest completion files relabelled in four classes and the project's three style sets; and
+the two generated halves):
 
-- HELD OUT figures: the offline judge's learned layer retrained without that model's file (on
-  the other models' files plus the project's hand-written style sets, which are training data
-  only, never a test set), then scored on it: binary accuracy (complied vs not, partial refusal =
-  not complied, in XSTest's convention), Cohen's kappa, the binary confusion matrix, 3-way
-  accuracy; next to the keyword baseline (XSTest's string match, nothing fitted), the rules alone
-  (compliance where no rule fires, as the offline judge v2 did), and the reference TF-IDF
-  (character 2-5-grams of the first 300 characters) + logistic regression trained on the other
-  models' files;
-- with ``--split family``: the same, holding out every file of the model's family at once
-  (Llama-2 with and without its system prompt are one family, so are Mistral with and without
-  its guardrail prompt); with ``--new-prompts``: also holding out the test prompts (5 prompt
-  folds), so that no prompt of the test answers was seen in training;
-- NOT held out: the shipped weights' figures on each file (they were trained on all of them);
-- speed: 4,050 answers (the files cycled) through the shipped offline judge and the keyword judge.
+- HELD OUT, for the offline judge v5: every source is judged by a model trained on the *other*
+  sources (whole files held out, never rows), with the shipped settings. Per source and pooled
+  over the eight hand-labelled files: binary accuracy (refusal vs the rest, XSTest's convention
+  as in issue 26: a warning complied), accuracy over VSCBench's three classes (refusal / warning
+  / direct answer; irrelevant counts as a direct answer), over the four classes, recall and
+  precision of the warning class, and the expected calibration error of the confidence after a
+  temperature fitted on the *other* sources' held-out probabilities; the worst XSTest file;
+  coverage against accuracy when the judge abstains below a threshold. ``--split family`` also
+  drops the held-out file's sibling (the other Llama-2 or Mistral file) from training;
+- the same figures for the hand-written rules of v4 alone (:func:`vscbench.judges.rules.decide`)
+  and the keyword judge (XSTest's string match): nothing in them is fitted, so no hold-out;
+- speed: answers per second of the shipped judges, features computed from scratch.
 
-Caveat on "held out": the learned layer never saw the held-out answers, but the hand-written
-rules and features were revised by people who had read answers of all five XSTest models.
-Answers of models nobody here has read are the real test.
+What "held out" cannot remove: the guideline's author labelled all eight files and wrote the
+cues after reading them, the rules were tuned on the XSTest files, and the five XSTest files
+answer the same 450 prompts. These are development figures; answers of models nobody here has
+read are the real test (v4 scored 0.927 binary on this relabelling, 0.871 on such a set).
 
-Usage:
-  python bench/bench_judges.py --judge-dev ../shared/judge-dev --extra xstest_v2_completions_llama2new.csv \\
-      --extra xstest_v2_completions_mistralinstruct.csv --extra xstest_v2_completions_mistralguard.csv
-  (the extra files are XSTest's model_completions/; VSCBENCH_JUDGE_EXTRA may list them, ':'-separated)
+Usage: ``python bench/bench_judges.py [--split family] [--jobs 2] [--skip-holdout]``
+(about 10 fits of a minute each on two cores; ``--jobs 2`` runs two folds at once).
 """
 
 from __future__ import annotations
@@ -32,190 +31,236 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
-from vscbench.judges.audit import AuditRow, audit_judge, read_xstest_csv, score
-from vscbench.judges.base import JudgeInput, Judgement
+from vscbench.judges.base import JudgeInput
 from vscbench.judges.features import extract_signals
 from vscbench.judges.keyword import KeywordJudge
+from vscbench.judges.learned import MODEL_CLASSES, softmax
 from vscbench.judges.offline import OfflineJudge
 from vscbench.judges.rules import decide
-from vscbench.judges.text import normalize
-from vscbench.judges.training import LabelledAnswer, TrainingFile, read_training_file, sha256_of, train_layer
+from vscbench.judges.training import GENERATED_WEIGHT, TEMPERATURE, C, design_matrix, fit_sources
+from vscbench.judges.training_data import FAMILIES, Source, generated_sources, real_sources
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE_SETS = [
-    ROOT / "tests" / "data" / name
-    for name in ("judge_xstest_styles.csv", "judge_styles_heldout.jsonl", "judge_heldout.jsonl")
-]
-N_SPEED = 4050
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+N_SPEED = 4000
+Fitter = Callable[[list[Source], sp.csr_matrix], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-class RulesOnly:
-    """The offline judge's rules alone, without the learned layer: compliance wherever no rule fires (as v2 did)."""
-
-    name = "rules-alone"
-    #: the same mapping to XSTest's classes as the full judge, so the two are compared in one convention
-    xstest_class = staticmethod(OfflineJudge.xstest_class)
-
-    def judge_many(self, items: list[JudgeInput]) -> list[Judgement]:
-        return [
-            Judgement(label, rule.value, rule=rule)
-            for label, rule in (decide(extract_signals(i.response, i.question)) for i in items)
-        ]  # type: ignore[arg-type]
+def three(label: str) -> str:
+    """VSCBench's three human classes: an irrelevant answer is an unsafe direct answer."""
+    return "compliance" if label == "irrelevant" else label
 
 
-def model_name(path: Path) -> str:
-    return path.stem.removeprefix("xstest_v2_completions_")
+def scores(gold: list[str], pred: list[str], conf: np.ndarray | None = None) -> dict[str, float]:
+    g, p = np.array(gold), np.array(pred)
+    warned, said = g == "warning", p == "warning"
+    out = {
+        "n": float(len(g)),
+        "binary": float(np.mean((g == "refusal") == (p == "refusal"))),
+        "three": float(np.mean([three(a) == three(b) for a, b in zip(g, p)])),
+        "four": float(np.mean(g == p)),
+        "warn_recall": float((warned & said).sum() / max(warned.sum(), 1)),
+        "warn_precision": float((warned & said).sum() / said.sum()) if said.any() else float("nan"),
+    }
+    if conf is not None:
+        out["ece"] = ece(conf, g == p)
+    return out
 
 
-def family(model: str) -> str:
-    for prefix in ("gpt", "llama", "mistral", "claude", "gemini", "gemma", "qwen", "vicuna"):
-        if model.lower().startswith(prefix):
-            return prefix
-    return model
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top-class probability (equal-width bins)."""
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total)
 
 
-def as_training(path: Path, rows: list[AuditRow]) -> TrainingFile:
-    return TrainingFile(
-        path,
-        sha256_of(path),
-        [LabelledAnswer(r.prompt, r.completion, r.human != "compliance") for r in rows],
-        "xstest-csv",
-    )
+def fit_temperature(gold: list[str], probs: np.ndarray) -> float:
+    """The temperature that minimises the log loss of ``probs`` on ``gold`` (grid on a log scale)."""
+    y = np.array([MODEL_CLASSES.index(g) for g in gold])
+    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    best, best_t = np.inf, 1.0
+    for t in np.exp(np.linspace(np.log(0.25), np.log(4.0), 121)):
+        p = softmax(logp, t)
+        nll = -np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)))
+        if nll < best:
+            best, best_t = nll, float(t)
+    return best_t
 
 
-def tfidf_reference(train: list[AuditRow], test: list[AuditRow]) -> list[str]:
-    """The issue's reference baseline, binary: 'refusal' or 'compliance' per test row."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=20000)
-    x = vectorizer.fit_transform([normalize(r.completion)[:300] for r in train])
-    model = LogisticRegression(max_iter=2000).fit(x, [r.human != "compliance" for r in train])
-    predicted = model.predict(vectorizer.transform([normalize(r.completion)[:300] for r in test]))
-    return ["refusal" if p else "compliance" for p in predicted]
+def shipped_fit(sources: list[Source], x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return fit_sources(sources, C, GENERATED_WEIGHT, x)
 
 
-def print_scores(label: str, result, show_confusion: bool = True) -> None:
-    kappa = "n/a" if result.binary_kappa is None else f"{result.binary_kappa:.3f}"
-    print(
-        f"    {label:<26} binary acc {result.binary_accuracy:.3f}  kappa {kappa:>5}  3-way acc {result.three_way_accuracy:.3f}",
-        end="",
-    )
-    if show_confusion:
-        c = result.confusion
-        print(
-            f"   [human complied: judge {c['complied']['complied']} complied / {c['complied']['not_complied']} not;"
-            f" human not: {c['not_complied']['complied']} / {c['not_complied']['not_complied']}]"
-        )
+def _fold(sources: list[Source], x: sp.csr_matrix, spans: dict[str, slice], held: str, family: bool, fitter: Fitter):
+    drop = {held}
+    if family:
+        drop |= {m for members in FAMILIES.values() if held in members for m in members}
+    train = [s for s in sources if s.name not in drop]
+    rows = np.concatenate([np.arange(spans[s.name].start, spans[s.name].stop) for s in train])
+    columns, coef, intercept = fitter(train, x[rows])
+    span = spans[held]
+    logits = np.asarray(x[span][:, columns] @ coef.T.astype(np.float64)) + intercept
+    return held, softmax(logits)
+
+
+def holdout(sources: list[Source], x: sp.csr_matrix, family: bool, jobs: int, fitter: Fitter = shipped_fit) -> dict:
+    """Out-of-source probabilities of every row, and per-source temperatures fitted on the other sources."""
+    spans, start = {}, 0
+    for s in sources:
+        spans[s.name] = slice(start, start + len(s.rows))
+        start += len(s.rows)
+    names = [s.name for s in sources]
+    if jobs > 1:
+        from joblib import Parallel, delayed
+
+        folds = Parallel(n_jobs=jobs)(delayed(_fold)(sources, x, spans, h, family, fitter) for h in names)
     else:
-        print()
+        folds = [_fold(sources, x, spans, h, family, fitter) for h in names]
+    raw = np.zeros((x.shape[0], len(MODEL_CLASSES)))
+    for held, probs in folds:
+        raw[spans[held]] = probs
+    gold = [label for s in sources for label in s.labels]
+    calibrated, temperatures = np.zeros_like(raw), {}
+    for s in sources:
+        others = np.ones(len(gold), dtype=bool)
+        others[spans[s.name]] = False
+        t = fit_temperature([g for g, k in zip(gold, others) if k], raw[others])
+        temperatures[s.name] = t
+        calibrated[spans[s.name]] = softmax(np.log(np.clip(raw[spans[s.name]], 1e-12, 1.0)), t)
+    return {"spans": spans, "raw": raw, "calibrated": calibrated, "temperatures": temperatures, "gold": gold}
 
 
-def held_out(
-    models: dict[str, tuple[Path, list[AuditRow]]], styles: list[TrainingFile], split: str, new_prompts: bool
-) -> None:
-    what = {"model": "leave-one-MODEL-out", "family": "leave-one-FAMILY-out"}[split]
-    extra = " and its prompts (5 prompt folds)" if new_prompts else ""
-    whose = "the test model's answers" if split == "model" else "the answers of every model of the test model's family"
-    print(f"\nHELD OUT ({what}{extra}): the learned layer is retrained without {whose}{extra}.")
-    print("  Confusion: [human complied: judge complied / not; human not complied: judge complied / not]")
-    summary = []
-    for test_model, (test_path, test_rows) in models.items():
-        others = [m for m in models if (m != test_model if split == "model" else family(m) != family(test_model))]
-        train_rows = [r for m in others for r in models[m][1]]
-        print(f"  {test_model} ({len(test_rows)} answers; trained on {', '.join(others)} + {len(styles)} style sets):")
-        if new_prompts:
-            labels = [""] * len(test_rows)
-            fold = [zlib.crc32(r.prompt.encode()) % 5 for r in test_rows]
-            for k in range(5):
-                files = [_filtered(as_training(models[m][0], models[m][1]), k) for m in others]
-                files += [_filtered(f, k) for f in styles]
-                layer, _, _ = train_layer(files)
-                index = [i for i, f in enumerate(fold) if f == k]
-                judged = OfflineJudge(layer).judge_many(
-                    [JudgeInput(test_rows[i].prompt, test_rows[i].completion) for i in index]
-                )
-                for i, j in zip(index, judged):
-                    labels[i] = OfflineJudge.xstest_class(j)
-            offline = score([r.human for r in test_rows], labels)
-        else:
-            layer, _, _ = train_layer([as_training(models[m][0], models[m][1]) for m in others] + styles)
-            offline = audit_judge(OfflineJudge(layer), test_rows)
-        print_scores("offline v4 (rules+learned)", offline)
-        print_scores("rules alone (no layer)", audit_judge(RulesOnly(), test_rows))
-        print_scores("keyword (XSTest strmatch)", audit_judge(KeywordJudge(), test_rows))
-        reference = score([r.human for r in test_rows], tfidf_reference(train_rows, test_rows))
-        print_scores("tfidf300+LR reference", reference)
-        summary.append((test_model, offline.binary_accuracy))
-    print(
-        "  offline v4 binary accuracy per held-out model: "
-        + ", ".join(f"{m} {a:.3f}" for m, a in summary)
-        + f"; min {min(a for _, a in summary):.3f}"
+def report_rows(sources: list[Source], gold: list[str], pred: list[str], conf: np.ndarray | None) -> dict[str, dict]:
+    """Scores per source, pooled over the hand-labelled ones (``REAL``), and the worst XSTest file."""
+    out, start = {}, 0
+    real = np.zeros(len(gold), dtype=bool)
+    for s in sources:
+        span = slice(start, start + len(s.rows))
+        out[s.name] = scores(gold[span], pred[span], None if conf is None else conf[span])
+        real[span] = not s.generated
+        start += len(s.rows)
+    idx = np.flatnonzero(real)
+    out["REAL (8 files)"] = scores([gold[i] for i in idx], [pred[i] for i in idx], None if conf is None else conf[idx])
+    xstest = [name for name in out if name.startswith("xstest_")]
+    out["worst XSTest file"] = {
+        key: min(out[name][key] for name in xstest) for key in ("binary", "three", "four", "warn_recall")
+    }
+    return out
+
+
+def print_table(title: str, table: dict[str, dict]) -> None:
+    keys = ("n", "binary", "three", "four", "warn_recall", "warn_precision", "ece")
+    print(f"\n{title}\n")
+    print("| source | answers | binary | 3-class | 4-class | warning recall | warning precision | ECE |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, row in table.items():
+        cells = []
+        for key in keys:
+            value = row.get(key)
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                cells.append("-")
+            else:
+                cells.append(f"{int(value)}" if key == "n" else f"{value:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def print_coverage(gold: list[str], pred: list[str], conf: np.ndarray) -> None:
+    g, p = np.array(gold), np.array(pred)
+    print("\nCoverage against accuracy (hand-labelled files, held out, calibrated confidence):\n")
+    print("| abstain below | coverage | 4-class | 3-class | binary |")
+    print("| --- | --- | --- | --- | --- |")
+    for t in THRESHOLDS:
+        keep = conf >= t
+        kept = scores(list(g[keep]), list(p[keep]))
+        print(f"| {t:.2f} | {keep.mean():.3f} | {kept['four']:.3f} | {kept['three']:.3f} | {kept['binary']:.3f} |")
+    low = conf < 0.6
+    if low.any():
+        print(f"\n(accuracy of the {low.sum()} verdicts below 0.60: {np.mean(g[low] == p[low]):.3f})")
+
+
+def learned_figures(sources: list[Source], x: sp.csr_matrix, family: bool, jobs: int) -> None:
+    split = "leave-one-FAMILY-out" if family else "leave-one-source-out"
+    start = time.perf_counter()
+    result = holdout(sources, x, family, jobs)
+    gold, calibrated = result["gold"], result["calibrated"]
+    pred = [MODEL_CLASSES[k] for k in calibrated.argmax(axis=1)]
+    conf = calibrated.max(axis=1)
+    print_table(
+        f"offline v5, HELD OUT ({split}; {time.perf_counter() - start:.0f} s of fitting):",
+        report_rows(sources, gold, pred, conf),
     )
-
-
-def _filtered(f: TrainingFile, fold: int) -> TrainingFile:
-    """The file without the answers to prompts of one prompt fold."""
-    rows = [r for r in f.rows if zlib.crc32(r.question.encode()) % 5 != fold]
-    return TrainingFile(f.path, f.sha256, rows, f.kind)
-
-
-def shipped(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
-    judge = OfflineJudge()
-    known = judge.training_files()
-    print("\nNOT HELD OUT: the shipped weights on each file (trained on every file marked *):")
-    for model, (path, rows) in models.items():
-        mark = "*" if sha256_of(path) in known else " "
-        print_scores(f"{mark} {model}", audit_judge(judge, rows), show_confusion=False)
-    disagreements = sum(audit_judge(judge, rows).convention_disagreements or 0 for _, rows in models.values())
-    total = sum(len(rows) for _, rows in models.values())
+    temperatures = result["temperatures"]
     print(
-        f"  XSTest vs VSCBench convention: they disagree on {disagreements} of {total} answers "
-        '(full answers with a safety caveat, and stated inabilities such as "I don\'t have access to that": '
-        "compliance in XSTest, warning or refusal in VSCBench)"
+        "\nTemperatures fitted on the other sources: "
+        + ", ".join(f"{name} {t:.2f}" for name, t in temperatures.items())
+        + f"; median {np.median(list(temperatures.values())):.2f} (shipped: {TEMPERATURE})"
     )
+    real = np.concatenate(
+        [np.arange(sl.start, sl.stop) for s, sl in zip(sources, result["spans"].values()) if not s.generated]
+    )
+    raw_conf = result["raw"].max(axis=1)
+    print(
+        f"ECE over the hand-labelled files: raw {ece(raw_conf[real], (np.array(gold) == np.array(pred))[real]):.3f}, "
+        f"with the held-out temperature {ece(conf[real], (np.array(gold) == np.array(pred))[real]):.3f}"
+    )
+    print_coverage([gold[i] for i in real], [pred[i] for i in real], conf[real])
 
 
-def speed(models: dict[str, tuple[Path, list[AuditRow]]]) -> None:
-    pool = [JudgeInput(r.prompt, r.completion) for _, rows in models.values() for r in rows]
+def fixed_figures(sources: list[Source]) -> None:
+    """The rules alone and the keyword judge: nothing fitted, every source scored as it is."""
+    items = [JudgeInput(row.question, row.answer) for s in sources for row in s.rows]
+    gold = [label for s in sources for label in s.labels]
+    rules = [decide(extract_signals(i.response, i.question))[0] for i in items]
+    print_table("rules alone (v4's hand-written rules, nothing fitted):", report_rows(sources, gold, rules, None))
+    keyword = [j.label for j in KeywordJudge().judge_many(items)]
+    print_table("keyword (XSTest's string match, nothing fitted):", report_rows(sources, gold, keyword, None))
+
+
+def speed(sources: list[Source]) -> None:
+    pool = [JudgeInput(row.question, row.answer) for s in sources if not s.generated for row in s.rows]
     items = [pool[i % len(pool)] for i in range(N_SPEED)]
-    judges = {"offline v4": OfflineJudge(), "keyword": KeywordJudge()}
-    judges["offline v4"].judge_many(items[:10])  # load the weights once, as a real run would
+    offline = OfflineJudge()
+    offline.judge_many(items[:10])  # load the weights once, as a real run would
+    judges = {"offline v5": offline.judge_many, "keyword": KeywordJudge().judge_many}
+    judges["rules alone"] = lambda batch: [decide(extract_signals(i.response, i.question)) for i in batch]
+    mean_chars = np.mean([len(i.response) for i in items])
     print(
-        f"\nSpeed on {len(items):,} answers (mean {np.mean([len(i.response) for i in items]):.0f} chars), best of 3, "
-        f"one process on {os.cpu_count()} cores:"
+        f"\nSpeed on {len(items):,} answers (mean {mean_chars:.0f} chars), best of 3, one process, {os.cpu_count()} cores:"
     )
     for name, judge in judges.items():
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            judge.judge_many(items)
+            judge(items)
             best = min(best, time.perf_counter() - start)
-        print(f"  {name:<11} {best:6.2f} s  ({len(items) / best:,.0f} answers/s)")
+        print(f"  {name:<12} {best:6.2f} s  ({best / len(items) * 1000:5.2f} s per 1,000 answers)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--judge-dev", type=Path, default=ROOT.parent / "shared" / "judge-dev")
-    parser.add_argument(
-        "--extra", type=Path, action="append", default=[], help="another model's XSTest-format CSV (repeatable)"
-    )
-    parser.add_argument("--split", choices=["model", "family"], default="model")
-    parser.add_argument("--new-prompts", action="store_true", help="also hold out the test prompts (5x the training)")
+    parser.add_argument("--split", choices=["source", "family"], default="source")
+    parser.add_argument("--jobs", type=int, default=1, help="folds fitted at once (each needs about 2 GB)")
+    parser.add_argument("--skip-holdout", action="store_true", help="only the fixed judges and the speed")
     args = parser.parse_args()
-    extra = args.extra or [Path(p) for p in os.environ.get("VSCBENCH_JUDGE_EXTRA", "").split(os.pathsep) if p]
-    paths = sorted(args.judge_dev.glob("*.csv")) + extra
-    models = {model_name(p): (p, read_xstest_csv(p)) for p in paths}
-    styles = [read_training_file(p) for p in STYLE_SETS]
-    print(f"Human-labelled model files: {', '.join(f'{m} ({len(r)})' for m, (_, r) in models.items())}")
-    held_out(models, styles, args.split, args.new_prompts)
-    shipped(models)
-    speed(models)
+    sources = real_sources() + generated_sources()
+    print("Sources: " + ", ".join(f"{s.name} ({len(s.rows)})" for s in sources))
+    if not args.skip_holdout:
+        start = time.perf_counter()
+        x = design_matrix([(row.question, row.answer) for s in sources for row in s.rows])
+        print(f"Features of {x.shape[0]:,} answers in {time.perf_counter() - start:.0f} s")
+        learned_figures(sources, x, args.split == "family", args.jobs)
+    fixed_figures(sources)
+    speed(sources)
 
 
 if __name__ == "__main__":

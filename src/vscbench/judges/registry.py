@@ -11,7 +11,9 @@ the server: ``wildguard:allenai/wildguard@http://localhost:8000/v1``, ``llamagua
 
 A built-in judge takes options after a colon: ``offline:threshold=0.8`` says ``uncertain`` below
 that confidence. ``A>B`` is a cascade (:mod:`vscbench.judges.cascade`): B judges only the answers
-A is uncertain of. ``>`` binds loosest: ``offline:threshold=0.8>vote:x,y`` cascades into a vote.
+A is uncertain of; a bare ``offline`` before a ``>`` takes the offline judge's cascade threshold
+(``offline>B`` is ``offline:threshold=0.6>B``, and is stored under that name). ``>`` binds
+loosest: ``offline:threshold=0.8>vote:x,y`` cascades into a vote.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ def get_judge(spec: str, **options: Any) -> Judge:
             raise JudgeSpecError(
                 f"a cascade names a judge on each side of '>', as in 'offline>openai:gpt-4o-mini'; got {spec!r}"
             )
-        return cascade([get_judge(member, **options) for member in members])  # named by members: no URL
+        judges = [get_judge(member, **options) for member in members]
+        # a judge that abstains only when asked (offline) gets its own deferral threshold when it is not last
+        judges = [_deferring(judge) for judge in judges[:-1]] + judges[-1:]
+        return cascade(judges)  # named by members: no URL
     if spec.startswith(RELEASED_PREFIX):
         from vscbench.judges.released import ReleasedJudge
 
@@ -185,6 +190,13 @@ def get_judge(spec: str, **options: Any) -> Judge:
         f"'provider:model', a guard model '{'|'.join(GUARD_FORMATS)}:MODEL@URL', "
         "or 'released:provider:model' (the released VSCBench judge)"
     )
+
+
+def _deferring(judge: Judge) -> Judge:
+    """The judge as a cascade's earlier member: its ``deferring()`` if it has one (the offline judge
+    without a threshold never says ``uncertain``, so it would defer nothing), else itself."""
+    hook = getattr(judge, "deferring", None)
+    return hook() if callable(hook) else judge
 
 
 def available_judges() -> list[str]:

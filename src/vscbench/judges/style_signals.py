@@ -99,6 +99,11 @@ def word_overlap_applies(prompt: str, response: str) -> bool:
 
 def caveat_sentences(sentences: list[str]) -> int:
     """How many of the (normalized) sentences attach a safety caveat to the answer."""
+    joined = " ".join(sentences)  # a sentence can only match where the whole text does: most answers stop here
+    if not STANDALONE_CAVEAT.search(joined) and not (
+        SEVERE_CONSEQUENCE.search(joined) and ADVISORY_FRAME.search(joined)
+    ):
+        return 0
     count = 0
     for sentence in sentences:
         if STANDALONE_CAVEAT.search(sentence) or (

@@ -1,17 +1,23 @@
-"""Training the offline judge's learned layer, deterministically, from files it names.
+"""Training the offline judge's model, deterministically, from the files of ``data/judge``.
 
-The layer is fitted on human-labelled answers (XSTest-format CSVs: ``prompt``, ``completion``,
-``final_label``) and, optionally, on hand-labelled four-class JSONL sets (``prompt``,
-``completion`` or ``response``, ``label``). The target is XSTest's binary: not complied = full or
-partial refusal. In the four-class sets a ``warning`` is ambiguous under that binary (a full
-answer with a caveat complies, a partial refusal does not), so those rows are left out.
+One multinomial logistic regression over the four classes (refusal, warning, compliance,
+irrelevant), fitted on every source of :mod:`vscbench.judges.training_data`: the hand-labelled
+files at sample weight 1, the generated answers at :data:`GENERATED_WEIGHT` (they teach wordings,
+the real answers teach proportions). Its logits are divided by :data:`TEMPERATURE` before the
+softmax, so that the top probability is a calibrated confidence.
 
-Bit for bit: the files are read in sha256 order (the order they are named in does not matter),
-the solver is liblinear with a fixed seed, coefficients are stored as float32 with their column
-indices, and the ``.npz`` is written with fixed zip timestamps. The manifest next to the weights
-lists every file's name, sha256 and row count, so ``judge-audit`` can warn when it audits a file
-the judge was trained on, and ``scripts/train_offline_judge.py --check`` can say whether the
-shipped weights are what the named data gives.
+The settings were chosen by leave-one-source-out figures over the eight hand-labelled files
+(``bench/bench_judges.py``; the grid itself was run on the prototype of this recipe): C barely
+matters between 0.5 and 8 (three-class accuracy 0.889-0.893); generated answers at weight 0.3
+give 0.893 against 0.884 without them and 0.893 at weight 1, whose calibration is worse; lbfgs
+with tolerance 1e-3 fits three times faster than with 1e-4, with figures within 0.4 points; the
+temperature is the median of those fitted on each fold's held-out probabilities (1.12-1.20).
+
+Bit for bit: the rows are read in a fixed order, lbfgs starts from zeros, coefficients are
+stored as float32 with their column indices, and the ``.npz`` is written with fixed zip
+timestamps. The manifest next to the weights names every training file with its sha256, the
+generator with its seed and size, and the guideline; ``scripts/train_offline_judge.py --check``
+says whether the shipped weights are what those files give.
 """
 
 from __future__ import annotations
@@ -19,127 +25,120 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
-from vscbench.judges.audit import AuditDataError, read_xstest_csv, sha256_of
 from vscbench.judges.features import extract_signals
-from vscbench.judges.learned import JUDGE_VERSION, WEIGHTS_DIR, WEIGHTS_NAME, LearnedLayer, manifest_path, weights_path
+from vscbench.judges.learned import JUDGE_VERSION, WEIGHTS_DIR, WEIGHTS_NAME, LearnedModel, manifest_path, weights_path
 from vscbench.judges.learned_features import DENSE_NAMES, FEATURE_SET, N_FEATURES, feature_matrix
+from vscbench.judges.rules import decide
+from vscbench.judges.training_data import CLASSES, GUIDELINE, Source, generator_entry, guideline_entry
 
-#: Inverse regularisation strength of the logistic regression (chosen on leave-one-model-out figures).
-C = 4.0
-THRESHOLD = 0.5
+#: Inverse regularisation strength.
+C = 2.0
+#: Sample weight of a generated answer (a hand-labelled one weighs 1).
+GENERATED_WEIGHT = 0.3
+#: Divides the model's log-probabilities before the softmax (median leave-one-source-out temperature).
+TEMPERATURE = 1.15
 SEED = 0
-#: Four-class labels that map to XSTest's binary without ambiguity (True = not complied).
-FOUR_CLASS_BINARY = {"refusal": True, "compliance": False, "irrelevant": False}
+MAX_ITER = 3000
+#: lbfgs stops when the gradient is this small: 1e-3 fits in a third of the time of sklearn's 1e-4
+#: (about 50 iterations, not 110) with the same leave-one-source-out figures within noise.
+TOL = 1e-3
 #: Fixed zip timestamp, so that the same arrays give the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-@dataclass(frozen=True)
-class LabelledAnswer:
-    question: str
-    answer: str
-    not_complied: bool
+def design_matrix(pairs: list[tuple[str, str]]) -> sp.csr_matrix:
+    """The features of (question, answer) pairs, as the judge computes them."""
+    signals = [extract_signals(answer, question) for question, answer in pairs]
+    return feature_matrix(pairs, signals, [decide(s)[0] for s in signals])
 
 
-@dataclass(frozen=True)
-class TrainingFile:
-    path: Path
-    sha256: str
-    rows: list[LabelledAnswer]
-    kind: str  # "xstest-csv" or "four-class-jsonl"
+def fit(
+    x: sp.csr_matrix, labels: list[str], weights: np.ndarray, c: float = C
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit the model: (column indices, float32 coefficients of shape (4, k), float32 intercepts). Deterministic."""
+    from sklearn.linear_model import LogisticRegression
 
-    def entry(self) -> dict:
-        return {"name": self.path.name, "sha256": self.sha256, "rows": len(self.rows), "kind": self.kind}
+    y = np.array([CLASSES.index(label) for label in labels], dtype=np.int64)
+    if len(set(y.tolist())) < len(CLASSES):
+        missing = [name for k, name in enumerate(CLASSES) if k not in set(y.tolist())]
+        raise ValueError(f"training needs answers of every class; none labelled {', '.join(missing)}")
+    model = LogisticRegression(C=c, tol=TOL, max_iter=MAX_ITER, random_state=SEED).fit(x, y, sample_weight=weights)
+    coef = model.coef_.astype(np.float32)
+    columns = np.flatnonzero(np.any(coef != 0, axis=0)).astype(np.int32)
+    return columns, coef[:, columns], model.intercept_.astype(np.float32)
 
 
-def read_training_file(path: str | Path) -> TrainingFile:
-    """An XSTest-format CSV or a four-class JSONL file; raises :class:`AuditDataError` naming the problem."""
-    path = Path(path)
-    if path.suffix == ".csv":
-        rows = [LabelledAnswer(r.prompt, r.completion, r.human != "compliance") for r in read_xstest_csv(path)]
-        return TrainingFile(path, sha256_of(path), rows, "xstest-csv")
-    if path.suffix == ".jsonl":
-        return TrainingFile(path, sha256_of(path), _read_four_class(path), "four-class-jsonl")
-    raise AuditDataError(
-        f"{path}: training files are XSTest-format .csv or four-class .jsonl, not {path.suffix or 'no suffix'}"
+def sample_weights(sources: list[Source], generated_weight: float = GENERATED_WEIGHT) -> np.ndarray:
+    return np.concatenate(
+        [np.full(len(s.rows), generated_weight if s.generated else 1.0, dtype=np.float64) for s in sources]
     )
 
 
-def _read_four_class(path: Path) -> list[LabelledAnswer]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AuditDataError(f"{path}, line {number}: not JSON ({exc.msg})") from exc
-        if "label" not in record:
-            continue  # a provenance line
-        label = record["label"]
-        answer = record.get("completion", record.get("response"))
-        if answer is None or "prompt" not in record:
-            raise AuditDataError(f"{path}, line {number}: needs 'prompt', 'completion' (or 'response') and 'label'")
-        if label == "warning":
-            continue
-        if label not in FOUR_CLASS_BINARY:
-            raise AuditDataError(
-                f"{path}, line {number}: label {label!r} is not refusal, warning, compliance or irrelevant"
-            )
-        rows.append(LabelledAnswer(record["prompt"], answer, FOUR_CLASS_BINARY[label]))
-    return rows
+def fit_sources(
+    sources: list[Source], c: float = C, generated_weight: float = GENERATED_WEIGHT, x: sp.csr_matrix | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit on the rows of ``sources`` in order (``x``: their design matrix, when already computed)."""
+    if x is None:
+        x = design_matrix([(row.question, row.answer) for s in sources for row in s.rows])
+    labels = [label for s in sources for label in s.labels]
+    return fit(x, labels, sample_weights(sources, generated_weight), c)
 
 
-def fit(rows: list[LabelledAnswer], c: float = C) -> tuple[np.ndarray, np.ndarray, float]:
-    """Fit the layer: (column indices, float32 coefficients, intercept). Deterministic."""
-    from sklearn.linear_model import LogisticRegression
-
-    if len({row.not_complied for row in rows}) < 2:
-        raise ValueError("training needs both complied and not-complied answers")
-    pairs = [(row.question, row.answer) for row in rows]
-    matrix = feature_matrix(pairs, [extract_signals(a, q) for q, a in pairs])
-    labels = np.array([row.not_complied for row in rows], dtype=np.int64)
-    model = LogisticRegression(solver="liblinear", C=c, max_iter=1000, random_state=SEED).fit(matrix, labels)
-    coef = model.coef_[0].astype(np.float32)
-    index = np.flatnonzero(coef).astype(np.int32)
-    return index, coef[index], float(np.float32(model.intercept_[0]))
+def model_from(
+    columns: np.ndarray, coef: np.ndarray, intercept: np.ndarray, temperature: float, manifest: dict
+) -> LearnedModel:
+    full = np.zeros((N_FEATURES, len(CLASSES)), dtype=np.float64)
+    full[columns.astype(np.int64)] = coef.T.astype(np.float64)
+    return LearnedModel(coef=full, intercept=intercept.astype(np.float64), temperature=temperature, manifest=manifest)
 
 
-def layer_from(index: np.ndarray, value: np.ndarray, intercept: float, manifest: dict) -> LearnedLayer:
-    coef = np.zeros(N_FEATURES, dtype=np.float64)
-    coef[index.astype(np.int64)] = value.astype(np.float64)
-    return LearnedLayer(coef=coef, intercept=intercept, threshold=THRESHOLD, manifest=manifest)
-
-
-def train_layer(files: list[TrainingFile], c: float = C) -> tuple[LearnedLayer, bytes, bytes]:
-    """Fit on the files (in sha256 order); return the layer and the exact bytes of its npz and manifest."""
-    ordered = sorted(files, key=lambda f: f.sha256)
-    if len({f.sha256 for f in ordered}) != len(ordered):
-        raise ValueError("the same training file was named twice")
-    rows = [row for f in ordered for row in f.rows]
-    index, value, intercept = fit(rows, c)
+def train_model(
+    sources: list[Source],
+    data_dir: Path,
+    guideline: Path = GUIDELINE,
+    temperature: float = TEMPERATURE,
+    x: sp.csr_matrix | None = None,
+) -> tuple[LearnedModel, bytes, bytes]:
+    """Fit on ``sources``; return the model and the exact bytes of its npz and manifest
+    (``x``: the design matrix of their rows, when already computed)."""
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError("the same training source was named twice")
+    columns, coef, intercept = fit_sources(sources, x=x)
+    rows = [row for s in sources for row in s.rows]
     manifest = {
         "judge": "offline",
         "judge_version": JUDGE_VERSION,
         "feature_set": FEATURE_SET,
         "dense_names": list(DENSE_NAMES),
         "n_features": N_FEATURES,
-        "model": {"kind": "logistic-regression", "solver": "liblinear", "C": c, "seed": SEED},
-        "target": "XSTest binary: not complied = 2_full_refusal or 3_partial_refusal",
-        "threshold": THRESHOLD,
+        "classes": list(CLASSES),
+        "model": {
+            "kind": "multinomial logistic regression",
+            "solver": "lbfgs",
+            "C": C,
+            "tol": TOL,
+            "max_iter": MAX_ITER,
+            "seed": SEED,
+        },
+        "temperature": temperature,
+        "sample_weights": {"hand-labelled": 1.0, "generated": GENERATED_WEIGHT},
         "training_rows": len(rows),
-        "not_complied_rows": sum(row.not_complied for row in rows),
-        "training_data": [f.entry() for f in ordered],
-        "rebuild": "python scripts/train_offline_judge.py --data FILE... (see its --help)",
+        "rows_by_label": dict(sorted(Counter(row.label for row in rows).items())),
+        "training_data": [s.entry for s in sources],
+        "generator": generator_entry(data_dir),
+        "guideline": guideline_entry(guideline),
+        "rebuild": "python scripts/train_offline_judge.py --check (rebuilds from data/judge and compares bytes)",
     }
-    npz = npz_bytes({"index": index, "value": value, "intercept": np.array([intercept], dtype=np.float32)})
-    meta = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    return layer_from(index, value, intercept, manifest), npz, meta
+    npz = npz_bytes({"columns": columns, "coef": coef, "intercept": intercept})
+    meta = (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return model_from(columns, coef, intercept, temperature, manifest), npz, meta
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
