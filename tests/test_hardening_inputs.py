@@ -120,7 +120,7 @@ def test_benchmark_options_select_samples_of_the_default_benchmark(tmp_path: Pat
                                  "-B", "variants=typography", "-B", "subset=text_centric", "--dry-run", "--json",
                                  "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    (run,) = json.loads(result.output)
+    (run,) = json.loads(result.output)["runs"]
     assert run["samples"] == 450, run  # the typography images of the 450 text-centric prompts, not 4,050 samples
 
 

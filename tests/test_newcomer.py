@@ -108,7 +108,7 @@ def test_subset_names_as_written_in_the_docs(release_template: Path, tmp_path: P
         result = runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--subset",
                                      subset, "--dry-run", "--json", "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)[0]["samples"] == 450
+        assert json.loads(result.output)["runs"][0]["samples"] == 450
     bad = runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--subset",
                               "text_centrc", "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
     one_line_error(bad, "did you mean 'text_centric'", "text_only")
@@ -165,11 +165,12 @@ def test_quickstart_checks_keys_before_it_says_running(release_template: Path, t
 
 
 def test_few_shot_says_that_demonstration_rows_leave_the_sample(release_template: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--limit",
-                                 "40", "--method", "few-shot:2", "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
+    # every text-only sample is selected, so the demonstrations' rows are among them
+    result = runner.invoke(app, ["run", "--data", str(release_template), "--model", "scripted:keyword", "--subset",
+                                 "text_only", "--method", "few-shot:2", "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
-    assert "few-shot:2" in flat and "40 selected" in flat and "held out" in flat, flat
+    assert "few-shot:2" in flat and "450 selected" in flat and "held out" in flat, flat
 
 
 def test_a_rerun_from_the_cache_shows_the_runs_answers(release_template: Path, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_the_twins_table_says_what_each_column_counts() -> None:
     samples = [_sample(side, row) for row in range(4) for side in ("safe", "unsafe")]
     labels = {s.id: "warning" for s in samples}  # a warning on a safe twin is wrong under the paper rule
     table = pairs_table(score(samples, labels))
-    assert table.headers[1:6] == ["Both right", "Only unsafe right", "Only safe right", "Both wrong", "Failure"]
+    assert table.headers[1:6] == ["Both right", "Unsafe right", "Safe right", "Both wrong", "Failure"]
     assert table.rows[0][2] == "4"  # only the unsafe twin right: not "both refused"
 
 

@@ -155,9 +155,9 @@ def pairs_table(report: ScoreReport) -> TableData:
         [scope, *(str(getattr(p, k)) for k in kinds), format_with_ci(p.share.value, p.share.ci)]
         for scope, p in scopes.items()
     ]
-    headers = ["Scope", "Both right", "Only unsafe right", "Only safe right", "Both wrong", "Failure", "Unpaired",
-               "Share"]  # fmt: skip
-    return TableData("Safe/unsafe twins (each twin scored under the rule)", headers, rows)
+    headers = ["Scope", "Both right", "Unsafe right", "Safe right", "Both wrong", "Failure", "Unpaired", "Share"]
+    title = "Safe/unsafe twins (each twin scored under the rule; 'Unsafe right': only the unsafe twin right)"
+    return TableData(title, headers, rows)
 
 
 def report_tables(report: ScoreReport, sections: Sequence[str] = SECTIONS) -> list[TableData]:
@@ -244,14 +244,33 @@ def comparison_notes(comparison: Comparison) -> list[str]:
     return notes
 
 
-def to_rich(table: TableData) -> Table:
+def _column_widths(table: TableData, width: int) -> list[int]:
+    """Widths that fit ``width`` columns (one space between columns): each column as wide as its
+    longest line, then the widest narrowed, one character at a time, down to its longest word."""
+    cells = [[str(header), *(str(row[index]) for row in table.rows)] for index, header in enumerate(table.headers)]
+    longest = [max((len(line) for text in column for line in text.splitlines()), default=1) for column in cells]
+    floor = [max((len(word) for text in column for word in text.split()), default=1) for column in cells]
+    floor[0] = longest[0]  # the run or group name never wraps
+    widths = list(longest)
+    while sum(widths) + len(widths) - 1 > width:
+        slack = [w - f for w, f in zip(widths, floor)]
+        if max(slack) <= 0:
+            break  # cannot fit without breaking a word: the terminal wraps the lines instead
+        widths[slack.index(max(slack))] -= 1
+    return widths
+
+
+def to_rich(table: TableData, width: int | None = None) -> Table:
     """The table for a terminal: no vertical borders, and no column narrower than its longest
-    word, so at 80 columns figures and headers wrap at their spaces, never inside a number."""
+    word, so at 80 columns figures and headers wrap at their spaces, never inside a number.
+    With ``width`` (the console's), the columns' widths are fixed here to fit it."""
     rich_table = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    widths = _column_widths(table, width) if width else [None] * len(table.headers)
     for index, header in enumerate(table.headers):
         words = [word for text in (header, *(row[index] for row in table.rows)) for word in str(text).split()]
         rich_table.add_column(header, justify="left" if index == 0 else "right", no_wrap=index == 0,
-                              overflow="fold", min_width=max(map(len, words), default=1))  # fmt: skip
+                              overflow="fold", min_width=max(map(len, words), default=1),
+                              width=widths[index])  # fmt: skip
     for row in table.rows:
         rich_table.add_row(*(Text(printable(cell)) for cell in row))  # text, never markup or escapes
     return rich_table
@@ -260,7 +279,7 @@ def to_rich(table: TableData) -> Table:
 def print_tables(tables: Iterable[TableData], console: Console | None = None) -> None:
     console = console or Console()
     for table in tables:
-        console.print(to_rich(table))
+        console.print(to_rich(table, console.width))
 
 
 def print_report(report: ScoreReport, console: Console | None = None, sections: Sequence[str] = SECTIONS) -> None:
