@@ -251,3 +251,31 @@ def _new_samples(release: Path, before: int, after: int) -> int:
     pool = load_vscbench(release, warn=False).samples
     first, second = (select_samples(pool, variants=["text"], limit=n) for n in (before, after))
     return len({s.id for s in second} - {s.id for s in first})
+
+
+def test_vscbench_judge_batches_an_llm_judge_and_keeps_to_a_budget(
+    fake: FakeBatch, release_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vscbench judge --execution batch` sends a run's judge calls as one provider batch (no
+    synchronous call), stores them as a synchronous judge would, and `--max-cost` stops them."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
+    store = tmp_path / "s.sqlite"
+    model = f"openai:gpt-4o-mini@{fake.base_url}"
+    ran = cli("run", "--data", release_template, "--model", model, "--limit", 12, "--run", "r", "--store", store)
+    assert ran.exit_code == 0, ran.output
+    answered_sync, created = fake.sync_calls, len(fake.created())
+    misuse = cli("judge", "--run", "r", "--judge", model, "--store", store, "--batch-poll", "0.01")
+    assert misuse.exit_code != 0 and "only apply with --execution batch" in misuse.output
+    budgeted = cli("judge", "--run", "r", "--judge", model, "--store", store, "--max-cost", "0.0000001")
+    assert budgeted.exit_code == 1 and "stopped at --max-cost $0.0000: spent $0.0000 so far" in budgeted.stderr
+    assert fake.sync_calls == answered_sync  # nothing was sent past the budget
+    judged = cli("judge", "--run", "r", "--judge", model, "--store", store, "--execution", "batch",
+                 "--batch-poll", "0.01", "--json")  # fmt: skip
+    assert judged.exit_code == 0, judged.output
+    summary = json.loads(judged.stdout)[0]
+    assert fake.sync_calls == answered_sync and len(fake.created()) == created + 1  # one batch, no sync call
+    with Store(store) as opened:
+        verdicts = opened.get_verdicts(opened.judges()[0])
+        batch_items = opened.database.query("SELECT COUNT(*) FROM batch_items")[0][0]
+    assert summary["judged"] == len(verdicts) == 12 and batch_items >= 1
+    assert {v.label for v in verdicts.values()} <= {"refusal", "warning", "compliance", "irrelevant"}

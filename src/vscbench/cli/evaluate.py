@@ -8,7 +8,18 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import console, err_console, fail, open_store, print_json, writable_output
-from vscbench.cli.prices import PRICES_HELP, use_price_file
+from vscbench.cli.prices import (
+    BATCH_MB_HELP,
+    BATCH_POLL_HELP,
+    BATCH_REQUESTS_HELP,
+    BATCH_RETRY_HELP,
+    BATCH_WAIT_HELP,
+    EXECUTION_HELP,
+    MAX_COST_HELP,
+    PRICES_HELP,
+    judge_payment,
+    use_price_file,
+)
 from vscbench.locations import DEFAULT_STORE
 from vscbench.safe_text import printable
 
@@ -81,6 +92,14 @@ def judge_command(
     rubric: Path | None = typer.Option(None, help="A rubric file of your own for an LLM judge."),
     judge_input: str = typer.Option("question+prompt", "--judge-input", help=JUDGE_INPUT_HELP),
     preset: str | None = typer.Option(None, "--preset", help=JUDGE_PRESET_HELP),
+    execution: str = typer.Option("sync", "--execution", help=EXECUTION_HELP),
+    batch_requests: int | None = typer.Option(None, "--batch-requests", help=BATCH_REQUESTS_HELP),
+    batch_mb: float | None = typer.Option(None, "--batch-mb", help=BATCH_MB_HELP),
+    batch_poll: float | None = typer.Option(None, "--batch-poll", help=BATCH_POLL_HELP),
+    batch_retry: str | None = typer.Option(None, "--batch-retry", help=BATCH_RETRY_HELP),
+    batch_wait: bool | None = typer.Option(None, "--batch-wait/--no-batch-wait", help=BATCH_WAIT_HELP),
+    max_cost: float | None = typer.Option(None, "--max-cost", help=MAX_COST_HELP),
+    prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Classify every answered response of a run as refusal, warning, compliance or irrelevant.
@@ -95,7 +114,12 @@ def judge_command(
     word for word (an LLM judge given with --judge becomes the released judge of that model) and
     its keyword judge sm-eval, each reading every sample, failures as the released stand-in.
 
-    Exits with 1 when judge calls failed (they are retried next time), and says why.
+    With --execution batch an LLM judge's calls go through the provider's batch API (openai:,
+    anthropic:), stored before waiting so a killed command resumes them; --max-cost stops the
+    judge's calls before their cost would pass the budget.
+
+    Exits with 1 when judge calls failed (they are retried next time) or the budget stopped them,
+    and says why.
 
     Example: [bold]vscbench judge --run llava-base --judge offline --judge openai:gpt-4o-mini[/bold]
 
@@ -107,6 +131,8 @@ def judge_command(
 
     if judge_input not in JUDGE_INPUTS:
         fail(f"--judge-input {judge_input!r}: use one of {', '.join(JUDGE_INPUTS)}")
+    paid, budget = judge_payment(execution, batch_requests, batch_mb, batch_poll, batch_retry, batch_wait, max_cost,
+                                 prices)  # fmt: skip
     store = open_store(store_path)
     for name in run:
         try:
@@ -125,7 +151,7 @@ def judge_command(
         specs = judge or [default_judge()]
         if not judge:
             err_console.print(describe_default(specs[0]), highlight=False, markup=False)
-    judges = [_build_judge(spec, store, with_image, concurrency, rubric, judge_input, extra) for spec in specs]
+    judges = [_build_judge(spec, store, with_image, concurrency, rubric, judge_input, extra | paid) for spec in specs]
     summaries = [_judge_one(store, name, j, f"judging {name} with {j.name}", rejudge) for name in run for j in judges]
     agreements = {}
     if len(judges) > 1:
@@ -141,6 +167,9 @@ def judge_command(
         print_json(payload)
     else:
         _print_judged(summaries, agreements)
+    if budget is not None and budget.stopped:
+        err_console.print(f"error: {budget.reason}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
     if failed:
         reasons = "; ".join(dict.fromkeys(r for s in summaries for r in s.failure_reasons))
         err_console.print(

@@ -14,7 +14,16 @@ import typer
 
 from vscbench.cli.app import app
 from vscbench.cli.common import MAX_TOKENS_HELP, console, err_console, fail, print_json
-from vscbench.cli.prices import PRICES_HELP
+from vscbench.cli.prices import (
+    BATCH_MB_HELP,
+    BATCH_POLL_HELP,
+    BATCH_REQUESTS_HELP,
+    BATCH_RETRY_HELP,
+    BATCH_WAIT_HELP,
+    EXECUTION_HELP,
+    MAX_COST_HELP,
+    PRICES_HELP,
+)
 from vscbench.cli.progress import experiment_progress, print_experiment
 
 
@@ -126,39 +135,13 @@ def run(
         "batch), for the models and the judge. With --json: {calls, input_tokens, output_tokens, cost_usd, "
         "cost_usd_batch, ..., runs}.",
     ),
-    execution_mode: str | None = typer.Option(
-        None,
-        "--execution",
-        help="sync (default), or batch: send openai: and anthropic: calls (models and LLM judges) through the "
-        "provider's batch API, at half the price, answered within 24 h. Batches are stored before waiting: a killed "
-        "run resumes them when run again. `vscbench runs batches` lists them.",
-    ),
-    batch_requests: int | None = typer.Option(
-        None, "--batch-requests", help="With --execution batch: requests per batch (default: the provider's limit)."
-    ),
-    batch_mb: float | None = typer.Option(
-        None, "--batch-mb", help="With --execution batch: input MB per batch (default: 95% of the provider's limit)."
-    ),
-    batch_poll: float | None = typer.Option(
-        None, "--batch-poll", help="With --execution batch: seconds between polls (default 30)."
-    ),
-    batch_retry: str | None = typer.Option(
-        None,
-        "--batch-retry",
-        help="With --execution batch: items that failed or expired are asked again: sync (default), batch (in a "
-        "new batch) or none (left for the next run).",
-    ),
-    batch_wait: bool | None = typer.Option(
-        None,
-        "--batch-wait/--no-batch-wait",
-        help="With --execution batch: wait for the batches (default), or submit them and end (run again to collect).",
-    ),
-    max_cost: float | None = typer.Option(
-        None,
-        "--max-cost",
-        help="Budget in USD for this command (models and judge): stop sending before the spend, known plus "
-        "reserved for calls in flight, would pass it; exit 1 with the spend so far; run again to go on.",
-    ),
+    execution_mode: str | None = typer.Option(None, "--execution", help=EXECUTION_HELP),
+    batch_requests: int | None = typer.Option(None, "--batch-requests", help=BATCH_REQUESTS_HELP),
+    batch_mb: float | None = typer.Option(None, "--batch-mb", help=BATCH_MB_HELP),
+    batch_poll: float | None = typer.Option(None, "--batch-poll", help=BATCH_POLL_HELP),
+    batch_retry: str | None = typer.Option(None, "--batch-retry", help=BATCH_RETRY_HELP),
+    batch_wait: bool | None = typer.Option(None, "--batch-wait/--no-batch-wait", help=BATCH_WAIT_HELP),
+    max_cost: float | None = typer.Option(None, "--max-cost", help=MAX_COST_HELP),
     prices: Path | None = typer.Option(None, "--prices", help=PRICES_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     use_ray: bool = typer.Option(
