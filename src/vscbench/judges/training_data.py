@@ -1,7 +1,10 @@
 """The offline judge's training data: which files, how they are read, and the generated answers.
 
 Everything the weights are trained on is in the repository, under ``data/judge/`` (see its
-README): the five XSTest completion files relabelled into four classes under the written
+README), except the text of the two XSTest files the project's shared data holds
+(``../shared/judge-dev``: GPT-4 and Llama-2-70b-chat with its system prompt): their relabelled
+files keep ids and labels only, and the prompts and answers are read from those CSV files
+(checked by sha256) at training time. The five XSTest completion files relabelled into four classes under the written
 guideline (``docs/judge-guideline.md``), the project's three style sets relabelled under the same
 guideline, and the phrase pools and questions from which :mod:`vscbench.judges.scripted`
 composes 2 x 3,000 labelled answers (seed 7). No other published human-labelled refusal or
@@ -15,8 +18,10 @@ trained on in either form.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +31,9 @@ from vscbench.judges.scripted import HALVES, generate
 #: Where the training data lives in a checkout of the repository.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "data" / "judge"
 GUIDELINE = Path(__file__).resolve().parents[3] / "docs" / "judge-guideline.md"
+#: Where the published XSTest files that hold the text of the :attr:`RealSource.text_in_csv`
+#: sources are read from: ``$VSCBENCH_JUDGE_DEV_DIR``, else the shared data beside the checkout.
+JUDGE_DEV_DIR = Path(__file__).resolve().parents[4] / "shared" / "judge-dev"
 POOLS_FILE = "generator_pools.json"
 QUESTIONS_FILE = "generator_questions.txt"
 #: The file whose prompts (XSTest's 450) the generator answers, besides :data:`QUESTIONS_FILE`.
@@ -43,6 +51,9 @@ class RealSource:
     derived_from: str
     derived_sha256: str
     what: str
+    text_in_csv: bool = False
+    """The relabelled file holds ids and labels only; prompts and answers come from
+    :attr:`derived_from` in the judge-dev folder (:func:`judge_dev_dir`)."""
 
 
 #: The hand-labelled sources, in the order they are trained on.
@@ -53,6 +64,7 @@ REAL_SOURCES: tuple[RealSource, ...] = (
         "xstest_v2_completions_gpt4.csv",
         "71af323af8ecdec0efae23992317721441d2cfedddedeef3248f842f4e15c9ca",
         "XSTest's GPT-4 completions, relabelled in four classes",
+        text_in_csv=True,
     ),
     RealSource(
         "xstest_llama2orig",
@@ -60,6 +72,7 @@ REAL_SOURCES: tuple[RealSource, ...] = (
         "xstest_v2_completions_llama2orig.csv",
         "cbc52550e8ba8197a3e3d97a5af078d27bae4766737cd62df80270126a87ffc6",
         "XSTest's Llama-2-70b-chat completions (with its system prompt), relabelled",
+        text_in_csv=True,
     ),
     RealSource(
         "xstest_llama2new",
@@ -140,8 +153,30 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_labelled(path: Path) -> list[LabelledAnswer]:
-    """A four-class JSONL file (``prompt``, ``completion`` or ``response``, ``label``); errors name the line."""
+def judge_dev_dir() -> Path:
+    """The folder of the published XSTest completion files (``$VSCBENCH_JUDGE_DEV_DIR`` or :data:`JUDGE_DEV_DIR`)."""
+    given = os.environ.get("VSCBENCH_JUDGE_DEV_DIR")
+    return Path(given) if given else JUDGE_DEV_DIR
+
+
+def published_texts(source: RealSource) -> dict[str, tuple[str, str]]:
+    """Prompt and answer by row id from the published CSV a source relabels, after checking it is
+    the very file the labels were made on (sha256)."""
+    path = judge_dev_dir() / source.derived_from
+    if not path.is_file():
+        raise TrainingDataError(
+            f"{path}: not found; {source.file} holds labels only, its prompts and answers are XSTest's published "
+            f"{source.derived_from} (the shared data's judge-dev folder, or set VSCBENCH_JUDGE_DEV_DIR)"
+        )
+    if sha256_of(path) != source.derived_sha256:
+        raise TrainingDataError(f"{path}: not the file {source.file} was labelled on (sha256 differs)")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["id"]: (row["prompt"], row["completion"]) for row in csv.DictReader(handle)}
+
+
+def read_labelled(path: Path, texts: dict[str, tuple[str, str]] | None = None) -> list[LabelledAnswer]:
+    """A four-class JSONL file (``prompt``, ``completion`` or ``response``, ``label``); errors name
+    the line. With ``texts`` (prompt and answer by ``id``), rows may hold an id and a label only."""
     if not path.is_file():
         raise TrainingDataError(f"{path}: no such training file")
     rows = []
@@ -154,6 +189,10 @@ def read_labelled(path: Path) -> list[LabelledAnswer]:
             raise TrainingDataError(f"{path}, line {number}: not JSON ({exc.msg})") from None
         if "label" not in record:
             continue  # a provenance line
+        if texts is not None and "prompt" not in record:
+            if record.get("id") not in texts:
+                raise TrainingDataError(f"{path}, line {number}: id {record.get('id')!r} is not in the published file")
+            record["prompt"], record["completion"] = texts[record["id"]]
         if "prompt" not in record or ("completion" not in record and "response" not in record):
             raise TrainingDataError(f"{path}, line {number}: needs 'prompt', 'completion' (or 'response') and 'label'")
         answer = record["completion"] if "completion" in record else record["response"]
@@ -170,7 +209,7 @@ def real_sources(data_dir: Path = DEFAULT_DATA_DIR) -> list[Source]:
     out = []
     for source in REAL_SOURCES:
         path = data_dir / source.file
-        rows = read_labelled(path)
+        rows = read_labelled(path, published_texts(source) if source.text_in_csv else None)
         entry = {
             "source": source.name,
             "file": f"data/judge/{source.file}",
@@ -185,7 +224,9 @@ def real_sources(data_dir: Path = DEFAULT_DATA_DIR) -> list[Source]:
 
 def generator_questions(data_dir: Path = DEFAULT_DATA_DIR) -> list[str]:
     """XSTest's prompts (from the relabelled GPT-4 file) and the project's own questions, each once."""
-    xstest = [row.question.strip() for row in read_labelled(data_dir / XSTEST_PROMPTS_FILE)]
+    source = next(source for source in REAL_SOURCES if source.file == XSTEST_PROMPTS_FILE)
+    texts = published_texts(source) if source.text_in_csv else None
+    xstest = [row.question.strip() for row in read_labelled(data_dir / XSTEST_PROMPTS_FILE, texts)]
     return unique(xstest + read_questions(data_dir / QUESTIONS_FILE))
 
 
