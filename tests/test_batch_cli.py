@@ -269,6 +269,9 @@ def test_vscbench_judge_batches_an_llm_judge_and_keeps_to_a_budget(
     budgeted = cli("judge", "--run", "r", "--judge", model, "--store", store, "--max-cost", "0.0000001")
     assert budgeted.exit_code == 1 and "stopped at --max-cost $0.0000: spent $0.0000 so far" in budgeted.stderr
     assert fake.sync_calls == answered_sync  # nothing was sent past the budget
+    unpriced = cli("judge", "--run", "r", "--judge", f"offline:threshold=0.9>openai:mystery@{fake.base_url}",
+                   "--store", store, "--max-cost", 1)  # fmt: skip
+    assert unpriced.exit_code == 2 and "--max-cost needs the price of openai:mystery@" in unpriced.output
     judged = cli("judge", "--run", "r", "--judge", model, "--store", store, "--execution", "batch",
                  "--batch-poll", "0.01", "--json")  # fmt: skip
     assert judged.exit_code == 0, judged.output

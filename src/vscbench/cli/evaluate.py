@@ -61,6 +61,18 @@ def _judge_one(store, run: str, judge, progress_label: str, rejudge: bool):
         )  # fmt: skip
 
 
+def _check_priced(judges: list) -> None:
+    """--max-cost needs a price for every LLM judge (members of a vote or cascade too)."""
+    from vscbench.judges.registry import llm_members
+    from vscbench.models.pricing import default_prices
+
+    members = [member for judge in judges for member in llm_members(judge)]
+    unpriced = [str(m.spec) for m in members if default_prices().price(str(m.spec)) is None]
+    if unpriced:
+        fail(f"--max-cost needs the price of {', '.join(unpriced)}, which the price table does not know: add it with "
+             "--prices FILE (docs/cost.md)")  # fmt: skip
+
+
 def _build_judge(
     spec: str, store, with_image: bool, concurrency: int, rubric: Path | None, judge_input: str, extra: dict
 ):
@@ -152,6 +164,8 @@ def judge_command(
         if not judge:
             err_console.print(describe_default(specs[0]), highlight=False, markup=False)
     judges = [_build_judge(spec, store, with_image, concurrency, rubric, judge_input, extra | paid) for spec in specs]
+    if budget is not None:
+        _check_priced(judges)
     summaries = [_judge_one(store, name, j, f"judging {name} with {j.name}", rejudge) for name in run for j in judges]
     agreements = {}
     if len(judges) > 1:

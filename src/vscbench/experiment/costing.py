@@ -39,9 +39,8 @@ def experiment_prices(experiment: Experiment) -> PriceTable:
 
 
 def llm_judges(experiment: Experiment, store: Store, **options: Any) -> list[Any]:
-    """The LLM judges an experiment names (vote members too), built without loading a model."""
-    from vscbench.judges.llm import LLMJudge
-    from vscbench.judges.registry import JudgeSpecError, get_judge
+    """The LLM judges an experiment names (members of votes and cascades too), built without loading a model."""
+    from vscbench.judges.registry import JudgeSpecError, get_judge, llm_members
 
     found: list[Any] = []
     for spec in experiment.judging.judges:
@@ -52,8 +51,7 @@ def llm_judges(experiment: Experiment, store: Store, **options: Any) -> list[Any
                               rubric=experiment.judging.rubric, **{**experiment.judging.options, **options})  # fmt: skip
         except (JudgeSpecError, ValueError, FileNotFoundError) as exc:
             raise ExperimentError(f"judge: {exc}") from None
-        members = getattr(judge, "judges", [judge])
-        found += [member for member in members if isinstance(member, LLMJudge)]
+        found += llm_members(judge)
     return found
 
 

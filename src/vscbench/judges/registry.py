@@ -207,3 +207,15 @@ def available_judges() -> list[str]:
         + [f"{g}:MODEL@URL" for g in sorted(GUARD_FORMATS)]
         + [f"{RELEASED_PREFIX}PROVIDER:MODEL"]
     )
+
+
+def llm_members(judge: Any) -> list[Any]:
+    """The LLM judges inside ``judge``: itself, the members of a vote, both sides of a cascade
+    (the calls that cost money, and what ``--max-cost`` and ``--execution batch`` must know)."""
+    from vscbench.judges.llm import LLMJudge
+
+    if isinstance(judge, LLMJudge):
+        return [judge]
+    inner = list(getattr(judge, "judges", []) or [])
+    inner += [side for side in (getattr(judge, "first", None), getattr(judge, "then", None)) if side is not None]
+    return [member for part in inner for member in llm_members(part)]
