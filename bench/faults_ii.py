@@ -274,16 +274,22 @@ def broken_workbooks(work: Path) -> Case:
     return "input", tried, handled, "malformed XML and an entity bomb in an .xlsx: data check and run"
 
 
+def _dry_runs(output: str) -> list[dict]:
+    """The runs of `run --dry-run --json`: a list before issue 27, then under "runs" of the estimate."""
+    printed = json.loads(output)
+    return printed["runs"] if isinstance(printed, dict) else printed
+
+
 def options_and_config(work: Path, release: Path) -> Case:
     store = ["--store", str(work / "s.sqlite")]
     base = ["run", "--data", str(release), "--model", "scripted:keyword", *store]
     checks: list[tuple[str, Callable[[int, str], bool], list[str]]] = [
         ("-B varients=", lambda c, o: clear(c, o, "varients", "did you mean"), [*base, "-B", "varients=typography"]),
-        ("-B variants= honoured", lambda c, o: c == 0 and json.loads(o)[0]["samples"] == 450,
+        ("-B variants= honoured", lambda c, o: c == 0 and _dry_runs(o)[0]["samples"] == 450,
          [*base, "-B", "variants=typography", "-B", "subset=text_centric", "--dry-run", "--json"]),
         ("--variant typo", lambda c, o: clear(c, o, "typography"), [*base, "--variant", "typografy"]),
         ("--category typo", lambda c, o: clear(c, o, "homonyms"), [*base, "--category", "homonym"]),
-        ("--subset text-only", lambda c, o: c == 0 and json.loads(o)[0]["samples"] == 450,
+        ("--subset text-only", lambda c, o: c == 0 and _dry_runs(o)[0]["samples"] == 450,
          [*base, "--subset", "text-only", "--dry-run", "--json"]),
         ("--subset typo", lambda c, o: clear(c, o, "text_centric"), [*base, "--subset", "text_centrc"]),
     ]  # fmt: skip
