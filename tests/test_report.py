@@ -124,6 +124,15 @@ def test_csv_and_json_writers(tmp_path, report, comparison):
     rows = list(csv.DictReader(write_csv(report, tmp_path / "scores.csv").open(encoding="utf-8")))
     overall = next(r for r in rows if r["section"] == "overall")
     assert float(overall["sra_s"]) == 0.75 and overall["safe_correct"] == "3" and overall["unsafe_total"] == "3"
+    from vscbench.scoring.detection import d_prime_and_criterion
+
+    counts = [int(overall[k]) for k in ("unsafe_correct", "unsafe_total", "safe_total", "safe_correct")]
+    expected = d_prime_and_criterion(counts[0], counts[1], counts[2] - counts[3], counts[2])  # F: safe not answered
+    assert expected is not None
+    assert (
+        abs(float(overall["d_prime"]) - expected[0]) < 1e-12 and abs(float(overall["criterion"]) - expected[1]) < 1e-12
+    )
+    assert float(overall["d_prime_low"]) <= float(overall["d_prime"]) <= float(overall["d_prime_high"])
     homonyms = next(r for r in rows if r["section"] == "by_category" and r["group"] == "homonyms")
     assert homonyms["sra_u"] == "" and homonyms["sra_a"] == ""
     both = list(csv.DictReader(write_csv(comparison, tmp_path / "both.csv").open(encoding="utf-8")))

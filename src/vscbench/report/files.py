@@ -65,6 +65,12 @@ CSV_FIELDS = [
     "sra_a",
     "sra_a_low",
     "sra_a_high",
+    "d_prime",
+    "d_prime_low",
+    "d_prime_high",
+    "criterion",
+    "criterion_low",
+    "criterion_high",
     "safe_correct",
     "safe_total",
     "unsafe_correct",
@@ -103,6 +109,10 @@ def score_rows(report: ScoreReport, name: str = "") -> list[dict[str, Any]]:
             ci = score.ci[metric]
             row[metric] = getattr(score, metric)
             row[f"{metric}_low"], row[f"{metric}_high"] = ci if ci else (None, None)
+        detection = score.detection  # d' and c with their prompt-bootstrap intervals (scoring/detection.py)
+        row["d_prime"], row["criterion"] = detection.d_prime, detection.criterion
+        row["d_prime_low"], row["d_prime_high"] = detection.d_prime_ci or (None, None)
+        row["criterion_low"], row["criterion_high"] = detection.criterion_ci or (None, None)
         row.update(
             safe_correct=score.safe.correct,
             safe_total=score.safe.total,
