@@ -62,31 +62,28 @@ def judge_payment(
     """The options that make an LLM judge batch its calls or keep to a budget (only those asked
     for: a judge that can do neither refuses them by name), and the budget (None without
     ``--max-cost``). Bad values are one-line errors naming the option."""
-    from vscbench.engine.batch import BatchSettings
     from vscbench.engine.budget import Budget
+    from vscbench.experiment.spec import Execution, validation_message
     from vscbench.models.pricing import default_prices
 
-    if execution not in ("sync", "batch"):
-        fail(f"--execution {execution!r}: use sync or batch")
     batch_given = [name for name, value in (("--batch-requests", batch_requests), ("--batch-mb", batch_mb),
                    ("--batch-poll", batch_poll), ("--batch-retry", batch_retry), ("--batch-wait", batch_wait))
                    if value is not None]  # fmt: skip
     if execution != "batch" and batch_given:
         fail(f"{', '.join(batch_given)} only apply with --execution batch")
-    if batch_retry is not None and batch_retry not in ("sync", "batch", "none"):
-        fail(f"--batch-retry {batch_retry!r}: use sync, batch or none")
-    for name, value in (("--batch-requests", batch_requests), ("--batch-mb", batch_mb), ("--batch-poll", batch_poll)):
-        if value is not None and value <= 0:
-            fail(f"{name} must be above 0, not {value}")
     if max_cost is not None and max_cost <= 0:
         fail(f"--max-cost must be above 0 (USD), not {max_cost}")
+    given = {"mode": execution, "batch_requests": batch_requests, "batch_mb": batch_mb, "batch_poll": batch_poll,
+             "batch_retry": batch_retry, "batch_wait": batch_wait, "max_cost": max_cost}  # fmt: skip
+    try:  # the checks `run` applies to the same options
+        settings = Execution(**{key: value for key, value in given.items() if value is not None})
+    except ValueError as exc:  # named as the options are spelt here
+        message = validation_message(exc).removeprefix("settings: ").replace("mode", "--execution", 1)
+        for key in given:
+            message = message.replace(key, "--" + key.replace("_", "-"))
+        fail(message)
     use_price_file(prices)
-    options: dict[str, Any] = {}
-    if execution == "batch":
-        options["batch"] = BatchSettings(
-            batch_requests, batch_mb, 30.0 if batch_poll is None else batch_poll,
-            batch_retry or "sync", True if batch_wait is None else batch_wait,  # type: ignore[arg-type]
-        )  # fmt: skip
+    options: dict[str, Any] = {"batch": settings.batch_settings()} if settings.mode == "batch" else {}
     budget = Budget(max_cost) if max_cost is not None else None
     if budget is not None:
         options |= {"budget": budget, "prices": default_prices()}

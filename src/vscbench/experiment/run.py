@@ -276,7 +276,7 @@ def _run_one(experiment: Experiment, store: Any, spec: Any, method: Any, samples
 def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, Any], store: Any, paid: _Paid) -> Any:
     """Where one run's calls are made: Ray replicas, a provider's batch API, or this process
     (a pool is a model too); with the experiment's budget, if any."""
-    from vscbench.engine.batch import BatchExecutor, BatchSettings
+    from vscbench.engine.batch import BatchExecutor
     from vscbench.engine.budget import BudgetGate
     from vscbench.engine.estimate import Pricer
     from vscbench.engine.runner import LocalExecutor
@@ -305,9 +305,8 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
         gate = BudgetGate(paid.budget, pricer, batch=execution.mode == "batch")
     model = local.get(str(spec)) or load_model(spec, **options)
     if execution.mode == "batch":
-        settings = BatchSettings(execution.batch_requests, execution.batch_mb, execution.batch_poll,
-                                 execution.batch_retry, execution.batch_wait)  # fmt: skip
-        return BatchExecutor(method.wrap(model, cache=store), settings, gate, execution.concurrency, deadline)
+        return BatchExecutor(method.wrap(model, cache=store), execution.batch_settings(), gate, execution.concurrency,
+                             deadline)  # fmt: skip
     if spec.provider in ("hf", "vllm"):
         local[str(spec)] = model  # loaded once for all its methods
     concurrency = execution.concurrency
@@ -322,7 +321,6 @@ def _executor(experiment: Experiment, spec: Any, method: Any, local: dict[str, A
 def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome], say: Callable[[str], None],
                      paid: _Paid) -> None:  # fmt: skip
     from vscbench.benchmarks.utility.loader import BENCHMARKS as UTILITY
-    from vscbench.engine.batch import BatchSettings
     from vscbench.judges.base import judge_key
     from vscbench.judges.harm import OfflineHarmEstimator
     from vscbench.judges.harm_runs import judge_harm_run
@@ -340,10 +338,7 @@ def _judge_and_score(experiment: Experiment, store: Any, runs: list[RunOutcome],
     if not experiment.judging.judges:
         return
     execution = experiment.execution
-    batch = None
-    if execution.mode == "batch":
-        batch = BatchSettings(execution.batch_requests, execution.batch_mb, execution.batch_poll, execution.batch_retry,
-                              execution.batch_wait)  # fmt: skip
+    batch = execution.batch_settings() if execution.mode == "batch" else None
     options = {"store": store, "with_image": experiment.judging.with_image, "rubric": experiment.judging.rubric,
                "concurrency": experiment.execution.concurrency, **experiment.judging.options,
                **({"judge_input": "question"} if experiment.judging.judge_input == "question" else {})}  # fmt: skip

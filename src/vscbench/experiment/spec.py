@@ -143,6 +143,12 @@ class Execution(Record):
             raise ValueError("execution batch sends calls through a provider's batch API; it does not run on Ray")
         return self
 
+    def batch_settings(self) -> Any:
+        """The :class:`~vscbench.engine.batch.BatchSettings` of these options (used with ``mode == "batch"``)."""
+        from vscbench.engine.batch import BatchSettings
+
+        return BatchSettings(self.batch_requests, self.batch_mb, self.batch_poll, self.batch_retry, self.batch_wait)
+
 
 class Judging(Record):
     """The judges run after the models; the first one's verdicts are scored. None: no judging."""
